@@ -1,0 +1,61 @@
+"""Turn a submitted answer into the value expressions see, or say why it cannot be one."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from engine.model import Field
+from engine.values import as_number, parse_date, tidy
+
+_DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$")
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def normalize(f: Field, value: Any) -> tuple[Any, str | None]:
+    """(value, None) when `value` is a valid answer for `f`, else ('', what is wrong)."""
+    if is_empty(value):
+        return ([] if f.type == "subform" else ""), None
+    t = f.type
+    if t in ("text", "textarea"):
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            return "", "expected a text"
+        return (value if isinstance(value, str) else str(tidy(value))), None
+    if t == "integer":
+        n = as_number(value)
+        if n is None or not float(n).is_integer():
+            return "", "enter a whole number"
+        return int(n), None
+    if t == "decimal":
+        n = as_number(value)
+        return ("", "enter a number") if n is None else (tidy(n), None)
+    if t == "date":
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value) and parse_date(value):
+            return value, None
+        return "", "enter a date as YYYY-MM-DD"
+    if t == "datetime":
+        if isinstance(value, str) and _DATETIME.match(value) and parse_date(value[:10]):
+            return value, None
+        return "", "enter a date and time as YYYY-MM-DDTHH:MM"
+    if t == "yes_no":
+        if value in ("yes", "no"):
+            return value, None
+        return "", "answer 'yes' or 'no'"
+    if t == "select_one":
+        if isinstance(value, str):
+            return value, None
+        return "", "choose one of the options"
+    if t == "select_multiple":
+        items = value.split() if isinstance(value, str) else value
+        if isinstance(items, list) and all(isinstance(x, str) for x in items):
+            unique = list(dict.fromkeys(items))
+            return (unique if unique else ""), None
+        return "", "choose options from the list"
+    if t == "subform":
+        if isinstance(value, list) and all(isinstance(r, dict) for r in value):
+            return value, None
+        return [], "expected a list of rows"
+    return "", None  # note, calculate: no answer of their own

@@ -1,0 +1,136 @@
+"""The `sanad` command line: validate modules, run their scenario tests, show the schemas."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from engine import __version__, schema
+from engine.diagnostics import Diagnostic, display_path, to_json
+from engine.loader import load_module
+from engine.scenarios import check_scenarios, collect
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    everything: list[Diagnostic] = []
+    lines: list[str] = []
+    for path in args.paths:
+        result = load_module(path)
+        if result.module is not None:
+            check_scenarios(result.module, result.docs.get("scenarios", []), result.report)
+        found = result.report.sorted()
+        if args.no_warnings:
+            found = [d for d in found if d.severity == "error"]
+        everything.extend(found)
+        if args.format == "text":
+            lines.extend(d.format() for d in found)
+            errors = sum(1 for d in found if d.severity == "error")
+            warnings = len(found) - errors
+            if result.module is not None and not errors:
+                st = result.module.stats()
+                lines.append(f"{display_path(path)}: OK: {_plural(st['forms'], 'form')}, {_plural(st['fields'], 'field')}, "
+                             f"{_plural(st['lookups'], 'lookup')}, {_plural(st['workflows'], 'workflow')}, "
+                             f"{_plural(st['roles'], 'role')}"
+                             + (f" ({_plural(warnings, 'warning')})" if warnings else ""))
+    errors = sum(1 for d in everything if d.severity == "error")
+    warnings = len(everything) - errors
+    if args.format == "json":
+        print(to_json(everything))
+    else:
+        for line in lines:
+            print(line)
+        print(f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(len(args.paths), 'module')}")
+    return 1 if errors else 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    passed = failed = 0
+    broken = False
+    for path in args.paths:
+        suite = collect(path)
+        problems = [d for d in suite.report.sorted() if d.severity == "error"]
+        for d in problems:
+            print(d.format())
+        if suite.module is None or problems:
+            broken = True
+            print(f"{display_path(path)}: the module has errors; fix them first (sanad validate {display_path(path)})"
+                  if suite.module is None else f"{display_path(path)}: some scenarios could not run (see above)")
+            if suite.module is None:
+                continue
+        for sc in suite.scenarios:
+            fails = sc.run()
+            if fails:
+                failed += 1
+                for f in fails:
+                    print(f.format())
+            else:
+                passed += 1
+                if args.verbose:
+                    print(f"ok  {display_path(sc.doc.file)}: {sc.name}")
+    print(f"{_plural(passed + failed, 'scenario')}: {passed} passed, {failed} failed")
+    return 1 if failed or broken else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    if args.list or not args.kind:
+        for kind in schema.KINDS:
+            print(f"{kind:10} {schema.schema_path(kind)}")
+        return 0
+    print(json.dumps(schema.load_schema(args.kind), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sanad",
+        description="Sanad: declarative forms and workflows for humanitarian case management.",
+    )
+    parser.add_argument("--version", action="version", version=f"sanad {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check modules: YAML, schemas, references, expressions, workflows",
+                       description="Check one or more module folders and report every problem as "
+                                   "path:line:column: severity CODE: message (hint). Exit 1 on any error.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="a module folder (the one holding module.yaml)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
+    p.add_argument("--no-warnings", action="store_true", help="show errors only")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("test", help="run the scenario tests in each module's tests/ folder",
+                       description="Run scenario tests; print each failed expectation with its place. "
+                                   "Exit 1 on any failure.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="a module folder")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list the scenarios that pass")
+    p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of a definition file kind (for editors)")
+    p.add_argument("kind", nargs="?", choices=schema.KINDS, help="which schema to print")
+    p.add_argument("--list", action="store_true", help="list the schema files and their paths")
+    p.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

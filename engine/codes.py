@@ -1,0 +1,83 @@
+"""The stable diagnostic codes an implementer or translator can meet.
+
+Every code is documented in docs/codes.md with an example and its fix; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Severity = Literal["error", "warning"]
+
+#: code -> (default severity, one-line summary)
+CODES: Final[dict[str, tuple[Severity, str]]] = {
+    # reading files
+    "file.unreadable": ("error", "a definition file cannot be read or is not UTF-8 text"),
+    "module.not-found": ("error", "the path is not a module folder (no module.yaml)"),
+    "module.extends-unsupported": ("error", "`extends` (overlays) is not supported yet"),
+    "module.unexpected-file": ("warning", "a file in a module folder that Sanad does not read"),
+    "yaml.syntax": ("error", "the file is not valid YAML"),
+    "yaml.duplicate-key": ("error", "a key appears twice in the same mapping"),
+    "yaml.truthy": ("warning", "an unquoted yes/no/on/off that other YAML tools read as a boolean"),
+    "yaml.unsupported": ("error", "a YAML feature Sanad does not accept (tags, complex keys)"),
+    # JSON Schema
+    "schema.required": ("error", "a required key is missing"),
+    "schema.unknown-key": ("error", "a key that is not part of the file format"),
+    "schema.type": ("error", "a value of the wrong kind (text, number, list, true/false…)"),
+    "schema.enum": ("error", "a value that is not one of the allowed words"),
+    "schema.pattern": ("error", "an id or value that does not have the required shape"),
+    "schema.invalid": ("error", "any other breach of the file format"),
+    # ids and references
+    "ref.duplicate-id": ("error", "two things of the same kind share an id"),
+    "ref.id-mismatch": ("warning", "a file's id differs from its file name"),
+    "ref.unknown-form": ("error", "a form id that no form file defines"),
+    "ref.unknown-lookup": ("error", "a lookup id that no lookup file defines"),
+    "ref.unknown-record-type": ("error", "a record type that module.yaml does not define"),
+    "ref.unknown-workflow": ("error", "a workflow id that no workflow file defines"),
+    "ref.unknown-state": ("error", "a workflow state that the workflow does not define"),
+    "ref.unknown-role": ("error", "a role id that roles.yaml does not define"),
+    "ref.unknown-permission": ("error", "a permission that Sanad does not know"),
+    "ref.form-record-type": ("error", "a form is listed under a record type other than its own"),
+    "ref.unused-form": ("warning", "a form file that no record type lists"),
+    "ref.unused-lookup": ("warning", "a lookup that no field uses"),
+    # module-level
+    "module.locale": ("error", "default_locale is not among the module's locales"),
+    # fields
+    "field.choices-missing": ("error", "a select field without choices"),
+    "field.key-not-allowed": ("error", "a key that does not apply to this field type"),
+    "field.calculate-missing": ("error", "a calculate field without a calculate expression"),
+    "field.subform-empty": ("error", "a subform without fields"),
+    "field.bad-default": ("error", "a default that is not a valid answer for the field"),
+    "field.bad-limit": ("error", "a min/max of the wrong kind, or min above max"),
+    "label.empty": ("error", "a label or title that is empty"),
+    # expressions
+    "expr.syntax": ("error", "an expression that cannot be read"),
+    "expr.too-complex": ("error", "an expression longer or deeper than the limits"),
+    "expr.unknown-field": ("error", "an expression refers to a field that does not exist"),
+    "expr.scope": ("error", "a field used outside its subform, or `..` above the top"),
+    "expr.dot-outside-constraint": ("error", "`.` used outside a constraint"),
+    "expr.bare-name": ("error", "a bare name used outside choice_filter, or not a choice key"),
+    "expr.unknown-function": ("error", "a function Sanad does not have"),
+    "expr.arity": ("error", "a function called with the wrong number of arguments"),
+    "expr.unknown-choice": ("error", "a text compared with a select field that is not one of its choices"),
+    "expr.not-multi": ("error", "selected()/count-selected() on a field that is not select_multiple"),
+    "expr.not-subform": ("error", "count()/sum()/any()/all() on a field that is not a subform"),
+    "expr.type-mismatch": ("error", "values of incompatible kinds compared or combined"),
+    "expr.bad-regex": ("error", "an invalid regex() pattern"),
+    "expr.bad-date": ("error", "a date() literal that is not a real calendar date"),
+    "expr.cycle": ("error", "calculations or skip logic that depend on themselves"),
+    # workflows
+    "workflow.unreachable-state": ("error", "a state no transition leads to"),
+    "workflow.dead-end": ("error", "a non-final state with no transition out"),
+    "workflow.record-type": ("error", "a workflow attached to a record type other than its own"),
+    "workflow.no-roles": ("warning", "a transition no role may take"),
+    # scenario tests
+    "test.unknown-field": ("error", "a scenario names a field the form does not have"),
+    "test.unknown-transition": ("error", "a scenario names a transition the workflow does not have"),
+    "test.no-workflow": ("error", "a scenario expects transitions but the record type has no workflow"),
+    "test.missing-context": ("error", "a scenario expects transitions but names no role"),
+}
+
+
+def severity_of(code: str) -> Severity:
+    return CODES[code][0]

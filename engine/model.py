@@ -1,0 +1,229 @@
+"""The in-memory model of a loaded module: immutable once the loader has finished building it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from engine.diagnostics import Position
+
+if TYPE_CHECKING:
+    from engine.expression import Expression
+
+FieldType = Literal[
+    "text", "textarea", "integer", "decimal", "date", "datetime", "select_one", "select_multiple",
+    "yes_no", "note", "calculate", "subform",
+]
+FIELD_TYPES: tuple[str, ...] = (
+    "text", "textarea", "integer", "decimal", "date", "datetime", "select_one", "select_multiple",
+    "yes_no", "note", "calculate", "subform",
+)
+SELECT_TYPES = frozenset({"select_one", "select_multiple", "yes_no"})
+Sensitivity = Literal["direct", "quasi", "none"]
+Scope = Literal["own", "group", "agency", "all"]
+
+RECORD_ACTIONS = ("create", "read", "write", "assign", "refer", "delete")
+MODULE_PERMISSIONS = (
+    "reports.read", "export", "users.manage", "audit.read", "consent_override", "self_approve",
+    "emergency_access",
+)
+YES_NO_CHOICES: tuple[tuple[str, str], ...] = (("yes", "Yes"), ("no", "No"))
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    value: str
+    label: str
+    keys: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    id: str
+    title: str | None
+    choices: tuple[Choice, ...]
+    pos: Position
+
+    def values(self) -> frozenset[str]:
+        return frozenset(c.value for c in self.choices)
+
+
+@dataclass(eq=False, slots=True)
+class Field:
+    """One field; `scope` is the FieldScope it belongs to (the record, or a subform's rows)."""
+
+    id: str
+    type: str
+    label: str
+    pos: Position
+    form_id: str
+    scope: FieldScope
+    hint: str | None = None
+    required: bool | Expression = False
+    required_message: str | None = None
+    relevant: Expression | None = None
+    constraint: Expression | None = None
+    constraint_message: str | None = None
+    calculate: Expression | None = None
+    choice_filter: Expression | None = None
+    default: Any = None
+    read_only: bool = False
+    choices: tuple[Choice, ...] | None = None
+    lookup_id: str | None = None
+    sensitivity: str = "none"
+    min: Any = None
+    max: Any = None
+    subform: FieldScope | None = None  # the rows' scope, for type: subform
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    yaml_path: tuple[str | int, ...] = ()
+
+    @property
+    def choice_values(self) -> frozenset[str] | None:
+        if self.choices is None:
+            return None
+        return frozenset(c.value for c in self.choices)
+
+    @property
+    def has_value(self) -> bool:
+        return self.type != "note"
+
+    def __repr__(self) -> str:
+        return f"Field({self.id!r}, {self.type!r})"
+
+
+@dataclass(eq=False, slots=True)
+class FieldScope:
+    """The fields that live side by side: a record's top level, or the rows of one subform."""
+
+    parent: FieldScope | None = None
+    owner: Field | None = None  # the subform field whose rows this scope describes
+    fields: dict[str, Field] = field(default_factory=dict)  # in document order
+    order: tuple[Field, ...] = ()  # dependency order for evaluation (set by the loader)
+
+    def chain(self) -> list[FieldScope]:
+        out: list[FieldScope] = []
+        s: FieldScope | None = self
+        while s is not None:
+            out.append(s)
+            s = s.parent
+        return out
+
+
+@dataclass(eq=False, slots=True)
+class Form:
+    id: str
+    title: str
+    record_type: str
+    fields: tuple[Field, ...]
+    pos: Position
+    relevant: Expression | None = None
+    description: str | None = None
+
+    def walk(self) -> list[Field]:
+        """Every field of the form, subform fields after their subform, in document order."""
+        out: list[Field] = []
+
+        def visit(fs: tuple[Field, ...] | list[Field]) -> None:
+            for f in fs:
+                out.append(f)
+                if f.subform is not None:
+                    visit(list(f.subform.fields.values()))
+
+        visit(self.fields)
+        return out
+
+
+@dataclass(eq=False, slots=True)
+class RecordType:
+    id: str
+    title: str
+    form_ids: tuple[str, ...]
+    workflow_id: str | None
+    scope: FieldScope
+    forms: dict[str, Form] = field(default_factory=dict)
+    all_fields: dict[str, Field] = field(default_factory=dict)  # every field at any depth, by id
+    steps: tuple[Form | Field, ...] = ()  # top-level evaluation order: forms (their relevance) and fields
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    id: str
+    label: str
+    final: bool
+    pos: Position
+
+
+@dataclass(eq=False, slots=True)
+class Transition:
+    id: str
+    label: str
+    from_states: tuple[str, ...]
+    to: str
+    roles: tuple[str, ...]
+    pos: Position
+    when: Expression | None = None
+    when_message: str | None = None
+    requires_forms: tuple[str, ...] = ()
+    approval: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class Workflow:
+    id: str
+    record_type: str
+    initial: str
+    states: dict[str, State]
+    transitions: dict[str, Transition]
+    pos: Position
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    id: str
+    label: str
+    scope: str
+    permissions: frozenset[str]
+    forms_read: frozenset[str]  # may contain '*'
+    forms_write: frozenset[str]
+    sensitivity: frozenset[str]
+    aggregate_only: bool
+    pos: Position
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def may_read_form(self, form_id: str) -> bool:
+        return not self.aggregate_only and ("*" in self.forms_read or form_id in self.forms_read)
+
+    def may_write_form(self, form_id: str) -> bool:
+        return not self.aggregate_only and ("*" in self.forms_write or form_id in self.forms_write)
+
+
+@dataclass(eq=False, slots=True)
+class Module:
+    id: str
+    title: str
+    version: str
+    default_locale: str
+    locales: tuple[str, ...]
+    path: str
+    record_types: dict[str, RecordType]
+    forms: dict[str, Form]
+    lookups: dict[str, Lookup]
+    workflows: dict[str, Workflow]
+    roles: dict[str, Role]
+    description: str | None = None
+    test_files: tuple[str, ...] = ()
+
+    def workflow_for(self, record_type: str) -> Workflow | None:
+        rt = self.record_types.get(record_type)
+        return self.workflows.get(rt.workflow_id) if rt and rt.workflow_id else None
+
+    def stats(self) -> dict[str, int]:
+        fields = sum(len(rt.all_fields) for rt in self.record_types.values())
+        return {"record_types": len(self.record_types), "forms": len(self.forms), "fields": fields,
+                "lookups": len(self.lookups), "workflows": len(self.workflows), "roles": len(self.roles)}
+
+
+Evaluator = Callable[[Any], Any]

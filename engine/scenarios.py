@@ -1,0 +1,257 @@
+"""Scenario tests: YAML files in a module's tests/ folder that state what a form must do.
+
+`sanad test` runs them; `collect()` gives pytest one case per scenario, so the project's own test
+suite runs every module's scenarios too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine import schema
+from engine.diagnostics import Position, Report, did_you_mean, display_path
+from engine.evaluation import Evaluation, FieldError, evaluate
+from engine.loader import load_module
+from engine.model import FieldScope, Module, RecordType
+from engine.values import as_number, is_number
+from engine.workflow import check_transitions
+from engine.yamlfile import Path, YamlDoc, read_file
+
+_PATH_PART = re.compile(r"^([a-z][a-z0-9_]*)(?:\[([0-9]+)\])?$")
+_FIELD_LISTS = ("visible", "hidden", "required", "not_required", "errors")
+
+
+@dataclass
+class Failure:
+    pos: Position
+    scenario: str
+    message: str
+
+    def format(self) -> str:
+        return f"{display_path(self.pos.file)}:{self.pos.line}:{self.pos.column}: scenario '{self.scenario}': {self.message}"
+
+
+@dataclass
+class Scenario:
+    """One scenario, ready to run against a loaded module."""
+
+    module: Module
+    record_type: RecordType
+    doc: YamlDoc
+    index: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.data["name"])
+
+    @property
+    def id(self) -> str:
+        return f"{self.module.id}/{self.doc.file.rsplit('/', 1)[-1]}::{self.name}"
+
+    def at(self, *path: str | int) -> Position:
+        return self.doc.at(("scenarios", self.index, *path))
+
+    def run(self) -> list[Failure]:
+        d = self.data
+        ev = evaluate(self.record_type, d.get("given") or {}, d.get("today"))
+        expect = d["expect"]
+        out: list[Failure] = []
+
+        def fail(path: tuple[str | int, ...], message: str) -> None:
+            out.append(Failure(self.at("expect", *path), self.name, message))
+
+        for i, p in enumerate(expect.get("visible", [])):
+            if p not in ev.relevant:
+                fail(("visible", i), f"expected '{p}' to be visible, got hidden")
+        for i, p in enumerate(expect.get("hidden", [])):
+            if p in ev.relevant:
+                fail(("hidden", i), f"expected '{p}' to be hidden, got visible")
+        for i, p in enumerate(expect.get("required", [])):
+            if p not in ev.required:
+                fail(("required", i), f"expected '{p}' to be required, got not required"
+                     + ("" if p in ev.relevant else " (it is hidden)"))
+        for i, p in enumerate(expect.get("not_required", [])):
+            if p in ev.required:
+                fail(("not_required", i), f"expected '{p}' not to be required, got required")
+        form_id = self.doc.data.get("form")
+        errors = ev.errors_for(form_id) if form_id else ev.errors
+        if "valid" in expect and expect["valid"] != (not errors):
+            got = "valid" if not errors else "invalid: " + _describe_errors(errors)
+            fail(("valid",), f"expected {'valid' if expect['valid'] else 'invalid'}, got {got}")
+        for i, p in enumerate(expect.get("errors", [])):
+            if not any(e.path == p for e in ev.errors):
+                fail(("errors", i), f"expected an error on '{p}', got "
+                     + (_describe_errors(ev.errors) if ev.errors else "no errors"))
+        for p, want in (expect.get("values") or {}).items():
+            got = ev.value_at(p)
+            if not _same(want, got):
+                fail(("values", p), f"expected {p} = {_show(want)}, got {_show(got)}")
+        if "transitions_allowed" in expect or "transitions_denied" in expect:
+            out.extend(self._transitions(ev, expect))
+        return out
+
+    def _transitions(self, ev: Evaluation, expect: dict[str, Any]) -> list[Failure]:
+        wf = self.module.workflow_for(self.record_type.id)
+        if wf is None:
+            return [Failure(self.at("expect"), self.name, "the record type has no workflow")]
+        role = self.module.roles.get(self.data.get("role", ""))
+        stage = self.data.get("stage", wf.initial)
+        checks = {c.transition.id: c for c in check_transitions(wf, ev, role, stage)}
+        out = []
+        for i, tid in enumerate(expect.get("transitions_allowed", [])):
+            c = checks.get(tid)
+            if c is not None and not c.allowed:
+                out.append(Failure(self.at("expect", "transitions_allowed", i), self.name,
+                                   f"expected '{tid}' to be allowed, got denied: {' '.join(c.reasons)}"))
+        for i, tid in enumerate(expect.get("transitions_denied", [])):
+            c = checks.get(tid)
+            if c is not None and c.allowed:
+                out.append(Failure(self.at("expect", "transitions_denied", i), self.name,
+                                   f"expected '{tid}' to be denied, got allowed"))
+        return out
+
+
+def _describe_errors(errors: list[FieldError]) -> str:
+    shown = "; ".join(f"{e.path}: {e.message}" for e in errors[:4])
+    return shown + (f"; and {len(errors) - 4} more" if len(errors) > 4 else "")
+
+
+def _same(want: Any, got: Any) -> bool:
+    if want is None:
+        want = ""
+    if is_number(want) and not isinstance(got, bool):
+        n = as_number(got)
+        return n is not None and abs(n - want) < 1e-9
+    if isinstance(want, list) and isinstance(got, list):
+        return [str(x) for x in want] == [str(x) for x in got]
+    if want == "" and got == []:
+        return True
+    return bool(want == got) and type(want) is type(got) or (isinstance(want, str) and want == got)
+
+
+def _show(v: Any) -> str:
+    if v == "":
+        return "'' (empty)"
+    return repr(v) if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _resolve_path(rt: RecordType, path: str) -> str | None:
+    """None if `path` names a field of `rt`, else what is wrong."""
+    scope: FieldScope | None = rt.scope
+    parts = path.split(".")
+    for n, part in enumerate(parts):
+        m = _PATH_PART.match(part)
+        if scope is None or not m:
+            return f"'{path}' is not a field path (write field or subform[0].field)"
+        name, index = m[1], m[2]
+        f = scope.fields.get(name)
+        if f is None:
+            hint = did_you_mean(name, scope.fields)
+            return f"there is no field '{name}' here" + (f" ({hint})" if hint else "")
+        last = n == len(parts) - 1
+        if not last and (f.subform is None or index is None):
+            return f"'{name}' is not a subform row: write {name}[0].field"
+        scope = f.subform
+    return None
+
+
+def check_scenarios(module: Module, docs: list[YamlDoc], report: Report) -> list[Scenario]:
+    """Statically check scenario files against the module; return the runnable scenarios."""
+    out: list[Scenario] = []
+    for doc in docs:
+        data = doc.data
+        if "form" in data:
+            form = module.forms.get(data["form"])
+            if form is None:
+                report.add(doc.at(("form",)), "ref.unknown-form", f"there is no form '{data['form']}'",
+                           did_you_mean(data["form"], module.forms))
+                continue
+            rt_id = form.record_type
+        else:
+            rt_id = data["record_type"]
+        rt = module.record_types.get(rt_id)
+        if rt is None:
+            report.add(doc.at(("record_type",)), "ref.unknown-record-type", f"there is no record type '{rt_id}'",
+                       did_you_mean(rt_id, module.record_types))
+            continue
+        wf = module.workflow_for(rt_id)
+        for i, sc in enumerate(data["scenarios"]):
+            base: Path = ("scenarios", i)
+            ok = True
+            expect = sc["expect"]
+            for key in _FIELD_LISTS:
+                for j, p in enumerate(expect.get(key, [])):
+                    if (problem := _resolve_path(rt, p)) is not None:
+                        report.add(doc.at((*base, "expect", key, j)), "test.unknown-field", problem)
+                        ok = False
+            for p in expect.get("values") or {}:
+                if (problem := _resolve_path(rt, p)) is not None:
+                    report.add(doc.at((*base, "expect", "values", p), key=True), "test.unknown-field", problem)
+                    ok = False
+            for p in sc.get("given") or {}:
+                if p not in rt.all_fields or rt.all_fields[p].scope is not rt.scope:
+                    report.add(doc.at((*base, "given", p), key=True), "test.unknown-field",
+                               f"there is no top-level field '{p}' in the record type '{rt_id}'",
+                               did_you_mean(p, rt.scope.fields))
+                    ok = False
+            wants_transitions = "transitions_allowed" in expect or "transitions_denied" in expect
+            if wants_transitions and wf is None:
+                report.add(doc.at((*base, "expect")), "test.no-workflow",
+                           f"the record type '{rt_id}' has no workflow to test transitions of")
+                ok = False
+            elif wf is not None:
+                if wants_transitions and "role" not in sc:
+                    report.add(doc.at((*base, "name")), "test.missing-context",
+                               "this scenario checks transitions but names no role", "add 'role: <role id>'")
+                    ok = False
+                if "role" in sc and sc["role"] not in module.roles:
+                    report.add(doc.at((*base, "role")), "ref.unknown-role", f"there is no role '{sc['role']}'",
+                               did_you_mean(sc["role"], module.roles))
+                    ok = False
+                if "stage" in sc and sc["stage"] not in wf.states:
+                    report.add(doc.at((*base, "stage")), "ref.unknown-state", f"the workflow has no state '{sc['stage']}'",
+                               did_you_mean(sc["stage"], wf.states))
+                    ok = False
+                for key in ("transitions_allowed", "transitions_denied"):
+                    for j, tid in enumerate(expect.get(key, [])):
+                        if tid not in wf.transitions:
+                            report.add(doc.at((*base, "expect", key, j)), "test.unknown-transition",
+                                       f"the workflow has no transition '{tid}'", did_you_mean(tid, wf.transitions))
+                            ok = False
+            if ok:
+                out.append(Scenario(module, rt, doc, i, sc))
+    return out
+
+
+@dataclass
+class Suite:
+    """A module's scenarios, or the diagnostics that stopped them from running."""
+
+    path: str
+    module: Module | None
+    scenarios: list[Scenario]
+    report: Report
+
+
+def collect(path: str) -> Suite:
+    result = load_module(path)
+    if result.module is None:
+        return Suite(path, None, [], result.report)
+    scenarios = check_scenarios(result.module, result.docs.get("scenarios", []), result.report)
+    return Suite(path, result.module, scenarios, result.report)
+
+
+def iter_failures(suite: Suite) -> Iterator[tuple[Scenario, list[Failure]]]:
+    for sc in suite.scenarios:
+        yield sc, sc.run()
+
+
+def read_scenario_file(path: str, report: Report) -> YamlDoc | None:
+    doc = read_file(path, report)
+    if doc is None or not schema.check(doc, "scenarios", report):
+        return None
+    return doc

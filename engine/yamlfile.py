@@ -1,0 +1,194 @@
+"""Read definition YAML as YAML 1.2 data, keeping the line and column of every key and value.
+
+PyYAML implements YAML 1.1, where `no`, `NO`, `on` become booleans and `2024-01-05` a date. We let
+PyYAML (its C parser when available) build the node tree and convert the nodes ourselves with the
+YAML 1.2 core schema: only `true`/`false` are booleans and dates stay text. Duplicate keys, merge
+keys and custom tags are reported, never silently accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from engine.diagnostics import Position, Report
+
+try:  # the C parser is ~10x faster; fall back to the pure-Python one
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+Path = tuple[str | int, ...]
+
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"^[-+]?[0-9]+$|^0o[0-7]+$|^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_SPECIAL_FLOAT = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
+_TRUTHY_11 = re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
+_STANDARD_TAG = "tag:yaml.org,2002:"
+MAX_NODES = 500_000
+
+
+@dataclass
+class YamlDoc:
+    """One parsed file: its data and where each part of it was written."""
+
+    file: str
+    data: Any
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    quoted: set[Path] = field(default_factory=set)  # scalars written in quotes
+
+    def at(self, path: Path, *, key: bool = False) -> Position:
+        """The position of the value (or key) at `path`, or of its closest written ancestor."""
+        table = self.keys if key else self.values
+        if path in table:
+            line, col = table[path]
+            return Position(self.file, line, col)
+        for end in range(len(path) - 1, -1, -1):
+            prefix = path[:end]
+            if prefix in self.values:
+                line, col = self.values[prefix]
+                return Position(self.file, line, col)
+        return Position(self.file, 1, 1)
+
+
+def resolve_plain(value: str) -> Any:
+    """Resolve a plain (unquoted) scalar with the YAML 1.2 core schema."""
+    if _NULL.match(value):
+        return None
+    if value in _BOOL:
+        return _BOOL[value]
+    if _INT.match(value):
+        if value.startswith("0o"):
+            return int(value[2:], 8)
+        if value.startswith("0x"):
+            return int(value[2:], 16)
+        return int(value)
+    if _FLOAT.match(value):
+        return float(value)
+    if value.lower() in _SPECIAL_FLOAT:
+        return _SPECIAL_FLOAT[value.lower()]
+    return value
+
+
+class _Builder:
+    def __init__(self, doc: YamlDoc, report: Report) -> None:
+        self.doc = doc
+        self.report = report
+        self.count = 0
+        self.too_big = False
+
+    def pos(self, node: yaml.Node) -> Position:
+        return Position(self.doc.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def build(self, node: yaml.Node, path: Path, active: frozenset[int] = frozenset()) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            if not self.too_big:
+                self.too_big = True
+                self.report.add(
+                    self.pos(node), "yaml.unsupported",
+                    f"the file has more than {MAX_NODES:,} values (or aliases that expand to as many)",
+                    "split it into several files",
+                )
+            return None
+        self.doc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        tag = node.tag or ""
+        if not tag.startswith(_STANDARD_TAG) and tag not in ("!", "?"):
+            self.report.add(self.pos(node), "yaml.unsupported", f"the tag '{tag}' is not supported",
+                            "remove the tag; write the value as plain YAML")
+        if isinstance(node, yaml.ScalarNode):
+            if not node.style:  # plain (the C parser says '', the Python one None)
+                if _TRUTHY_11.match(node.value):
+                    self.report.add(
+                        self.pos(node), "yaml.truthy",
+                        f"unquoted '{node.value}' is read by Sanad as the text '{node.value}', "
+                        "but other YAML tools read it as true/false",
+                        f"quote it: '{node.value}'",
+                    )
+                return resolve_plain(node.value)
+            if node.style in ("'", '"'):
+                self.doc.quoted.add(path)
+            return node.value
+        if id(node) in active:  # a recursive alias
+            self.report.add(self.pos(node), "yaml.unsupported", "a recursive alias", "remove the alias")
+            return None
+        inner = active | {id(node)}
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, (*path, i), inner) for i, child in enumerate(node.value)]
+        assert isinstance(node, yaml.MappingNode)
+        out: dict[str, Any] = {}
+        seen: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _STANDARD_TAG + "merge":
+                self.report.add(self.pos(key_node), "yaml.unsupported", "merge keys ('<<') are not supported",
+                                "write the keys out in full")
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.report.add(self.pos(key_node), "yaml.unsupported", "a key must be a plain word",
+                                "use a text key")
+                continue
+            raw = resolve_plain(key_node.value) if not key_node.style else key_node.value
+            key = str(raw).lower() if isinstance(raw, bool) else ("" if raw is None else str(raw))
+            if key in seen:
+                first = seen[key].start_mark
+                self.report.add(
+                    self.pos(key_node), "yaml.duplicate-key",
+                    f"the key '{key}' is written twice in this mapping (first on line {first.line + 1})",
+                    "keep one of them; YAML would silently keep only the last",
+                )
+                continue
+            seen[key] = key_node
+            self.doc.keys[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = self.build(value_node, (*path, key), inner)
+        return out
+
+
+def parse_text(text: str, file: str, report: Report) -> YamlDoc | None:
+    """Parse one YAML document; problems go to `report`, and None means nothing usable."""
+    doc = YamlDoc(file=file, data=None)
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
+        report.add(Position(file, line, col), "yaml.syntax", problem,
+                   "check the indentation and quoting near this place")
+        return None
+    except yaml.YAMLError as exc:  # e.g. a reader error for control characters
+        mark = getattr(exc, "position", None)
+        report.add(Position(file, 1, 1), "yaml.syntax", f"{exc}".splitlines()[0] if str(exc) else "invalid YAML",
+                   "save the file as plain UTF-8 text" if mark is not None else None)
+        return None
+    if node is None:
+        return doc
+    doc.data = _Builder(doc, report).build(node, ())
+    return doc
+
+
+def read_file(path: str, report: Report, display: str | None = None) -> YamlDoc | None:
+    name = display or path
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        report.add(Position(name), "file.unreadable", f"cannot read the file: {exc.strerror}")
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        report.add(Position(name, line, 1), "file.unreadable", "the file is not UTF-8 text",
+                   "save it as UTF-8 in your editor")
+        return None
+    return parse_text(text, name, report)
