@@ -240,12 +240,12 @@ class _Checker:
                        "use days-between(date1, date2) or age(date) to get a number")
             return
         for x, y in ((a, b), (b, a)):
-            if x.type in ("date", "datetime") and y.is_lit and isinstance(y.lit, str) and y.lit != "":
+            if x.type in ("date", "datetime") and x.field is not None and y.is_lit and isinstance(y.lit, str) and y.lit:
                 if V.parse_date(y.lit) is None:
                     self.error(node, "expr.type-mismatch", f"a date is compared with the text '{y.lit}'",
                                "write a date as date('YYYY-MM-DD')")
                     return
-            if x.type == "number" and y.is_lit and isinstance(y.lit, str) and y.lit != "":
+            if x.type == "number" and x.field is not None and y.is_lit and isinstance(y.lit, str) and y.lit != "":
                 if V.as_number(y.lit) is None:
                     self.error(node, "expr.type-mismatch", f"a number is compared with the text '{y.lit}'",
                                "compare with a number, without quotes")

@@ -1,0 +1,78 @@
+"""Run the language-neutral expression conformance vectors against the Python evaluator."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import yaml
+
+from engine.diagnostics import Position, Report
+from engine.evaluation import evaluate
+from engine.expression import FIELD_VALUE_TYPES, Env, ExprContext, compile_expression
+from engine.model import Choice, Field, FieldScope, RecordType
+
+VECTORS = os.path.join(os.path.dirname(__file__), "conformance", "expressions.yaml")
+
+
+def load_vectors() -> dict[str, Any]:
+    with open(VECTORS, encoding="utf-8") as fh:
+        data: dict[str, Any] = yaml.safe_load(fh)
+    return data
+
+
+def _fields(spec: dict[str, Any], scope: FieldScope, rt: RecordType) -> None:
+    for fid, f in spec.items():
+        field = Field(id=fid, type=f["type"], label=fid, pos=Position("vectors"), form_id="vectors", scope=scope)
+        if "choices" in f:
+            field.choices = tuple(Choice(str(v), str(v)) for v in f["choices"])
+        elif f["type"] == "yes_no":
+            field.choices = (Choice("yes", "Yes"), Choice("no", "No"))
+        scope.fields[fid] = field
+        rt.all_fields[fid] = field
+        if f["type"] == "subform":
+            field.subform = FieldScope(parent=scope, owner=field)
+            _fields(f["fields"], field.subform, rt)
+            field.subform.order = tuple(field.subform.fields.values())
+
+
+def catalogue(data: dict[str, Any]) -> RecordType:
+    rt = RecordType("vectors", "Vectors", (), None, FieldScope())
+    _fields(data["fields"], rt.scope, rt)
+    rt.scope.order = tuple(rt.scope.fields.values())
+    rt.steps = rt.scope.order
+    return rt
+
+
+def run_vector(rt: RecordType, vector: dict[str, Any], default_today: str) -> tuple[str, Any]:
+    """('error', code or None) for error vectors, else ('value', result)."""
+    scope = rt.scope
+    row_path = vector.get("row")
+    if row_path:
+        name, _, index = row_path.partition("[")
+        scope = rt.scope.fields[name].subform  # type: ignore[assignment]
+    kind, self_field, keys = "calculate", None, None
+    if "dot" in vector:
+        kind = "constraint"
+        dot = vector["dot"]
+        ftype = "integer" if isinstance(dot, int) else "decimal" if isinstance(dot, float) else "text"
+        self_field = Field(id="self", type=ftype, label="self", pos=Position("vectors"), form_id="v", scope=scope)
+    if "choice" in vector:
+        kind = "choice_filter"
+        keys = frozenset(vector["choice"])
+    report = Report()
+    ctx = ExprContext(kind, scope, rt.all_fields, lambda f: FIELD_VALUE_TYPES.get(f.type, "any"), self_field, keys)
+    expr = compile_expression(vector["expr"], Position("vectors"), ctx, report)
+    if "error" in vector:
+        return "error", [d.code for d in report.items]
+    if expr is None:
+        return "error", [d.format() for d in report.items]
+    today = vector.get("today", default_today)
+    ev = evaluate(rt, vector.get("answers") or {}, today)
+    values, parents = ev.values, ()
+    if row_path:
+        name, _, index = row_path.partition("[")
+        rows = ev.values.get(name) or []
+        values, parents = rows[int(index.rstrip("]"))], (ev.values,)
+    env = Env(values, parents, today, vector.get("dot", ""), vector.get("choice"))
+    return "value", expr(env)
