@@ -34,10 +34,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             warnings = len(found) - errors
             if result.module is not None and not errors:
                 st = result.module.stats()
-                lines.append(f"{display_path(path)}: OK: {_plural(st['forms'], 'form')}, {_plural(st['fields'], 'field')}, "
-                             f"{_plural(st['lookups'], 'lookup')}, {_plural(st['workflows'], 'workflow')}, "
-                             f"{_plural(st['roles'], 'role')}"
-                             + (f" ({_plural(warnings, 'warning')})" if warnings else ""))
+                lines.append(
+                    f"{display_path(path)}: OK: {_plural(st['forms'], 'form')}, {_plural(st['fields'], 'field')}, "
+                    f"{_plural(st['lookups'], 'lookup')}, {_plural(st['workflows'], 'workflow')}, "
+                    f"{_plural(st['roles'], 'role')}" + (f" ({_plural(warnings, 'warning')})" if warnings else "")
+                )
     errors = sum(1 for d in everything if d.severity == "error")
     warnings = len(everything) - errors
     if args.format == "json":
@@ -59,8 +60,11 @@ def cmd_test(args: argparse.Namespace) -> int:
             print(d.format())
         if suite.module is None or problems:
             broken = True
-            print(f"{display_path(path)}: the module has errors; fix them first (sanad validate {display_path(path)})"
-                  if suite.module is None else f"{display_path(path)}: some scenarios could not run (see above)")
+            print(
+                f"{display_path(path)}: the module has errors; fix them first (sanad validate {display_path(path)})"
+                if suite.module is None
+                else f"{display_path(path)}: some scenarios could not run (see above)"
+            )
             if suite.module is None:
                 continue
         for sc in suite.scenarios:
@@ -94,17 +98,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sanad {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("validate", help="check modules: YAML, schemas, references, expressions, workflows",
-                       description="Check one or more module folders and report every problem as "
-                                   "path:line:column: severity CODE: message (hint). Exit 1 on any error.")
+    p = sub.add_parser(
+        "validate",
+        help="check modules: YAML, schemas, references, expressions, workflows",
+        description="Check one or more module folders and report every problem as "
+        "path:line:column: severity CODE: message (hint). Exit 1 on any error.",
+    )
     p.add_argument("paths", nargs="+", metavar="PATH", help="a module folder (the one holding module.yaml)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
     p.add_argument("--no-warnings", action="store_true", help="show errors only")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("test", help="run the scenario tests in each module's tests/ folder",
-                       description="Run scenario tests; print each failed expectation with its place. "
-                                   "Exit 1 on any failure.")
+    p = sub.add_parser(
+        "test",
+        help="run the scenario tests in each module's tests/ folder",
+        description="Run scenario tests; print each failed expectation with its place. Exit 1 on any failure.",
+    )
     p.add_argument("paths", nargs="+", metavar="PATH", help="a module folder")
     p.add_argument("-v", "--verbose", action="store_true", help="also list the scenarios that pass")
     p.set_defaults(func=cmd_test)

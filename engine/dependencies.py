@@ -48,14 +48,18 @@ def _order(nodes: list[Node], deps: dict[int, list[Node]], report: Report) -> li
         if state.get(key) == 2:
             return
         if state.get(key) == 1:
-            cycle = [*stack[stack.index(n):], n]
+            cycle = [*stack[stack.index(n) :], n]
             members = frozenset(id(c) for c in cycle)
             if members not in reported:
                 reported.add(members)
                 names = " → ".join(c.id if isinstance(c, Field) else f"form {c.id}" for c in cycle)
                 first = cycle[0]
-                report.add(first.pos, "expr.cycle", f"these depend on each other in a circle: {names}",
-                           "break the circle: one of them must not read the other")
+                report.add(
+                    first.pos,
+                    "expr.cycle",
+                    f"these depend on each other in a circle: {names}",
+                    "break the circle: one of them must not read the other",
+                )
             return
         state[key] = 1
         stack.append(n)

@@ -95,8 +95,9 @@ def evaluate(rt: RecordType, answers: dict[str, Any] | None, today: str | None =
     return ev
 
 
-def _compute(f: Field, raw: dict[str, Any], values: dict[str, Any], env: Env, prefix: str, parent_ok: bool,
-             ev: Evaluation) -> None:
+def _compute(
+    f: Field, raw: dict[str, Any], values: dict[str, Any], env: Env, prefix: str, parent_ok: bool, ev: Evaluation
+) -> None:
     path = prefix + f.id
     if not parent_ok or (f.relevant is not None and not f.relevant.holds(env)):
         values[f.id] = [] if f.type == "subform" else ""
@@ -132,19 +133,26 @@ def _sentence(text: str) -> str:
 
 
 def _limit_error(f: Field, v: Any, path: str, ev: Evaluation) -> None:
-    for key, bad in (("min", lambda c: c < 0), ("max", lambda c: c > 0)):
+    for key, sign in (("min", -1), ("max", 1)):
         limit = getattr(f, key)
         if limit is None:
             continue
         measured = len(v) if f.type == "subform" else (v[:10] if f.type == "datetime" else v)
-        c = order(measured, limit)
-        if c is not None and bad(c):
+        if order(measured, limit) == sign:
             if f.type == "subform":
                 msg = f"Add at least {limit} rows." if key == "min" else f"Add no more than {limit} rows."
             elif key == "min":
-                msg = f"The answer must be {limit} or more." if f.type in ("integer", "decimal") else f"The date must be on or after {limit}."
+                msg = (
+                    f"The answer must be {limit} or more."
+                    if f.type in ("integer", "decimal")
+                    else f"The date must be on or after {limit}."
+                )
             else:
-                msg = f"The answer must be {limit} or less." if f.type in ("integer", "decimal") else f"The date must be on or before {limit}."
+                msg = (
+                    f"The answer must be {limit} or less."
+                    if f.type in ("integer", "decimal")
+                    else f"The date must be on or before {limit}."
+                )
             ev.errors.append(FieldError(path, f, key, msg))
 
 
@@ -164,8 +172,14 @@ def choice_allowed(f: Field, value: str, env: Env) -> bool:
     return False
 
 
-def _validate(scope: FieldScope, values: dict[str, Any], parents: tuple[dict[str, Any], ...], today: str,
-              prefix: str, ev: Evaluation) -> None:
+def _validate(
+    scope: FieldScope,
+    values: dict[str, Any],
+    parents: tuple[dict[str, Any], ...],
+    today: str,
+    prefix: str,
+    ev: Evaluation,
+) -> None:
     env = Env(values, parents, today)
     for f in scope.fields.values():
         path = prefix + f.id

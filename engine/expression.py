@@ -21,19 +21,51 @@ from engine.model import Field, FieldScope
 Fn = Callable[["Env"], Any]
 
 FIELD_VALUE_TYPES = {
-    "text": "text", "textarea": "text", "select_one": "text", "yes_no": "text", "note": "text",
-    "integer": "number", "decimal": "number", "date": "date", "datetime": "datetime",
-    "select_multiple": "list", "subform": "rows",
+    "text": "text",
+    "textarea": "text",
+    "select_one": "text",
+    "yes_no": "text",
+    "note": "text",
+    "integer": "number",
+    "decimal": "number",
+    "date": "date",
+    "datetime": "datetime",
+    "select_multiple": "list",
+    "subform": "rows",
 }
-_TYPE_WORDS = {"text": "a text", "number": "a number", "date": "a date", "datetime": "a date-time",
-               "bool": "true/false", "list": "a multiple choice", "rows": "subform rows", "any": "a value"}
+_TYPE_WORDS = {
+    "text": "a text",
+    "number": "a number",
+    "date": "a date",
+    "datetime": "a date-time",
+    "bool": "true/false",
+    "list": "a multiple choice",
+    "rows": "subform rows",
+    "any": "a value",
+}
 
 #: name -> (min args, max args or None)
 FUNCTIONS: dict[str, tuple[int, int | None]] = {
-    "selected": (2, 2), "count-selected": (1, 1), "count": (1, 1), "sum": (2, 2), "any": (2, 2),
-    "all": (2, 2), "if": (3, 3), "coalesce": (2, None), "concat": (1, None), "string-length": (1, 1),
-    "regex": (2, 2), "today": (0, 0), "date": (1, 1), "age": (1, 1), "days-between": (2, 2),
-    "int": (1, 1), "round": (1, 2), "min": (1, None), "max": (1, None), "not": (1, 1),
+    "selected": (2, 2),
+    "count-selected": (1, 1),
+    "count": (1, 1),
+    "sum": (2, 2),
+    "any": (2, 2),
+    "all": (2, 2),
+    "if": (3, 3),
+    "coalesce": (2, None),
+    "concat": (1, None),
+    "string-length": (1, 1),
+    "regex": (2, 2),
+    "today": (0, 0),
+    "date": (1, 1),
+    "age": (1, 1),
+    "days-between": (2, 2),
+    "int": (1, 1),
+    "round": (1, 2),
+    "min": (1, None),
+    "max": (1, None),
+    "not": (1, 1),
 }
 _JS_UNSAFE_REGEX = re.compile(r"\(\?P|\\A|\\Z|\(\?#|\(\?[aiLmsux]+[:)]|\*\+|\+\+|\?\+")
 
@@ -43,8 +75,14 @@ class Env:
 
     __slots__ = ("choice", "dot", "today", "up", "v")
 
-    def __init__(self, v: dict[str, Any], up: tuple[dict[str, Any], ...] = (), today: str = "",
-                 dot: Any = "", choice: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        v: dict[str, Any],
+        up: tuple[dict[str, Any], ...] = (),
+        today: str = "",
+        dot: Any = "",
+        choice: dict[str, Any] | None = None,
+    ) -> None:
         self.v = v
         self.up = up
         self.today = today
@@ -129,8 +167,12 @@ class _Checker:
         name, up = node["name"], node["up"]
         chain = scope.chain()
         if up >= len(chain):
-            return self.error(node, "expr.scope", f"'${{{'../' * up}{name}}}' goes above the top level of the record",
-                              f"write ${{{'../' * (len(chain) - 1)}{name}}}" if len(chain) > 1 else f"write ${{{name}}}")
+            return self.error(
+                node,
+                "expr.scope",
+                f"'${{{'../' * up}{name}}}' goes above the top level of the record",
+                f"write ${{{'../' * (len(chain) - 1)}{name}}}" if len(chain) > 1 else f"write ${{{name}}}",
+            )
         target = chain[up]
         f = target.fields.get(name)
         if f is None:
@@ -148,23 +190,38 @@ class _Checker:
         for k, s in enumerate(chain):
             if name in s.fields and k != up:
                 ref = "${" + "../" * k + name + "}"
-                return self.error(node, "expr.scope", f"'{name}' is not a field of this row; it belongs to "
-                                  + ("the parent record" if k else "this row"), f"write {ref}")
+                return self.error(
+                    node,
+                    "expr.scope",
+                    f"'{name}' is not a field of this row; it belongs to " + ("the parent record" if k else "this row"),
+                    f"write {ref}",
+                )
         other = self.ctx.all_fields.get(name)
         if other is not None:
             owner = other.scope.owner
             where = f"the subform '{owner.id}'" if owner is not None else "the top level of the record"
-            hint = (f"use count(${{{owner.id}}}), sum(${{{owner.id}}}, …) or any(${{{owner.id}}}, …)"
-                    if owner is not None else None)
-            return self.error(node, "expr.scope", f"the field '{name}' is inside {where}, which this expression "
-                              "cannot read directly", hint)
+            hint = (
+                f"use count(${{{owner.id}}}), sum(${{{owner.id}}}, …) or any(${{{owner.id}}}, …)"
+                if owner is not None
+                else None
+            )
+            return self.error(
+                node,
+                "expr.scope",
+                f"the field '{name}' is inside {where}, which this expression cannot read directly",
+                hint,
+            )
         visible = [n for s in chain for n in s.fields] + list(self.ctx.all_fields)
         return self.error(node, "expr.unknown-field", f"there is no field '{name}'", did_you_mean(name, visible))
 
     def v_dot(self, node: Node, scope: FieldScope) -> _C:
         if self.ctx.kind != "constraint" or self.ctx.self_field is None:
-            return self.error(node, "expr.dot-outside-constraint", "'.' (the field's own value) can only be used in "
-                              "a constraint", "refer to the field by name: ${field_id}")
+            return self.error(
+                node,
+                "expr.dot-outside-constraint",
+                "'.' (the field's own value) can only be used in a constraint",
+                "refer to the field by name: ${field_id}",
+            )
         f = self.ctx.self_field
         t = self.ctx.type_of(f) if f.type == "calculate" else FIELD_VALUE_TYPES[f.type]
         return _C(lambda e: e.dot, t, field=f)
@@ -172,13 +229,20 @@ class _Checker:
     def v_choice(self, node: Node, scope: FieldScope) -> _C:
         name = node["name"]
         if self.ctx.kind != "choice_filter" or self.ctx.choice_keys is None:
-            hint = (f"quote texts: '{name}'" if name.lower() in ("yes", "no", "true", "false") or name[0].isupper()
-                    else f"a field is written ${{{name}}}")
+            hint = (
+                f"quote texts: '{name}'"
+                if name.lower() in ("yes", "no", "true", "false") or name[0].isupper()
+                else f"a field is written ${{{name}}}"
+            )
             return self.error(node, "expr.bare-name", f"the bare name '{name}' means nothing here", hint)
         if name not in self.ctx.choice_keys:
-            return self.error(node, "expr.bare-name", f"the choices have no key '{name}'",
-                              did_you_mean(name, self.ctx.choice_keys)
-                              or f"the choice keys are: {', '.join(sorted(self.ctx.choice_keys))}")
+            return self.error(
+                node,
+                "expr.bare-name",
+                f"the choices have no key '{name}'",
+                did_you_mean(name, self.ctx.choice_keys)
+                or f"the choice keys are: {', '.join(sorted(self.ctx.choice_keys))}",
+            )
         return _C(lambda e: (e.choice or {}).get(name, ""), "any")
 
     def v_neg(self, node: Node, scope: FieldScope) -> _C:
@@ -223,36 +287,60 @@ class _Checker:
             return
         allowed = f.choice_values if f.type != "yes_no" else frozenset({"yes", "no"})
         if allowed is not None and other.lit not in allowed:
-            self.error(node, "expr.unknown-choice", f"'{other.lit}' is not one of the choices of '{f.id}'",
-                       did_you_mean(other.lit, allowed) or f"the choices are: {', '.join(sorted(allowed)[:12])}")
+            self.error(
+                node,
+                "expr.unknown-choice",
+                f"'{other.lit}' is not one of the choices of '{f.id}'",
+                did_you_mean(other.lit, allowed) or f"the choices are: {', '.join(sorted(allowed)[:12])}",
+            )
 
     def _check_comparable(self, node: Node, a: _C, b: _C, op: str) -> None:
         kinds = {a.type, b.type}
         if "rows" in kinds:
             sub = a.field or b.field
             name = sub.id if sub else "subform"
-            self.error(node, "expr.type-mismatch", "subform rows cannot be compared",
-                       f"compare count(${{{name}}}) or use any(${{{name}}}, …)")
+            self.error(
+                node,
+                "expr.type-mismatch",
+                "subform rows cannot be compared",
+                f"compare count(${{{name}}}) or use any(${{{name}}}, …)",
+            )
             return
         dates = kinds & {"date", "datetime"}
         if dates and "number" in kinds:
-            self.error(node, "expr.type-mismatch", "a date is compared with a number",
-                       "use days-between(date1, date2) or age(date) to get a number")
+            self.error(
+                node,
+                "expr.type-mismatch",
+                "a date is compared with a number",
+                "use days-between(date1, date2) or age(date) to get a number",
+            )
             return
         for x, y in ((a, b), (b, a)):
             if x.type in ("date", "datetime") and x.field is not None and y.is_lit and isinstance(y.lit, str) and y.lit:
                 if V.parse_date(y.lit) is None:
-                    self.error(node, "expr.type-mismatch", f"a date is compared with the text '{y.lit}'",
-                               "write a date as date('YYYY-MM-DD')")
+                    self.error(
+                        node,
+                        "expr.type-mismatch",
+                        f"a date is compared with the text '{y.lit}'",
+                        "write a date as date('YYYY-MM-DD')",
+                    )
                     return
             if x.type == "number" and x.field is not None and y.is_lit and isinstance(y.lit, str) and y.lit != "":
                 if V.as_number(y.lit) is None:
-                    self.error(node, "expr.type-mismatch", f"a number is compared with the text '{y.lit}'",
-                               "compare with a number, without quotes")
+                    self.error(
+                        node,
+                        "expr.type-mismatch",
+                        f"a number is compared with the text '{y.lit}'",
+                        "compare with a number, without quotes",
+                    )
                     return
         if op not in ("=", "!=") and "list" in kinds:
-            self.error(node, "expr.type-mismatch", "a multiple-choice answer cannot be ordered with < or >",
-                       "use count-selected() to compare how many options are selected")
+            self.error(
+                node,
+                "expr.type-mismatch",
+                "a multiple-choice answer cannot be ordered with < or >",
+                "use count-selected() to compare how many options are selected",
+            )
 
     # -- arithmetic ----------------------------------------------------------------------------
     def _numeric(self, node: Node, c: _C, op: str) -> None:
@@ -282,13 +370,18 @@ class _Checker:
     def v_call(self, node: Node, scope: FieldScope) -> _C:
         fn_name, args = node["fn"], node["args"]
         if fn_name not in FUNCTIONS:
-            return self.error(node, "expr.unknown-function", f"there is no function '{fn_name}()'",
-                              did_you_mean(fn_name, FUNCTIONS) or "see docs/expressions.md for the functions")
+            return self.error(
+                node,
+                "expr.unknown-function",
+                f"there is no function '{fn_name}()'",
+                did_you_mean(fn_name, FUNCTIONS) or "see docs/expressions.md for the functions",
+            )
         lo, hi = FUNCTIONS[fn_name]
         if len(args) < lo or (hi is not None and len(args) > hi):
             want = str(lo) if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
-            return self.error(node, "expr.arity", f"{fn_name}() takes {want} argument{'s' if want != '1' else ''}, "
-                              f"not {len(args)}")
+            return self.error(
+                node, "expr.arity", f"{fn_name}() takes {want} argument{'s' if want != '1' else ''}, not {len(args)}"
+            )
         if fn_name in ("sum", "any", "all", "count"):
             return self._aggregate(node, fn_name, args, scope)
         cs = [self.visit(a, scope) for a in args]
@@ -301,8 +394,12 @@ class _Checker:
         if f is None or f.subform is None:
             if sub.type != "any" or f is not None or args[0]["op"] != "lit":
                 what = f"'{f.id}' is not a subform" if f is not None else "the first argument must be a subform"
-                return self.error(node, "expr.not-subform", f"{fn_name}() counts subform rows, but {what}",
-                                  "pass a subform field, e.g. count(${household})")
+                return self.error(
+                    node,
+                    "expr.not-subform",
+                    f"{fn_name}() counts subform rows, but {what}",
+                    "pass a subform field, e.g. count(${household})",
+                )
             return self.error(node, "expr.not-subform", f"{fn_name}() needs a subform field", None)
         fsub = sub.fn
         up = args[0].get("up", 0)
@@ -314,13 +411,14 @@ class _Checker:
             self._numeric(node, inner, "sum")
 
         def parents(e: Env) -> tuple[dict[str, Any], ...]:
-            return (e.v, *e.up) if up == 0 else e.up[up - 1:]
+            return (e.v, *e.up) if up == 0 else e.up[up - 1 :]
 
         def rows(e: Env) -> list[dict[str, Any]]:
             r = fsub(e)
             return [x for x in r if isinstance(x, dict)] if isinstance(r, list) else []
 
         if fn_name == "sum":
+
             def f_sum(e: Env) -> Any:
                 total: Any = 0
                 ps = parents(e)
@@ -329,6 +427,7 @@ class _Checker:
                     if n is not None:
                         total += n
                 return V.tidy(total)
+
             return _C(f_sum, "number")
         if fn_name == "any":
             return _C(lambda e: any(V.truth(fi(Env(row, parents(e), e.today))) for row in rows(e)), "bool")
@@ -340,8 +439,11 @@ class _Checker:
         if c.type == "any" and c.field is None and not c.is_lit:
             return True
         what = f"'{c.field.id}' is a {c.field.type}" if c.field else "its argument is not a multiple choice"
-        hint = (f"for a single choice, compare: ${{{c.field.id}}} = 'value'"
-                if c.field is not None and c.field.type in ("select_one", "yes_no") else None)
+        hint = (
+            f"for a single choice, compare: ${{{c.field.id}}} = 'value'"
+            if c.field is not None and c.field.type in ("select_one", "yes_no")
+            else None
+        )
         self.error(node, "expr.not-multi", f"{fn_name}() works on select_multiple fields, but {what}", hint)
         return False
 
@@ -357,6 +459,7 @@ class _Checker:
             if isinstance(sel, list):
                 return want in sel
             return isinstance(sel, str) and sel != "" and want in sel.split()
+
         return _C(f, "bool")
 
     def f_count_selected(self, node: Node, cs: list[_C], args: list[Node]) -> _C:
@@ -366,6 +469,7 @@ class _Checker:
         def f(e: Env) -> int:
             sel = fm(e)
             return len(sel) if isinstance(sel, list) else len(sel.split()) if isinstance(sel, str) else 0
+
         return _C(f, "number")
 
     def f_if(self, node: Node, cs: list[_C], args: list[Node]) -> _C:
@@ -382,6 +486,7 @@ class _Checker:
                 if v != "" and v is not None and v != []:
                     return v
             return ""
+
         return _C(f, _unify(cs))
 
     def f_concat(self, node: Node, cs: list[_C], args: list[Node]) -> _C:
@@ -395,20 +500,29 @@ class _Checker:
     def f_regex(self, node: Node, cs: list[_C], args: list[Node]) -> _C:
         s, p = cs
         if not (p.is_lit and isinstance(p.lit, str)):
-            return self.error(args[1], "expr.bad-regex", "the regex() pattern must be a quoted text",
-                              "write the pattern literally, e.g. regex(., '^[0-9]{4}$')")
+            return self.error(
+                args[1],
+                "expr.bad-regex",
+                "the regex() pattern must be a quoted text",
+                "write the pattern literally, e.g. regex(., '^[0-9]{4}$')",
+            )
         try:
             pattern = re.compile(p.lit)
         except re.error as exc:
             return self.error(args[1], "expr.bad-regex", f"the pattern '{p.lit}' is not valid: {exc}")
         if _JS_UNSAFE_REGEX.search(p.lit):
-            return self.error(args[1], "expr.bad-regex", f"the pattern '{p.lit}' uses a feature browsers do not "
-                              "support the same way", "avoid (?P…), \\A, \\Z, inline flags and possessive quantifiers")
+            return self.error(
+                args[1],
+                "expr.bad-regex",
+                f"the pattern '{p.lit}' uses a feature browsers do not support the same way",
+                "avoid (?P…), \\A, \\Z, inline flags and possessive quantifiers",
+            )
         fs = s.fn
 
         def f(e: Env) -> bool:
             v = fs(e)
             return v != "" and v is not None and pattern.search(V.text_of(v)) is not None
+
         return _C(f, "bool")
 
     def f_today(self, node: Node, cs: list[_C], args: list[Node]) -> _C:
@@ -417,10 +531,17 @@ class _Checker:
     def f_date(self, node: Node, cs: list[_C], args: list[Node]) -> _C:
         a = cs[0]
         if a.is_lit:
-            if not isinstance(a.lit, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", a.lit) \
-                    or V.parse_date(a.lit) is None:
-                return self.error(args[0], "expr.bad-date", f"{a.lit!r} is not a calendar date",
-                                  "write date('YYYY-MM-DD'), e.g. date('2024-02-29')")
+            if (
+                not isinstance(a.lit, str)
+                or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", a.lit)
+                or V.parse_date(a.lit) is None
+            ):
+                return self.error(
+                    args[0],
+                    "expr.bad-date",
+                    f"{a.lit!r} is not a calendar date",
+                    "write date('YYYY-MM-DD'), e.g. date('2024-02-29')",
+                )
             value = a.lit
             return _C(lambda e: value, "date", lit=value, is_lit=True)
         fa = a.fn
@@ -432,8 +553,12 @@ class _Checker:
         if c.is_lit and isinstance(c.lit, str) and (c.lit == "" or V.parse_date(c.lit)):
             return
         what = f"'{c.field.id}' is {_TYPE_WORDS[c.type]}" if c.field else f"its argument is {_TYPE_WORDS[c.type]}"
-        self.error(node, "expr.type-mismatch", f"{fn_name}() needs a date, but {what}",
-                   "pass a date field, today() or date('YYYY-MM-DD')")
+        self.error(
+            node,
+            "expr.type-mismatch",
+            f"{fn_name}() needs a date, but {what}",
+            "pass a date field, today() or date('YYYY-MM-DD')",
+        )
 
     def f_age(self, node: Node, cs: list[_C], args: list[Node]) -> _C:
         self._dateish(node, cs[0], "age")
@@ -466,6 +591,7 @@ class _Checker:
         def f(e: Env) -> Any:
             nums = [n for fn in fns if (n := V.as_number(fn(e))) is not None]
             return pick(nums) if nums else ""
+
         return _C(f, "number")
 
     def f_min(self, node: Node, cs: list[_C], args: list[Node]) -> _C:
@@ -481,7 +607,10 @@ def _unify(cs: list[_C]) -> str:
 
 
 _ORDER_OPS: dict[str, Callable[[int], bool]] = {
-    "<": lambda c: c < 0, "<=": lambda c: c <= 0, ">": lambda c: c > 0, ">=": lambda c: c >= 0,
+    "<": lambda c: c < 0,
+    "<=": lambda c: c <= 0,
+    ">": lambda c: c > 0,
+    ">=": lambda c: c >= 0,
 }
 
 
@@ -516,6 +645,7 @@ def _compile_cmp(op: str, a: _C, b: _C) -> Fn:
     def ordered(e: Env) -> bool:
         c = V.order(fa(e), fb(e))
         return c is not None and test(c)
+
     return ordered
 
 

@@ -86,8 +86,10 @@ class _ToAst(Transformer[Token, Node]):
         return {"op": "choice", "name": str(tok), "at": tok.start_pos}
 
     def neg(self, tok: Token, operand: Node) -> Node:
-        if operand["op"] == "lit" and isinstance(operand["value"], (int, float)) and not isinstance(
-            operand["value"], bool
+        if (
+            operand["op"] == "lit"
+            and isinstance(operand["value"], (int, float))
+            and not isinstance(operand["value"], bool)
         ):
             return {"op": "lit", "value": -operand["value"], "at": tok.start_pos}
         return {"op": "neg", "args": [operand], "at": tok.start_pos}
@@ -118,10 +120,24 @@ def _parser() -> Lark:
 
 
 _EXPECT_WORDS = {
-    "CMP": "a comparison (= != < <= > >=)", "ADDOP": "+ or -", "MULOP": "*, div or mod", "MINUS": "-",
-    "NUMBER": "a number", "STRING": "a quoted text", "REF": "a field reference like ${field}", "DOT": "'.'",
-    "FUNC": "a function", "NAME": "a name", "LPAR": "'('", "RPAR": "')'", "COMMA": "','", "AND": "'and'",
-    "OR": "'or'", "TRUE": "true", "FALSE": "false", "$END": "the end of the expression",
+    "CMP": "a comparison (= != < <= > >=)",
+    "ADDOP": "+ or -",
+    "MULOP": "*, div or mod",
+    "MINUS": "-",
+    "NUMBER": "a number",
+    "STRING": "a quoted text",
+    "REF": "a field reference like ${field}",
+    "DOT": "'.'",
+    "FUNC": "a function",
+    "NAME": "a name",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "AND": "'and'",
+    "OR": "'or'",
+    "TRUE": "true",
+    "FALSE": "false",
+    "$END": "the end of the expression",
 }
 
 
@@ -141,7 +157,8 @@ def _parse_cached(text: str) -> Node:
             f"the expression ends too early; expected {_expected(set(exc.expected))}", len(text)
         ) from None
     except UnexpectedCharacters as exc:
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        at = exc.pos_in_stream or 0
+        ch = text[at] if at < len(text) else ""
         hint = None
         if ch == "$":
             hint = "a field reference is written ${field_id} (lower-case id in braces)"
@@ -151,7 +168,7 @@ def _parse_cached(text: str) -> Node:
             hint = "write not(...) for negation; != compares"
         elif ch == "’" or ch == "‘" or ch == "“" or ch == "”":
             hint = "use straight quotes ' or \" around texts"
-        raise ExpressionSyntaxError(f"unexpected character '{ch}'", exc.pos_in_stream, hint) from None
+        raise ExpressionSyntaxError(f"unexpected character '{ch}'", at, hint) from None
     except UnexpectedToken as exc:
         tok = exc.token
         shown = "the end of the expression" if tok.type == "$END" else f"'{tok}'"
@@ -161,9 +178,7 @@ def _parse_cached(text: str) -> Node:
             hint = "compare with a single '='"
         elif tok.type == "CMP":
             hint = "comparisons cannot be chained; join them with 'and'"
-        raise ExpressionSyntaxError(
-            f"unexpected {shown}; expected {_expected(set(exc.expected))}", pos, hint
-        ) from None
+        raise ExpressionSyntaxError(f"unexpected {shown}; expected {_expected(set(exc.expected))}", pos, hint) from None
     except UnexpectedInput as exc:  # pragma: no cover - other lark errors
         raise ExpressionSyntaxError(str(exc).splitlines()[0], 0) from None
     ast = _ToAst().transform(tree)
@@ -181,18 +196,21 @@ def parse(text: str) -> Node:
     """Parse `text`; raises ExpressionSyntaxError with the offset of the problem."""
     if len(text) > MAX_LENGTH:
         raise ExpressionSyntaxError(
-            f"the expression is {len(text):,} characters long; the limit is {MAX_LENGTH:,}", 0,
+            f"the expression is {len(text):,} characters long; the limit is {MAX_LENGTH:,}",
+            0,
             "split it into calculate fields",
         )
     if text.count("(") > MAX_DEPTH * 2:  # cheap guard before the parser recurses
-        raise ExpressionSyntaxError(f"the expression nests more than {MAX_DEPTH} levels", 0,
-                                    "split it into calculate fields")
+        raise ExpressionSyntaxError(
+            f"the expression nests more than {MAX_DEPTH} levels", 0, "split it into calculate fields"
+        )
     if not text.strip():
         raise ExpressionSyntaxError("the expression is empty", 0)
     ast = _parse_cached(text)
     if depth(ast) > MAX_DEPTH:
-        raise ExpressionSyntaxError(f"the expression nests more than {MAX_DEPTH} levels", 0,
-                                    "split it into calculate fields")
+        raise ExpressionSyntaxError(
+            f"the expression nests more than {MAX_DEPTH} levels", 0, "split it into calculate fields"
+        )
     return ast
 
 

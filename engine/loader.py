@@ -16,7 +16,6 @@ from engine.expression import FIELD_VALUE_TYPES, ExprContext, Expression, compil
 from engine.model import (
     MODULE_PERMISSIONS,
     RECORD_ACTIONS,
-    SELECT_TYPES,
     YES_NO_CHOICES,
     Choice,
     Field,
@@ -76,8 +75,12 @@ class _Loader:
         if doc is None:
             return None
         if doc.data is None:
-            self.report.add(Position(path), "schema.type", "the file is empty",
-                            f"see docs/definitions.md for what a {kind} file holds")
+            self.report.add(
+                Position(path),
+                "schema.type",
+                "the file is empty",
+                f"see docs/definitions.md for what a {kind} file holds",
+            )
             return None
         return doc if schema.check(doc, kind, self.report) else None
 
@@ -86,12 +89,19 @@ class _Loader:
         data = doc.data
         lid = data["id"]
         if lid != _stem(doc.file):
-            self.report.add(doc.at(("id",)), "ref.id-mismatch", f"the lookup id '{lid}' differs from its file name",
-                            f"rename the file to {lid}.yaml or the id to '{_stem(doc.file)}'")
+            self.report.add(
+                doc.at(("id",)),
+                "ref.id-mismatch",
+                f"the lookup id '{lid}' differs from its file name",
+                f"rename the file to {lid}.yaml or the id to '{_stem(doc.file)}'",
+            )
         if lid in self.lookups:
             first = self.lookups[lid].pos
-            self.report.add(doc.at(("id",)), "ref.duplicate-id",
-                            f"the lookup '{lid}' is already defined in {first.file}:{first.line}")
+            self.report.add(
+                doc.at(("id",)),
+                "ref.duplicate-id",
+                f"the lookup '{lid}' is already defined in {first.file}:{first.line}",
+            )
             return
         choices = self.build_choices(data["choices"], doc, ("choices",))
         self.lookups[lid] = Lookup(lid, data.get("title"), choices, doc.at(("id",)))
@@ -103,9 +113,12 @@ class _Loader:
         for i, item in enumerate(items):
             value = item["value"]
             if value in seen:
-                self.report.add(doc.at((*path, i, "value")), "ref.duplicate-id",
-                                f"the choice value '{value}' is already used (item {seen[value] + 1} of this list)",
-                                "choice values must be unique within a list")
+                self.report.add(
+                    doc.at((*path, i, "value")),
+                    "ref.duplicate-id",
+                    f"the choice value '{value}' is already used (item {seen[value] + 1} of this list)",
+                    "choice values must be unique within a list",
+                )
                 continue
             seen[value] = i
             self._label(doc, (*path, i, "label"), item["label"])
@@ -121,30 +134,42 @@ class _Loader:
     def load_module_file(self, doc: YamlDoc) -> None:
         data = doc.data
         if "extends" in data:
-            self.report.add(doc.at(("extends",), key=True), "module.extends-unsupported",
-                            "'extends' (country overlays) is not supported yet by this version of Sanad",
-                            "remove 'extends' and copy the module until overlays land")
+            self.report.add(
+                doc.at(("extends",), key=True),
+                "module.extends-unsupported",
+                "'extends' (country overlays) is not supported yet by this version of Sanad",
+                "remove 'extends' and copy the module until overlays land",
+            )
         if data["default_locale"] not in data["locales"]:
-            self.report.add(doc.at(("default_locale",)), "module.locale",
-                            f"the default locale '{data['default_locale']}' is not in 'locales'",
-                            f"add '{data['default_locale']}' to locales")
+            self.report.add(
+                doc.at(("default_locale",)),
+                "module.locale",
+                f"the default locale '{data['default_locale']}' is not in 'locales'",
+                f"add '{data['default_locale']}' to locales",
+            )
         self._label(doc, ("title",), data["title"])
         for rt_id, rt in data["record_types"].items():
             self._label(doc, ("record_types", rt_id, "title"), rt["title"])
-            self.record_types[rt_id] = RecordType(rt_id, rt["title"], tuple(rt["forms"]), rt.get("workflow"),
-                                                  FieldScope())
+            self.record_types[rt_id] = RecordType(
+                rt_id, rt["title"], tuple(rt["forms"]), rt.get("workflow"), FieldScope()
+            )
 
     # -- forms and fields ---------------------------------------------------------------------
     def load_form(self, doc: YamlDoc) -> None:
         data = doc.data
         fid = data["id"]
         if fid != _stem(doc.file):
-            self.report.add(doc.at(("id",)), "ref.id-mismatch", f"the form id '{fid}' differs from its file name",
-                            f"rename the file to {fid}.yaml or the id to '{_stem(doc.file)}'")
+            self.report.add(
+                doc.at(("id",)),
+                "ref.id-mismatch",
+                f"the form id '{fid}' differs from its file name",
+                f"rename the file to {fid}.yaml or the id to '{_stem(doc.file)}'",
+            )
         if fid in self.forms:
             first = self.forms[fid].pos
-            self.report.add(doc.at(("id",)), "ref.duplicate-id",
-                            f"the form '{fid}' is already defined in {first.file}:{first.line}")
+            self.report.add(
+                doc.at(("id",)), "ref.duplicate-id", f"the form '{fid}' is already defined in {first.file}:{first.line}"
+            )
             return
         rt_id = data["record_type"]
         self._label(doc, ("title",), data["title"])
@@ -153,30 +178,49 @@ class _Loader:
         self.forms[fid] = form
         self.form_docs[fid] = doc
         if rt is None:
-            self.report.add(doc.at(("record_type",)), "ref.unknown-record-type",
-                            f"the record type '{rt_id}' is not defined in module.yaml",
-                            did_you_mean(rt_id, self.record_types) or "add it under record_types in module.yaml")
+            self.report.add(
+                doc.at(("record_type",)),
+                "ref.unknown-record-type",
+                f"the record type '{rt_id}' is not defined in module.yaml",
+                did_you_mean(rt_id, self.record_types) or "add it under record_types in module.yaml",
+            )
             return
         form.fields = tuple(self.build_fields(data["fields"], doc, ("fields",), fid, rt.scope, rt))
 
-    def build_fields(self, items: list[dict[str, Any]], doc: YamlDoc, path: Path, form_id: str,
-                     scope: FieldScope, rt: RecordType) -> list[Field]:
+    def build_fields(
+        self, items: list[dict[str, Any]], doc: YamlDoc, path: Path, form_id: str, scope: FieldScope, rt: RecordType
+    ) -> list[Field]:
         out = []
         for i, raw in enumerate(items):
             fpath = (*path, i)
             fid = raw["id"]
-            f = Field(id=fid, type=raw["type"], label=raw["label"], pos=doc.at((*fpath, "id")), form_id=form_id,
-                      scope=scope, hint=raw.get("hint"), required_message=raw.get("required_message"),
-                      constraint_message=raw.get("constraint_message"), default=raw.get("default"),
-                      read_only=bool(raw.get("read_only", False)) or raw["type"] == "calculate",
-                      sensitivity=raw.get("sensitivity", "none"), min=raw.get("min"), max=raw.get("max"),
-                      raw=raw, yaml_path=fpath)
+            f = Field(
+                id=fid,
+                type=raw["type"],
+                label=raw["label"],
+                pos=doc.at((*fpath, "id")),
+                form_id=form_id,
+                scope=scope,
+                hint=raw.get("hint"),
+                required_message=raw.get("required_message"),
+                constraint_message=raw.get("constraint_message"),
+                default=raw.get("default"),
+                read_only=bool(raw.get("read_only", False)) or raw["type"] == "calculate",
+                sensitivity=raw.get("sensitivity", "none"),
+                min=raw.get("min"),
+                max=raw.get("max"),
+                raw=raw,
+                yaml_path=fpath,
+            )
             self._label(doc, (*fpath, "label"), raw["label"])
             if fid in rt.all_fields:
                 first = rt.all_fields[fid].pos
-                self.report.add(f.pos, "ref.duplicate-id",
-                                f"the field '{fid}' is already defined in {first.file}:{first.line}",
-                                "field ids must be unique within a record type, across its forms and subforms")
+                self.report.add(
+                    f.pos,
+                    "ref.duplicate-id",
+                    f"the field '{fid}' is already defined in {first.file}:{first.line}",
+                    "field ids must be unique within a record type, across its forms and subforms",
+                )
                 continue
             rt.all_fields[fid] = f
             scope.fields[fid] = f
@@ -185,8 +229,12 @@ class _Loader:
                 f.subform = FieldScope(parent=scope, owner=f)
                 self.build_fields(raw["fields"], doc, (*fpath, "fields"), form_id, f.subform, rt)
             elif f.type == "subform":
-                self.report.add(f.pos, "field.subform-empty", f"the subform '{fid}' has no fields",
-                                "add 'fields:' with the fields of each row")
+                self.report.add(
+                    f.pos,
+                    "field.subform-empty",
+                    f"the subform '{fid}' has no fields",
+                    "add 'fields:' with the fields of each row",
+                )
             out.append(f)
             self.pending.append((f, doc, fpath))
         return out
@@ -195,21 +243,30 @@ class _Loader:
         raw, t = f.raw, f.type
 
         def not_allowed(key: str, why: str) -> None:
-            self.report.add(doc.at((*fpath, key), key=True), "field.key-not-allowed",
-                            f"'{key}' does not apply to a {t} field", why)
+            self.report.add(
+                doc.at((*fpath, key), key=True), "field.key-not-allowed", f"'{key}' does not apply to a {t} field", why
+            )
 
         if t in ("select_one", "select_multiple"):
             if "choices" not in raw:
-                self.report.add(f.pos, "field.choices-missing", f"the {t} field '{f.id}' has no choices",
-                                "add 'choices: <lookup id>' or an inline list of {value, label}")
+                self.report.add(
+                    f.pos,
+                    "field.choices-missing",
+                    f"the {t} field '{f.id}' has no choices",
+                    "add 'choices: <lookup id>' or an inline list of {value, label}",
+                )
             elif isinstance(raw["choices"], str):
                 lid = raw["choices"]
                 self.used_lookups.add(lid)
                 if lid in self.lookups:
                     f.choices, f.lookup_id = self.lookups[lid].choices, lid
                 else:
-                    self.report.add(doc.at((*fpath, "choices")), "ref.unknown-lookup", f"there is no lookup '{lid}'",
-                                    did_you_mean(lid, self.lookups) or f"add lookups/{lid}.yaml")
+                    self.report.add(
+                        doc.at((*fpath, "choices")),
+                        "ref.unknown-lookup",
+                        f"there is no lookup '{lid}'",
+                        did_you_mean(lid, self.lookups) or f"add lookups/{lid}.yaml",
+                    )
             else:
                 f.choices = self.build_choices(raw["choices"], doc, (*fpath, "choices"))
         elif t == "yes_no":
@@ -223,8 +280,12 @@ class _Loader:
         if "calculate" in raw and t != "calculate":
             not_allowed("calculate", "use type: calculate for a computed field")
         if t == "calculate" and "calculate" not in raw:
-            self.report.add(f.pos, "field.calculate-missing", f"the calculate field '{f.id}' has no 'calculate'",
-                            "add 'calculate: <expression>'")
+            self.report.add(
+                f.pos,
+                "field.calculate-missing",
+                f"the calculate field '{f.id}' has no 'calculate'",
+                "add 'calculate: <expression>'",
+            )
         if "fields" in raw and t != "subform":
             not_allowed("fields", "only subform fields have fields of their own")
         if t in ("note", "calculate"):
@@ -254,13 +315,11 @@ class _Loader:
                     ok = float(v).is_integer()
                 want = "a whole number" if f.type in ("integer", "subform") else "a number"
             if not ok:
-                self.report.add(doc.at((*fpath, key)), "field.bad-limit", f"'{key}' of '{f.id}' must be {want}",
-                                None)
+                self.report.add(doc.at((*fpath, key)), "field.bad-limit", f"'{key}' of '{f.id}' must be {want}", None)
             else:
                 parsed[key] = v
         if "min" in parsed and "max" in parsed and parsed["min"] > parsed["max"]:
-            self.report.add(doc.at((*fpath, "min")), "field.bad-limit", f"min is above max for '{f.id}'",
-                            "swap them")
+            self.report.add(doc.at((*fpath, "min")), "field.bad-limit", f"min is above max for '{f.id}'", "swap them")
 
     def check_default(self, f: Field, doc: YamlDoc, fpath: Path) -> None:
         if f.default is None or "default" not in f.raw:
@@ -269,8 +328,11 @@ class _Loader:
 
         _, problem = normalize(f, f.default)
         if problem is not None:
-            self.report.add(doc.at((*fpath, "default")), "field.bad-default",
-                            f"the default of '{f.id}' is not a valid answer: {problem}")
+            self.report.add(
+                doc.at((*fpath, "default")),
+                "field.bad-default",
+                f"the default of '{f.id}' is not a valid answer: {problem}",
+            )
 
     # -- expressions --------------------------------------------------------------------------
     def type_of(self, rt: RecordType) -> Callable[[Field], str]:
@@ -285,17 +347,28 @@ class _Loader:
             self.calc_busy.add(key)
             try:
                 doc = self.form_docs[f.form_id]
-                expr = self.expr(f.raw["calculate"], doc, (*f.yaml_path, "calculate"), "calculate", f.scope, rt,
-                                 f, quiet=True)
+                expr = self.expr(
+                    f.raw["calculate"], doc, (*f.yaml_path, "calculate"), "calculate", f.scope, rt, f, quiet=True
+                )
                 self.calc_types[key] = expr.type if expr else "any"
             finally:
                 self.calc_busy.discard(key)
             return self.calc_types[key]
+
         return type_of
 
-    def expr(self, source: str, doc: YamlDoc, path: Path, kind: str, scope: FieldScope, rt: RecordType,
-             self_field: Field | None = None, choice_keys: frozenset[str] | None = None,
-             quiet: bool = False) -> Expression | None:
+    def expr(
+        self,
+        source: str,
+        doc: YamlDoc,
+        path: Path,
+        kind: str,
+        scope: FieldScope,
+        rt: RecordType,
+        self_field: Field | None = None,
+        choice_keys: frozenset[str] | None = None,
+        quiet: bool = False,
+    ) -> Expression | None:
         ctx = ExprContext(kind, scope, rt.all_fields, self.type_of(rt), self_field, choice_keys, path in doc.quoted)
         return compile_expression(source, doc.at(path), ctx, Report() if quiet else self.report)
 
@@ -314,8 +387,9 @@ class _Loader:
                 f.calculate = self.expr(raw["calculate"], doc, (*fpath, "calculate"), "calculate", f.scope, rt, f)
             if "choice_filter" in raw and f.choices is not None:
                 keys = frozenset({"value"} | {k for c in f.choices for k in c.keys})
-                f.choice_filter = self.expr(raw["choice_filter"], doc, (*fpath, "choice_filter"), "choice_filter",
-                                            f.scope, rt, f, keys)
+                f.choice_filter = self.expr(
+                    raw["choice_filter"], doc, (*fpath, "choice_filter"), "choice_filter", f.scope, rt, f, keys
+                )
             self.check_default(f, doc, fpath)
 
     # -- workflows ----------------------------------------------------------------------------
@@ -323,17 +397,26 @@ class _Loader:
         data = doc.data
         wid = data["id"]
         if wid != _stem(doc.file):
-            self.report.add(doc.at(("id",)), "ref.id-mismatch", f"the workflow id '{wid}' differs from its file name",
-                            f"rename the file to {wid}.yaml or the id to '{_stem(doc.file)}'")
+            self.report.add(
+                doc.at(("id",)),
+                "ref.id-mismatch",
+                f"the workflow id '{wid}' differs from its file name",
+                f"rename the file to {wid}.yaml or the id to '{_stem(doc.file)}'",
+            )
         if wid in self.workflows:
             first = self.workflows[wid].pos
-            self.report.add(doc.at(("id",)), "ref.duplicate-id",
-                            f"the workflow '{wid}' is already defined in {first.file}:{first.line}")
+            self.report.add(
+                doc.at(("id",)),
+                "ref.duplicate-id",
+                f"the workflow '{wid}' is already defined in {first.file}:{first.line}",
+            )
             return
         states: dict[str, State] = {}
         for i, s in enumerate(data["states"]):
             if s["id"] in states:
-                self.report.add(doc.at(("states", i, "id")), "ref.duplicate-id", f"the state '{s['id']}' is defined twice")
+                self.report.add(
+                    doc.at(("states", i, "id")), "ref.duplicate-id", f"the state '{s['id']}' is defined twice"
+                )
                 continue
             self._label(doc, ("states", i, "label"), s["label"])
             states[s["id"]] = State(s["id"], s["label"], bool(s.get("final", False)), doc.at(("states", i, "id")))
@@ -343,37 +426,61 @@ class _Loader:
         def state_ref(value: str, path: Path) -> bool:
             if value in states:
                 return True
-            self.report.add(doc.at(path), "ref.unknown-state", f"the workflow '{wid}' has no state '{value}'",
-                            did_you_mean(value, states) or f"the states are: {', '.join(states)}")
+            self.report.add(
+                doc.at(path),
+                "ref.unknown-state",
+                f"the workflow '{wid}' has no state '{value}'",
+                did_you_mean(value, states) or f"the states are: {', '.join(states)}",
+            )
             return False
 
         state_ref(wf.initial, ("initial",))
         rt = self.record_types.get(wf.record_type)
         if rt is None:
-            self.report.add(doc.at(("record_type",)), "ref.unknown-record-type",
-                            f"the record type '{wf.record_type}' is not defined in module.yaml",
-                            did_you_mean(wf.record_type, self.record_types))
+            self.report.add(
+                doc.at(("record_type",)),
+                "ref.unknown-record-type",
+                f"the record type '{wf.record_type}' is not defined in module.yaml",
+                did_you_mean(wf.record_type, self.record_types),
+            )
         for i, t in enumerate(data["transitions"]):
             tpath: Path = ("transitions", i)
             if t["id"] in wf.transitions:
-                self.report.add(doc.at((*tpath, "id")), "ref.duplicate-id", f"the transition '{t['id']}' is defined twice")
+                self.report.add(
+                    doc.at((*tpath, "id")), "ref.duplicate-id", f"the transition '{t['id']}' is defined twice"
+                )
                 continue
             self._label(doc, (*tpath, "label"), t["label"])
             for j, s in enumerate(t["from"]):
                 state_ref(s, (*tpath, "from", j))
             state_ref(t["to"], (*tpath, "to"))
-            tr = Transition(t["id"], t["label"], tuple(t["from"]), t["to"], tuple(t["roles"]), doc.at((*tpath, "id")),
-                            when_message=t.get("when_message"), requires_forms=tuple(t.get("requires_forms", ())),
-                            approval=bool(t.get("approval", False)) or any(s.endswith("_requested") for s in t["from"]))
+            tr = Transition(
+                t["id"],
+                t["label"],
+                tuple(t["from"]),
+                t["to"],
+                tuple(t["roles"]),
+                doc.at((*tpath, "id")),
+                when_message=t.get("when_message"),
+                requires_forms=tuple(t.get("requires_forms", ())),
+                approval=bool(t.get("approval", False)) or any(s.endswith("_requested") for s in t["from"]),
+            )
             if not tr.roles:
-                self.report.add(doc.at((*tpath, "roles")), "workflow.no-roles",
-                                f"no role may take the transition '{tr.id}'", "list the roles that may take it")
+                self.report.add(
+                    doc.at((*tpath, "roles")),
+                    "workflow.no-roles",
+                    f"no role may take the transition '{tr.id}'",
+                    "list the roles that may take it",
+                )
             for j, fid in enumerate(tr.requires_forms):
                 form = self.forms.get(fid)
                 if form is None or form.record_type != wf.record_type:
-                    self.report.add(doc.at((*tpath, "requires_forms", j)), "ref.unknown-form",
-                                    f"the record type '{wf.record_type}' has no form '{fid}'",
-                                    did_you_mean(fid, rt.form_ids if rt else self.forms))
+                    self.report.add(
+                        doc.at((*tpath, "requires_forms", j)),
+                        "ref.unknown-form",
+                        f"the record type '{wf.record_type}' has no form '{fid}'",
+                        did_you_mean(fid, rt.form_ids if rt else self.forms),
+                    )
             if "when" in t and rt is not None:
                 tr.when = self.expr(t["when"], doc, (*tpath, "when"), "when", rt.scope, rt)
             wf.transitions[tr.id] = tr
@@ -385,19 +492,26 @@ class _Loader:
         reached = {wf.initial}
         frontier = [wf.initial]
         while frontier:
-            s = frontier.pop()
+            current = frontier.pop()
             for t in wf.transitions.values():
-                if s in t.from_states and t.to in wf.states and t.to not in reached:
+                if current in t.from_states and t.to in wf.states and t.to not in reached:
                     reached.add(t.to)
                     frontier.append(t.to)
         for s in wf.states.values():
             if s.id not in reached:
-                self.report.add(s.pos, "workflow.unreachable-state",
-                                f"no transition leads to the state '{s.id}' from the initial state '{wf.initial}'",
-                                "add a transition to it, or remove the state")
+                self.report.add(
+                    s.pos,
+                    "workflow.unreachable-state",
+                    f"no transition leads to the state '{s.id}' from the initial state '{wf.initial}'",
+                    "add a transition to it, or remove the state",
+                )
             elif not s.final and not any(s.id in t.from_states for t in wf.transitions.values()):
-                self.report.add(s.pos, "workflow.dead-end", f"the state '{s.id}' is not final but has no way out",
-                                "add a transition from it, or mark it 'final: true'")
+                self.report.add(
+                    s.pos,
+                    "workflow.dead-end",
+                    f"the state '{s.id}' is not final but has no way out",
+                    "add a transition from it, or mark it 'final: true'",
+                )
 
     # -- roles --------------------------------------------------------------------------------
     def load_roles(self, doc: YamlDoc) -> None:
@@ -410,18 +524,32 @@ class _Loader:
             self._label(doc, (*rpath, "label"), r["label"])
             for j, p in enumerate(r["permissions"]):
                 if p not in known:
-                    self.report.add(doc.at((*rpath, "permissions", j)), "ref.unknown-permission",
-                                    f"'{p}' is not a permission Sanad knows",
-                                    did_you_mean(p, known) or "see the permission list in docs/definitions.md")
+                    self.report.add(
+                        doc.at((*rpath, "permissions", j)),
+                        "ref.unknown-permission",
+                        f"'{p}' is not a permission Sanad knows",
+                        did_you_mean(p, known) or "see the permission list in docs/definitions.md",
+                    )
             for mode in ("read", "write"):
                 for j, fid in enumerate(r["forms"][mode]):
                     if fid != "*" and fid not in self.forms:
-                        self.report.add(doc.at((*rpath, "forms", mode, j)), "ref.unknown-form",
-                                        f"there is no form '{fid}'", did_you_mean(fid, self.forms))
-            self.roles[r["id"]] = Role(r["id"], r["label"], r["scope"], frozenset(r["permissions"]),
-                                       frozenset(r["forms"]["read"]), frozenset(r["forms"]["write"]),
-                                       frozenset(r["sensitivity"]), bool(r.get("aggregate_only", False)),
-                                       doc.at((*rpath, "id")))
+                        self.report.add(
+                            doc.at((*rpath, "forms", mode, j)),
+                            "ref.unknown-form",
+                            f"there is no form '{fid}'",
+                            did_you_mean(fid, self.forms),
+                        )
+            self.roles[r["id"]] = Role(
+                r["id"],
+                r["label"],
+                r["scope"],
+                frozenset(r["permissions"]),
+                frozenset(r["forms"]["read"]),
+                frozenset(r["forms"]["write"]),
+                frozenset(r["sensitivity"]),
+                bool(r.get("aggregate_only", False)),
+                doc.at((*rpath, "id")),
+            )
 
     # -- cross-file checks --------------------------------------------------------------------
     def link_forms(self, module_doc: YamlDoc) -> None:
@@ -431,23 +559,34 @@ class _Loader:
                 form = self.forms.get(fid)
                 path: Path = ("record_types", rt.id, "forms", j)
                 if form is None:
-                    self.report.add(module_doc.at(path), "ref.unknown-form", f"there is no form '{fid}'",
-                                    did_you_mean(fid, self.forms) or f"add forms/{fid}.yaml")
+                    self.report.add(
+                        module_doc.at(path),
+                        "ref.unknown-form",
+                        f"there is no form '{fid}'",
+                        did_you_mean(fid, self.forms) or f"add forms/{fid}.yaml",
+                    )
                 elif form.record_type != rt.id:
-                    self.report.add(module_doc.at(path), "ref.form-record-type",
-                                    f"the form '{fid}' belongs to the record type '{form.record_type}', not '{rt.id}'",
-                                    f"move it to {form.record_type}'s forms, or change record_type in the form")
+                    self.report.add(
+                        module_doc.at(path),
+                        "ref.form-record-type",
+                        f"the form '{fid}' belongs to the record type '{form.record_type}', not '{rt.id}'",
+                        f"move it to {form.record_type}'s forms, or change record_type in the form",
+                    )
                 else:
                     listed.append(fid)
                     rt.forms[fid] = form
             rt.form_ids = tuple(listed)
         for fid, form in self.forms.items():
-            rt = self.record_types.get(form.record_type)
-            if rt is not None and fid not in rt.forms:
+            owner = self.record_types.get(form.record_type)
+            if owner is not None and fid not in owner.forms:
                 if not any(fid in other.form_ids for other in self.record_types.values()):
-                    self.report.add(form.pos, "ref.unused-form", f"no record type lists the form '{fid}'",
-                                    f"add it to record_types.{form.record_type}.forms in module.yaml")
-                rt.forms[fid] = form  # still checked and compiled, just never shown
+                    self.report.add(
+                        form.pos,
+                        "ref.unused-form",
+                        f"no record type lists the form '{fid}'",
+                        f"add it to record_types.{form.record_type}.forms in module.yaml",
+                    )
+                owner.forms[fid] = form  # still checked and compiled, just never shown
 
     def link_workflows(self, module_doc: YamlDoc) -> None:
         for rt in self.record_types.values():
@@ -455,23 +594,38 @@ class _Loader:
                 wf = self.workflows.get(rt.workflow_id)
                 path = ("record_types", rt.id, "workflow")
                 if wf is None:
-                    self.report.add(module_doc.at(path), "ref.unknown-workflow", f"there is no workflow '{rt.workflow_id}'",
-                                    did_you_mean(rt.workflow_id, self.workflows) or f"add workflows/{rt.workflow_id}.yaml")
+                    self.report.add(
+                        module_doc.at(path),
+                        "ref.unknown-workflow",
+                        f"there is no workflow '{rt.workflow_id}'",
+                        did_you_mean(rt.workflow_id, self.workflows) or f"add workflows/{rt.workflow_id}.yaml",
+                    )
                 elif wf.record_type != rt.id:
-                    self.report.add(module_doc.at(path), "workflow.record-type",
-                                    f"the workflow '{wf.id}' is for the record type '{wf.record_type}', not '{rt.id}'")
+                    self.report.add(
+                        module_doc.at(path),
+                        "workflow.record-type",
+                        f"the workflow '{wf.id}' is for the record type '{wf.record_type}', not '{rt.id}'",
+                    )
 
     def finish_roles(self) -> None:
         for wf in self.workflows.values():
             for t in wf.transitions.values():
                 for role in t.roles:
                     if role not in self.roles and self.roles:
-                        self.report.add(t.pos, "ref.unknown-role", f"the transition '{t.id}' names the role '{role}', "
-                                        "which roles.yaml does not define", did_you_mean(role, self.roles))
+                        self.report.add(
+                            t.pos,
+                            "ref.unknown-role",
+                            f"the transition '{t.id}' names the role '{role}', which roles.yaml does not define",
+                            did_you_mean(role, self.roles),
+                        )
         for lid, lk in self.lookups.items():
             if lid not in self.used_lookups:
-                self.report.add(lk.pos, "ref.unused-lookup", f"no field uses the lookup '{lid}'",
-                                "remove the file, or use it in a field's choices")
+                self.report.add(
+                    lk.pos,
+                    "ref.unused-lookup",
+                    f"no field uses the lookup '{lid}'",
+                    "remove the file, or use it in a field's choices",
+                )
 
 
 def load_module(path: str) -> LoadResult:
@@ -481,8 +635,12 @@ def load_module(path: str) -> LoadResult:
     module_file = os.path.join(path, "module.yaml")
     if not os.path.isdir(path) or not os.path.isfile(module_file):
         why = "there is no such folder" if not os.path.exists(path) else "there is no module.yaml in it"
-        report.add(Position(path), "module.not-found", f"'{path}' is not a module: {why}",
-                   "point to the folder that holds module.yaml")
+        report.add(
+            Position(path),
+            "module.not-found",
+            f"'{path}' is not a module: {why}",
+            "point to the folder that holds module.yaml",
+        )
         return LoadResult(None, report)
     ld = _Loader(root, report)
     result = LoadResult(None, report)
@@ -490,8 +648,12 @@ def load_module(path: str) -> LoadResult:
     for name in sorted(os.listdir(path)):
         full = os.path.join(path, name)
         if os.path.isfile(full) and name.endswith((".yaml", ".yml")) and name not in ("module.yaml", "roles.yaml"):
-            report.add(Position(full), "module.unexpected-file", f"Sanad does not read '{name}' here",
-                       "forms go in forms/, option lists in lookups/, workflows in workflows/, tests in tests/")
+            report.add(
+                Position(full),
+                "module.unexpected-file",
+                f"Sanad does not read '{name}' here",
+                "forms go in forms/, option lists in lookups/, workflows in workflows/, tests in tests/",
+            )
     docs: dict[str, list[YamlDoc]] = {}
     for folder, kind in _FOLDERS.items():
         docs[kind] = [d for f in _yaml_files(os.path.join(path, folder)) if (d := ld.read(f, kind)) is not None]
@@ -506,8 +668,12 @@ def load_module(path: str) -> LoadResult:
     roles_path = os.path.join(path, "roles.yaml")
     roles_doc = ld.read(roles_path, "roles") if os.path.exists(roles_path) else None
     if roles_doc is None and not os.path.exists(roles_path):
-        report.add(Position(roles_path), "file.unreadable", "the module has no roles.yaml",
-                   "add roles.yaml: every module needs at least one role")
+        report.add(
+            Position(roles_path),
+            "file.unreadable",
+            "the module has no roles.yaml",
+            "add roles.yaml: every module needs at least one role",
+        )
     ld.link_forms(module_doc)
     for rt in ld.record_types.values():
         ld.compile_fields(rt)
@@ -526,9 +692,18 @@ def load_module(path: str) -> LoadResult:
         return result
     data = module_doc.data
     result.module = Module(
-        id=data["id"], title=data["title"], version=data["version"], default_locale=data["default_locale"],
-        locales=tuple(data["locales"]), path=root, record_types=ld.record_types, forms=ld.forms,
-        lookups=ld.lookups, workflows=ld.workflows, roles=ld.roles, description=data.get("description"),
+        id=data["id"],
+        title=data["title"],
+        version=data["version"],
+        default_locale=data["default_locale"],
+        locales=tuple(data["locales"]),
+        path=root,
+        record_types=ld.record_types,
+        forms=ld.forms,
+        lookups=ld.lookups,
+        workflows=ld.workflows,
+        roles=ld.roles,
+        description=data.get("description"),
         test_files=tuple(d.file for d in docs["scenarios"]),
     )
     return result

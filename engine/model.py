@@ -12,12 +12,32 @@ if TYPE_CHECKING:
     from engine.expression import Expression
 
 FieldType = Literal[
-    "text", "textarea", "integer", "decimal", "date", "datetime", "select_one", "select_multiple",
-    "yes_no", "note", "calculate", "subform",
+    "text",
+    "textarea",
+    "integer",
+    "decimal",
+    "date",
+    "datetime",
+    "select_one",
+    "select_multiple",
+    "yes_no",
+    "note",
+    "calculate",
+    "subform",
 ]
 FIELD_TYPES: tuple[str, ...] = (
-    "text", "textarea", "integer", "decimal", "date", "datetime", "select_one", "select_multiple",
-    "yes_no", "note", "calculate", "subform",
+    "text",
+    "textarea",
+    "integer",
+    "decimal",
+    "date",
+    "datetime",
+    "select_one",
+    "select_multiple",
+    "yes_no",
+    "note",
+    "calculate",
+    "subform",
 )
 SELECT_TYPES = frozenset({"select_one", "select_multiple", "yes_no"})
 Sensitivity = Literal["direct", "quasi", "none"]
@@ -25,7 +45,12 @@ Scope = Literal["own", "group", "agency", "all"]
 
 RECORD_ACTIONS = ("create", "read", "write", "assign", "refer", "delete")
 MODULE_PERMISSIONS = (
-    "reports.read", "export", "users.manage", "audit.read", "consent_override", "self_approve",
+    "reports.read",
+    "export",
+    "users.manage",
+    "audit.read",
+    "consent_override",
+    "self_approve",
     "emergency_access",
 )
 YES_NO_CHOICES: tuple[tuple[str, str], ...] = (("yes", "Yes"), ("no", "No"))
@@ -222,8 +247,14 @@ class Module:
 
     def stats(self) -> dict[str, int]:
         fields = sum(len(rt.all_fields) for rt in self.record_types.values())
-        return {"record_types": len(self.record_types), "forms": len(self.forms), "fields": fields,
-                "lookups": len(self.lookups), "workflows": len(self.workflows), "roles": len(self.roles)}
+        return {
+            "record_types": len(self.record_types),
+            "forms": len(self.forms),
+            "fields": fields,
+            "lookups": len(self.lookups),
+            "workflows": len(self.workflows),
+            "roles": len(self.roles),
+        }
 
 
 Evaluator = Callable[[Any], Any]

@@ -72,8 +72,11 @@ class Scenario:
                 fail(("hidden", i), f"expected '{p}' to be hidden, got visible")
         for i, p in enumerate(expect.get("required", [])):
             if p not in ev.required:
-                fail(("required", i), f"expected '{p}' to be required, got not required"
-                     + ("" if p in ev.relevant else " (it is hidden)"))
+                fail(
+                    ("required", i),
+                    f"expected '{p}' to be required, got not required"
+                    + ("" if p in ev.relevant else " (it is hidden)"),
+                )
         for i, p in enumerate(expect.get("not_required", [])):
             if p in ev.required:
                 fail(("not_required", i), f"expected '{p}' not to be required, got required")
@@ -84,8 +87,10 @@ class Scenario:
             fail(("valid",), f"expected {'valid' if expect['valid'] else 'invalid'}, got {got}")
         for i, p in enumerate(expect.get("errors", [])):
             if not any(e.path == p for e in ev.errors):
-                fail(("errors", i), f"expected an error on '{p}', got "
-                     + (_describe_errors(ev.errors) if ev.errors else "no errors"))
+                fail(
+                    ("errors", i),
+                    f"expected an error on '{p}', got " + (_describe_errors(ev.errors) if ev.errors else "no errors"),
+                )
         for p, want in (expect.get("values") or {}).items():
             got = ev.value_at(p)
             if not _same(want, got):
@@ -105,13 +110,23 @@ class Scenario:
         for i, tid in enumerate(expect.get("transitions_allowed", [])):
             c = checks.get(tid)
             if c is not None and not c.allowed:
-                out.append(Failure(self.at("expect", "transitions_allowed", i), self.name,
-                                   f"expected '{tid}' to be allowed, got denied: {' '.join(c.reasons)}"))
+                out.append(
+                    Failure(
+                        self.at("expect", "transitions_allowed", i),
+                        self.name,
+                        f"expected '{tid}' to be allowed, got denied: {' '.join(c.reasons)}",
+                    )
+                )
         for i, tid in enumerate(expect.get("transitions_denied", [])):
             c = checks.get(tid)
             if c is not None and c.allowed:
-                out.append(Failure(self.at("expect", "transitions_denied", i), self.name,
-                                   f"expected '{tid}' to be denied, got allowed"))
+                out.append(
+                    Failure(
+                        self.at("expect", "transitions_denied", i),
+                        self.name,
+                        f"expected '{tid}' to be denied, got allowed",
+                    )
+                )
         return out
 
 
@@ -130,7 +145,7 @@ def _same(want: Any, got: Any) -> bool:
         return [str(x) for x in want] == [str(x) for x in got]
     if want == "" and got == []:
         return True
-    return bool(want == got) and type(want) is type(got) or (isinstance(want, str) and want == got)
+    return (bool(want == got) and type(want) is type(got)) or (isinstance(want, str) and want == got)
 
 
 def _show(v: Any) -> str:
@@ -167,16 +182,24 @@ def check_scenarios(module: Module, docs: list[YamlDoc], report: Report) -> list
         if "form" in data:
             form = module.forms.get(data["form"])
             if form is None:
-                report.add(doc.at(("form",)), "ref.unknown-form", f"there is no form '{data['form']}'",
-                           did_you_mean(data["form"], module.forms))
+                report.add(
+                    doc.at(("form",)),
+                    "ref.unknown-form",
+                    f"there is no form '{data['form']}'",
+                    did_you_mean(data["form"], module.forms),
+                )
                 continue
             rt_id = form.record_type
         else:
             rt_id = data["record_type"]
         rt = module.record_types.get(rt_id)
         if rt is None:
-            report.add(doc.at(("record_type",)), "ref.unknown-record-type", f"there is no record type '{rt_id}'",
-                       did_you_mean(rt_id, module.record_types))
+            report.add(
+                doc.at(("record_type",)),
+                "ref.unknown-record-type",
+                f"there is no record type '{rt_id}'",
+                did_you_mean(rt_id, module.record_types),
+            )
             continue
         wf = module.workflow_for(rt_id)
         for i, sc in enumerate(data["scenarios"]):
@@ -194,33 +217,55 @@ def check_scenarios(module: Module, docs: list[YamlDoc], report: Report) -> list
                     ok = False
             for p in sc.get("given") or {}:
                 if p not in rt.all_fields or rt.all_fields[p].scope is not rt.scope:
-                    report.add(doc.at((*base, "given", p), key=True), "test.unknown-field",
-                               f"there is no top-level field '{p}' in the record type '{rt_id}'",
-                               did_you_mean(p, rt.scope.fields))
+                    report.add(
+                        doc.at((*base, "given", p), key=True),
+                        "test.unknown-field",
+                        f"there is no top-level field '{p}' in the record type '{rt_id}'",
+                        did_you_mean(p, rt.scope.fields),
+                    )
                     ok = False
             wants_transitions = "transitions_allowed" in expect or "transitions_denied" in expect
             if wants_transitions and wf is None:
-                report.add(doc.at((*base, "expect")), "test.no-workflow",
-                           f"the record type '{rt_id}' has no workflow to test transitions of")
+                report.add(
+                    doc.at((*base, "expect")),
+                    "test.no-workflow",
+                    f"the record type '{rt_id}' has no workflow to test transitions of",
+                )
                 ok = False
             elif wf is not None:
                 if wants_transitions and "role" not in sc:
-                    report.add(doc.at((*base, "name")), "test.missing-context",
-                               "this scenario checks transitions but names no role", "add 'role: <role id>'")
+                    report.add(
+                        doc.at((*base, "name")),
+                        "test.missing-context",
+                        "this scenario checks transitions but names no role",
+                        "add 'role: <role id>'",
+                    )
                     ok = False
                 if "role" in sc and sc["role"] not in module.roles:
-                    report.add(doc.at((*base, "role")), "ref.unknown-role", f"there is no role '{sc['role']}'",
-                               did_you_mean(sc["role"], module.roles))
+                    report.add(
+                        doc.at((*base, "role")),
+                        "ref.unknown-role",
+                        f"there is no role '{sc['role']}'",
+                        did_you_mean(sc["role"], module.roles),
+                    )
                     ok = False
                 if "stage" in sc and sc["stage"] not in wf.states:
-                    report.add(doc.at((*base, "stage")), "ref.unknown-state", f"the workflow has no state '{sc['stage']}'",
-                               did_you_mean(sc["stage"], wf.states))
+                    report.add(
+                        doc.at((*base, "stage")),
+                        "ref.unknown-state",
+                        f"the workflow has no state '{sc['stage']}'",
+                        did_you_mean(sc["stage"], wf.states),
+                    )
                     ok = False
                 for key in ("transitions_allowed", "transitions_denied"):
                     for j, tid in enumerate(expect.get(key, [])):
                         if tid not in wf.transitions:
-                            report.add(doc.at((*base, "expect", key, j)), "test.unknown-transition",
-                                       f"the workflow has no transition '{tid}'", did_you_mean(tid, wf.transitions))
+                            report.add(
+                                doc.at((*base, "expect", key, j)),
+                                "test.unknown-transition",
+                                f"the workflow has no transition '{tid}'",
+                                did_you_mean(tid, wf.transitions),
+                            )
                             ok = False
             if ok:
                 out.append(Scenario(module, rt, doc, i, sc))

@@ -19,8 +19,15 @@ from engine.diagnostics import Report, did_you_mean
 from engine.yamlfile import _TRUTHY_11, YamlDoc
 
 KINDS = ("module", "form", "lookup", "workflow", "roles", "scenarios")
-_TYPE_WORDS = {"string": "text", "number": "a number", "integer": "a whole number", "boolean": "true or false",
-               "array": "a list", "object": "a mapping (key: value lines)", "null": "empty"}
+_TYPE_WORDS = {
+    "string": "text",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping (key: value lines)",
+    "null": "empty",
+}
 
 
 def schema_path(kind: str) -> str:
@@ -37,9 +44,7 @@ def load_schema(kind: str) -> dict[str, Any]:
 @cache
 def validator(kind: str) -> Draft202012Validator:
     schemas = [load_schema(k) for k in KINDS]
-    registry: Registry[Any] = Registry().with_resources(
-        (s["$id"], Resource.from_contents(s)) for s in schemas
-    )
+    registry: Registry[Any] = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas)
     return Draft202012Validator(load_schema(kind), registry=registry)
 
 
@@ -92,13 +97,16 @@ def _report(doc: YamlDoc, error: ValidationError, report: Report) -> None:
     schema = error.schema if isinstance(error.schema, dict) else {}
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else "?"
-        report.add(doc.at(path), "schema.required", f"the required key '{missing}' is missing here",
-                   f"add '{missing}: …'")
+        report.add(
+            doc.at(path), "schema.required", f"the required key '{missing}' is missing here", f"add '{missing}: …'"
+        )
     elif v == "additionalProperties":
         allowed = list(schema.get("properties", {}))
         extras = [k for k in (error.instance or {}) if k not in allowed] if isinstance(error.instance, dict) else []
         for key in extras:
-            hint = did_you_mean(key, allowed) or (f"the keys allowed here are: {', '.join(allowed)}" if allowed else None)
+            hint = did_you_mean(key, allowed) or (
+                f"the keys allowed here are: {', '.join(allowed)}" if allowed else None
+            )
             report.add(doc.at((*path, key), key=True), "schema.unknown-key", f"unknown key '{key}'", hint)
     elif v == "type" or (v in ("oneOf", "anyOf") and not error.context):
         wanted = _types(schema) or ["the documented kind"]
@@ -110,7 +118,9 @@ def _report(doc: YamlDoc, error: ValidationError, report: Report) -> None:
             hint = f"quote it: '{error.instance}'"
         report.add(doc.at(path), "schema.type", f"{name} must be {words}, not {_describe(error.instance)}", hint)
     elif v in ("oneOf", "anyOf"):
-        alternatives = sorted({w for sub in error.context for w in _types(sub.schema if isinstance(sub.schema, dict) else {})})
+        alternatives = sorted(
+            {w for sub in error.context for w in _types(sub.schema if isinstance(sub.schema, dict) else {})}
+        )
         words = " or ".join(_TYPE_WORDS.get(t, t) for t in alternatives) or "one of the documented forms"
         hint = None
         if isinstance(error.instance, str) and _TRUTHY_11.match(error.instance):
@@ -119,25 +129,34 @@ def _report(doc: YamlDoc, error: ValidationError, report: Report) -> None:
     elif v in ("enum", "const"):
         options = [str(o) for o in schema.get("enum", [schema.get("const")])]
         hint = did_you_mean(str(error.instance), options) if isinstance(error.instance, str) else None
-        report.add(doc.at(path), "schema.enum",
-                   f"{name} is {_describe(error.instance)}, which is not one of: {', '.join(options)}",
-                   hint or f"use one of: {', '.join(options)}")
+        report.add(
+            doc.at(path),
+            "schema.enum",
+            f"{name} is {_describe(error.instance)}, which is not one of: {', '.join(options)}",
+            hint or f"use one of: {', '.join(options)}",
+        )
     elif v == "pattern":
         value = str(error.instance)
         if "a-z" in str(error.validator_value) and "\\[" not in str(error.validator_value):
             fixed = "".join(c if c.isalnum() else "_" for c in value.lower()).strip("_")
             if fixed and not fixed[0].isalpha():
                 fixed = "x_" + fixed
-            report.add(doc.at(path), "schema.pattern",
-                       f"'{value}' is not a valid id: use lower-case letters, digits and _, starting with a letter",
-                       f"for example '{fixed}'" if fixed else None)
+            report.add(
+                doc.at(path),
+                "schema.pattern",
+                f"'{value}' is not a valid id: use lower-case letters, digits and _, starting with a letter",
+                f"for example '{fixed}'" if fixed else None,
+            )
         else:
-            report.add(doc.at(path), "schema.pattern", f"'{value}' does not have the expected form",
-                       f"it must match {error.validator_value}")
+            report.add(
+                doc.at(path),
+                "schema.pattern",
+                f"'{value}' does not have the expected form",
+                f"it must match {error.validator_value}",
+            )
     elif v in ("minItems", "minProperties", "minLength"):
         report.add(doc.at(path), "schema.invalid", f"{name} must not be empty", "add at least one entry")
     elif v == "uniqueItems":
-        report.add(doc.at(path), "schema.invalid",
-                   f"{name} lists the same value twice", "remove the repeated value")
+        report.add(doc.at(path), "schema.invalid", f"{name} lists the same value twice", "remove the repeated value")
     else:
         report.add(doc.at(path), "schema.invalid", f"{name}: {error.message}")

@@ -19,8 +19,16 @@ class TransitionCheck:
         return not self.reasons
 
 
-def check_transition(wf: Workflow, t: Transition, ev: Evaluation, role: Role | None, stage: str, *,
-                     requested_by_user: bool = False, today: str | None = None) -> TransitionCheck:
+def check_transition(
+    wf: Workflow,
+    t: Transition,
+    ev: Evaluation,
+    role: Role | None,
+    stage: str,
+    *,
+    requested_by_user: bool = False,
+    today: str | None = None,
+) -> TransitionCheck:
     reasons: list[str] = []
     if stage not in t.from_states:
         label = wf.states[stage].label if stage in wf.states else stage
@@ -37,8 +45,10 @@ def check_transition(wf: Workflow, t: Transition, ev: Evaluation, role: Role | N
         errors = ev.errors_for(form_id)
         missing = sum(1 for e in errors if e.code == "required")
         if missing:
-            reasons.append(f"Complete the form '{title}' first: {missing} required "
-                           f"answer{'s are' if missing != 1 else ' is'} missing.")
+            reasons.append(
+                f"Complete the form '{title}' first: {missing} required "
+                f"answer{'s are' if missing != 1 else ' is'} missing."
+            )
         elif errors:
             reasons.append(f"Correct the answers marked as errors in the form '{title}' first.")
     if t.when is not None and not t.when.holds(Env(ev.values, (), today or ev.today)):
@@ -46,8 +56,17 @@ def check_transition(wf: Workflow, t: Transition, ev: Evaluation, role: Role | N
     return TransitionCheck(t, tuple(reasons))
 
 
-def check_transitions(wf: Workflow, ev: Evaluation, role: Role | None, stage: str, *,
-                      requested_by_user: bool = False, today: str | None = None) -> list[TransitionCheck]:
+def check_transitions(
+    wf: Workflow,
+    ev: Evaluation,
+    role: Role | None,
+    stage: str,
+    *,
+    requested_by_user: bool = False,
+    today: str | None = None,
+) -> list[TransitionCheck]:
     """Every transition of `wf`, each with the reasons it is unavailable (none if allowed)."""
-    return [check_transition(wf, t, ev, role, stage, requested_by_user=requested_by_user, today=today)
-            for t in wf.transitions.values()]
+    return [
+        check_transition(wf, t, ev, role, stage, requested_by_user=requested_by_user, today=today)
+        for t in wf.transitions.values()
+    ]

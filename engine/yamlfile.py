@@ -92,7 +92,8 @@ class _Builder:
             if not self.too_big:
                 self.too_big = True
                 self.report.add(
-                    self.pos(node), "yaml.unsupported",
+                    self.pos(node),
+                    "yaml.unsupported",
                     f"the file has more than {MAX_NODES:,} values (or aliases that expand to as many)",
                     "split it into several files",
                 )
@@ -100,13 +101,18 @@ class _Builder:
         self.doc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         tag = node.tag or ""
         if not tag.startswith(_STANDARD_TAG) and tag not in ("!", "?"):
-            self.report.add(self.pos(node), "yaml.unsupported", f"the tag '{tag}' is not supported",
-                            "remove the tag; write the value as plain YAML")
+            self.report.add(
+                self.pos(node),
+                "yaml.unsupported",
+                f"the tag '{tag}' is not supported",
+                "remove the tag; write the value as plain YAML",
+            )
         if isinstance(node, yaml.ScalarNode):
             if not node.style:  # plain (the C parser says '', the Python one None)
                 if _TRUTHY_11.match(node.value):
                     self.report.add(
-                        self.pos(node), "yaml.truthy",
+                        self.pos(node),
+                        "yaml.truthy",
                         f"unquoted '{node.value}' is read by Sanad as the text '{node.value}', "
                         "but other YAML tools read it as true/false",
                         f"quote it: '{node.value}'",
@@ -126,19 +132,23 @@ class _Builder:
         seen: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _STANDARD_TAG + "merge":
-                self.report.add(self.pos(key_node), "yaml.unsupported", "merge keys ('<<') are not supported",
-                                "write the keys out in full")
+                self.report.add(
+                    self.pos(key_node),
+                    "yaml.unsupported",
+                    "merge keys ('<<') are not supported",
+                    "write the keys out in full",
+                )
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
-                self.report.add(self.pos(key_node), "yaml.unsupported", "a key must be a plain word",
-                                "use a text key")
+                self.report.add(self.pos(key_node), "yaml.unsupported", "a key must be a plain word", "use a text key")
                 continue
             raw = resolve_plain(key_node.value) if not key_node.style else key_node.value
             key = str(raw).lower() if isinstance(raw, bool) else ("" if raw is None else str(raw))
             if key in seen:
                 first = seen[key].start_mark
                 self.report.add(
-                    self.pos(key_node), "yaml.duplicate-key",
+                    self.pos(key_node),
+                    "yaml.duplicate-key",
                     f"the key '{key}' is written twice in this mapping (first on line {first.line + 1})",
                     "keep one of them; YAML would silently keep only the last",
                 )
@@ -162,13 +172,21 @@ def parse_text(text: str, file: str, report: Report) -> YamlDoc | None:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
-        report.add(Position(file, line, col), "yaml.syntax", problem,
-                   "check the indentation and quoting near this place")
+        lines = text.splitlines()
+        near = lines[line - 1] if 0 < line <= len(lines) else ""
+        hint = "check the indentation and quoting near this place"
+        if "${" in near:
+            hint = 'put expressions in quotes, e.g. relevant: "${age} < 18" (a } ends a { } mapping)'
+        report.add(Position(file, line, col), "yaml.syntax", problem, hint)
         return None
     except yaml.YAMLError as exc:  # e.g. a reader error for control characters
         mark = getattr(exc, "position", None)
-        report.add(Position(file, 1, 1), "yaml.syntax", f"{exc}".splitlines()[0] if str(exc) else "invalid YAML",
-                   "save the file as plain UTF-8 text" if mark is not None else None)
+        report.add(
+            Position(file, 1, 1),
+            "yaml.syntax",
+            f"{exc}".splitlines()[0] if str(exc) else "invalid YAML",
+            "save the file as plain UTF-8 text" if mark is not None else None,
+        )
         return None
     if node is None:
         return doc
@@ -188,7 +206,8 @@ def read_file(path: str, report: Report, display: str | None = None) -> YamlDoc 
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        report.add(Position(name, line, 1), "file.unreadable", "the file is not UTF-8 text",
-                   "save it as UTF-8 in your editor")
+        report.add(
+            Position(name, line, 1), "file.unreadable", "the file is not UTF-8 text", "save it as UTF-8 in your editor"
+        )
         return None
     return parse_text(text, name, report)
