@@ -81,6 +81,26 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 1 if failed or broken else 0
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    from renderers.jsonform import record_type_to_json
+
+    result = load_module(args.path)
+    if result.module is None:
+        for d in result.report.sorted():
+            print(d.format(), file=sys.stderr)
+        print(f"{display_path(args.path)}: the module has errors; fix them first", file=sys.stderr)
+        return 1
+    module = result.module
+    wanted = args.record_type or list(module.record_types)
+    unknown = [r for r in wanted if r not in module.record_types]
+    if unknown:
+        print(f"no record type {unknown[0]!r}; the module has: {', '.join(module.record_types)}", file=sys.stderr)
+        return 2
+    out = {r: record_type_to_json(module, r) for r in wanted}
+    print(json.dumps(out, ensure_ascii=False, indent=2 if args.pretty else None))
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     if args.list or not args.kind:
         for kind in schema.KINDS:
@@ -117,6 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="a module folder")
     p.add_argument("-v", "--verbose", action="store_true", help="also list the scenarios that pass")
     p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser(
+        "compile",
+        help="print a module's forms with compiled expressions as JSON (for browsers)",
+        description="Load and check a module, then print each record type's forms, fields and "
+        "expression ASTs as JSON, in evaluation order.",
+    )
+    p.add_argument("path", metavar="PATH", help="a module folder")
+    p.add_argument("--record-type", action="append", help="only this record type (repeatable)")
+    p.add_argument("--pretty", action="store_true", help="indent the JSON")
+    p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("schema", help="print the JSON Schema of a definition file kind (for editors)")
     p.add_argument("kind", nargs="?", choices=schema.KINDS, help="which schema to print")

@@ -106,3 +106,18 @@ def test_the_console_script_is_installed() -> None:
     proc = subprocess.run([sys.executable, "-m", "engine.cli", "schema", "--list"], capture_output=True, text=True)
     assert proc.returncode == 0
     assert "form.schema.json" in proc.stdout
+
+
+def test_compile_prints_forms_with_expression_asts(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "compile", QUICKSTART)
+    assert code == 0
+    case = json.loads(out)["case"]
+    assert [f["id"] for f in case["forms"]] == ["registration", "follow_up"]
+    fields = {f["id"]: f for form in case["forms"] for f in form["fields"]}
+    assert fields["age"]["calculate"] == {
+        "op": "call",
+        "fn": "age",
+        "args": [{"op": "ref", "name": "date_of_birth", "up": 0}],
+    }
+    order = [name for kind, name in case["order"] if kind == "field"]
+    assert order.index("date_of_birth") < order.index("age") < order.index("age_group") < order.index("caregiver_name")
