@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -169,6 +170,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug in Sanad, not in the definitions: say so, briefly
+        if os.environ.get("SANAD_DEBUG"):
+            raise
+        print(
+            f"sanad: internal error ({type(exc).__name__}: {exc}). This is a bug in Sanad, not in your files; "
+            "please report it with the command you ran. Set SANAD_DEBUG=1 to see the traceback.",
+            file=sys.stderr,
+        )
+        return 3
     return code
 
 

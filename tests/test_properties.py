@@ -90,3 +90,62 @@ def test_random_expressions_only_produce_diagnostics(source: str) -> None:
     compile_expression(source, Position("f.yaml", 3, 7), ctx, report)
     for d in report.items:
         assert d.code.startswith("expr.")
+
+
+def _paths(node: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    out: list[tuple[object, ...]] = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out.extend(_paths(v, (*prefix, k)))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out.extend(_paths(v, (*prefix, i)))
+    return out
+
+
+def _mutated(text: str, pick: int, value: object, delete: bool) -> bytes:
+    import textwrap
+
+    data = yaml.safe_load(textwrap.dedent(text))
+    paths = [p for p in _paths(data) if p]
+    path = paths[pick % len(paths)]
+    parent = data
+    for part in path[:-1]:
+        parent = parent[part]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return yaml.safe_dump(data, allow_unicode=True).encode()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(FILES), st.integers(min_value=0, max_value=10_000), YAML_DATA, st.booleans())
+def test_mutated_valid_modules_never_crash_the_loader(replace: str, pick: int, value: object, delete: bool) -> None:
+    """One change anywhere in a valid module reaches the semantic checks, which must not crash."""
+    _load(replace, _mutated(BASE_FILES[replace], pick, value, delete))
+
+
+_QUICKSTART = load_module(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "quickstart")
+)
+assert _QUICKSTART.module is not None
+_CASE = _QUICKSTART.module.record_types["case"]
+ANSWER_VALUES = st.one_of(
+    SCALARS,
+    st.lists(st.one_of(st.text(max_size=5), st.sampled_from(["health", "other", "shelter"])), max_size=3),
+    st.lists(st.dictionaries(st.sampled_from(sorted(_CASE.all_fields)), SCALARS, max_size=4), max_size=3),
+    st.sampled_from(["2008-11-24", "2026-02-30", "yes", "no", "north", "high", "ABC-1234", "-5", "1e3"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(_CASE.all_fields)), ANSWER_VALUES, max_size=12))
+def test_any_submitted_answers_are_evaluated_without_crashing(answers: dict[str, object]) -> None:
+    from engine.evaluation import evaluate
+
+    ev = evaluate(_CASE, answers, "2026-11-24")
+    cleaned = ev.answers()
+    # whatever came in, what would be stored only holds relevant fields of the record type
+    assert set(cleaned) <= set(_CASE.scope.fields)
+    assert all(k in ev.relevant for k in cleaned)
