@@ -120,6 +120,7 @@ class ExprContext:
     self_field: Field | None = None
     choice_keys: frozenset[str] | None = None
     quoted: bool = False
+    locate: Callable[[int], Position] | None = None  # offset in the text -> place in the file
 
 
 @dataclass(slots=True)
@@ -143,7 +144,11 @@ class _Checker:
     # -- reporting -----------------------------------------------------------------------------
     def where(self, node: Node) -> Position:
         at = node.get("at", -1)
-        if "\n" in self.source or at < 0:
+        if at < 0:
+            return self.pos
+        if self.ctx.locate is not None:
+            return self.ctx.locate(at)
+        if "\n" in self.source:
             return self.pos
         return Position(self.pos.file, self.pos.line, self.pos.column + at + (1 if self.ctx.quoted else 0))
 
@@ -229,11 +234,13 @@ class _Checker:
     def v_choice(self, node: Node, scope: FieldScope) -> _C:
         name = node["name"]
         if self.ctx.kind != "choice_filter" or self.ctx.choice_keys is None:
-            hint = (
-                f"quote texts: '{name}'"
-                if name.lower() in ("yes", "no", "true", "false") or name[0].isupper()
-                else f"a field is written ${{{name}}}"
-            )
+            truthy = name.lower() in ("yes", "no", "on", "off", "y", "n", "true", "false")
+            if truthy and self.source.strip() == name and self.ctx.kind in ("required", "relevant"):
+                hint = f"write {self.ctx.kind}: true or {self.ctx.kind}: false (Sanad reads only those as booleans)"
+            elif truthy or name[0].isupper():
+                hint = f"a text is written in quotes: '{name}' (inside the expression, e.g. ${{field}} = '{name}')"
+            else:
+                hint = f"a field is written ${{{name}}}"
             return self.error(node, "expr.bare-name", f"the bare name '{name}' means nothing here", hint)
         if name not in self.ctx.choice_keys:
             return self.error(
@@ -614,37 +621,63 @@ _ORDER_OPS: dict[str, Callable[[int], bool]] = {
 }
 
 
+_FLIP = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_SAME_KIND_ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "<": lambda x, y: x < y,
+    "<=": lambda x, y: x <= y,
+    ">": lambda x, y: x > y,
+    ">=": lambda x, y: x >= y,
+}
+
+
 def _compile_cmp(op: str, a: _C, b: _C) -> Fn:
+    """A comparison closure; specialised when the static kinds make the generic rules unnecessary.
+
+    Values of a statically known kind are always that kind or '' (answers are normalised before
+    evaluation), so two numbers, or two dates (ISO text orders chronologically), compare directly.
+    """
+    if a.is_lit and not b.is_lit:
+        a, b, op = b, a, _FLIP[op]
     fa, fb = a.fn, b.fn
-    # Fast paths: a plain field of a known stored kind against a literal of the same kind.
-    if a.field is not None and b.is_lit and a.type in ("number", "text", "date"):
+    if b.is_lit and b.lit == "" and a.type in ("number", "text", "date", "datetime", "list"):
+        if op == "=":
+            return lambda e: fa(e) == ""
+        if op == "!=":
+            return lambda e: fa(e) != ""
+    if b.is_lit and not a.is_lit:
         lit = b.lit
         if a.type == "number" and V.is_number(lit):
             if op == "=":
                 return lambda e: (x := fa(e)) != "" and x == lit
             if op == "!=":
                 return lambda e: (x := fa(e)) == "" or x != lit
-            if op == ">=":
-                return lambda e: (x := fa(e)) != "" and x >= lit
-            if op == ">":
-                return lambda e: (x := fa(e)) != "" and x > lit
-            if op == "<=":
-                return lambda e: (x := fa(e)) != "" and x <= lit
-            if op == "<":
-                return lambda e: (x := fa(e)) != "" and x < lit
-        if a.type in ("text", "date") and isinstance(lit, str) and op in ("=", "!="):
+            test = _SAME_KIND_ORDER[op]
+            return lambda e: (x := fa(e)) != "" and test(x, lit)
+        if a.type in ("text", "date") and isinstance(lit, str):
             if op == "=":
                 return lambda e: fa(e) == lit
-            return lambda e: fa(e) != lit
+            if op == "!=":
+                return lambda e: fa(e) != lit
+            if a.type == "date" and V.parse_date(lit) is not None:
+                test = _SAME_KIND_ORDER[op]
+                return lambda e: (x := fa(e)) != "" and test(x, lit)
+    same_kind = a.type == b.type and a.type in ("number", "date")
+    if same_kind and op in _SAME_KIND_ORDER:
+        test = _SAME_KIND_ORDER[op]
+        return lambda e: (x := fa(e)) != "" and (y := fb(e)) != "" and test(x, y)
+    if same_kind and op == "=":
+        return lambda e: fa(e) == fb(e)
+    if same_kind and op == "!=":
+        return lambda e: fa(e) != fb(e)
     if op == "=":
         return lambda e: V.eq(fa(e), fb(e))
     if op == "!=":
         return lambda e: not V.eq(fa(e), fb(e))
-    test = _ORDER_OPS[op]
+    order_test = _ORDER_OPS[op]
 
     def ordered(e: Env) -> bool:
         c = V.order(fa(e), fb(e))
-        return c is not None and test(c)
+        return c is not None and order_test(c)
 
     return ordered
 

@@ -171,7 +171,11 @@ def _parse_cached(text: str) -> Node:
         raise ExpressionSyntaxError(f"unexpected character '{ch}'", at, hint) from None
     except UnexpectedToken as exc:
         tok = exc.token
-        shown = "the end of the expression" if tok.type == "$END" else f"'{tok}'"
+        if tok.type == "$END":
+            raise ExpressionSyntaxError(
+                f"the expression ends too early; expected {_expected(set(exc.expected))}", len(text)
+            ) from None
+        shown = f"'{tok}'"
         pos = len(text) if tok.type == "$END" else (tok.start_pos or 0)
         hint = None
         if tok.type == "CMP" and str(tok) == "=" and text[:pos].rstrip().endswith("="):

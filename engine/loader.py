@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import schema
+from engine.answers import normalize
 from engine.dependencies import order_record_type
 from engine.diagnostics import Position, Report, did_you_mean
 from engine.expression import FIELD_VALUE_TYPES, ExprContext, Expression, compile_expression
@@ -33,6 +34,7 @@ from engine.values import as_number, parse_date
 from engine.yamlfile import Path, YamlDoc, read_file
 
 _FOLDERS = {"forms": "form", "lookups": "lookup", "workflows": "workflow", "tests": "scenarios"}
+_OTHER_FOLDERS = {"locales", "docs"}  # folders of a module that hold no definitions
 _LIMIT_TYPES = {"integer", "decimal", "date", "datetime", "subform"}
 
 
@@ -54,9 +56,12 @@ def _stem(path: str) -> str:
 
 
 class _Loader:
-    def __init__(self, root: str, report: Report) -> None:
+    def __init__(self, root: str, report: Report, given_root: str) -> None:
         self.root = root
+        self.given_root = given_root
         self.report = report
+        self.broken: set[tuple[str, str]] = set()  # (kind, id or file stem) of files with errors
+        self.transition_docs: dict[int, tuple[YamlDoc, Path]] = {}
         self.lookups: dict[str, Lookup] = {}
         self.lookup_docs: dict[str, YamlDoc] = {}
         self.used_lookups: set[str] = set()
@@ -70,11 +75,17 @@ class _Loader:
         self.pending: list[tuple[Field, YamlDoc, Path]] = []
 
     # -- files --------------------------------------------------------------------------------
+    def rel(self, file: str) -> str:
+        """A file's name relative to the module folder, for messages that mention another file."""
+        return os.path.relpath(file, self.given_root)
+
     def read(self, path: str, kind: str) -> YamlDoc | None:
         doc = read_file(path, self.report)
         if doc is None:
+            self.broken.add((kind, _stem(path)))
             return None
         if doc.data is None:
+            self.broken.add((kind, _stem(path)))
             self.report.add(
                 Position(path),
                 "schema.type",
@@ -82,7 +93,16 @@ class _Loader:
                 f"see docs/definitions.md for what a {kind} file holds",
             )
             return None
-        return doc if schema.check(doc, kind, self.report) else None
+        if schema.check(doc, kind, self.report):
+            return doc
+        self.broken.add((kind, _stem(path)))
+        if isinstance(doc.data, dict) and isinstance(doc.data.get("id"), str):
+            self.broken.add((kind, doc.data["id"]))
+        return None
+
+    def is_broken(self, kind: str, ident: str) -> bool:
+        """Was a file for this id dropped because of an error already reported?"""
+        return (kind, ident) in self.broken
 
     # -- lookups ------------------------------------------------------------------------------
     def load_lookup(self, doc: YamlDoc) -> None:
@@ -100,7 +120,7 @@ class _Loader:
             self.report.add(
                 doc.at(("id",)),
                 "ref.duplicate-id",
-                f"the lookup '{lid}' is already defined in {first.file}:{first.line}",
+                f"the lookup '{lid}' is already defined in {self.rel(first.file)}:{first.line}",
             )
             return
         choices = self.build_choices(data["choices"], doc, ("choices",))
@@ -168,7 +188,9 @@ class _Loader:
         if fid in self.forms:
             first = self.forms[fid].pos
             self.report.add(
-                doc.at(("id",)), "ref.duplicate-id", f"the form '{fid}' is already defined in {first.file}:{first.line}"
+                doc.at(("id",)),
+                "ref.duplicate-id",
+                f"the form '{fid}' is already defined in {self.rel(first.file)}:{first.line}",
             )
             return
         rt_id = data["record_type"]
@@ -178,6 +200,7 @@ class _Loader:
         self.forms[fid] = form
         self.form_docs[fid] = doc
         if rt is None:
+            self.broken.add(("form", fid))
             self.report.add(
                 doc.at(("record_type",)),
                 "ref.unknown-record-type",
@@ -218,7 +241,7 @@ class _Loader:
                 self.report.add(
                     f.pos,
                     "ref.duplicate-id",
-                    f"the field '{fid}' is already defined in {first.file}:{first.line}",
+                    f"the field '{fid}' is already defined in {self.rel(first.file)}:{first.line}",
                     "field ids must be unique within a record type, across its forms and subforms",
                 )
                 continue
@@ -260,7 +283,7 @@ class _Loader:
                 self.used_lookups.add(lid)
                 if lid in self.lookups:
                     f.choices, f.lookup_id = self.lookups[lid].choices, lid
-                else:
+                elif not self.is_broken("lookup", lid):
                     self.report.add(
                         doc.at((*fpath, "choices")),
                         "ref.unknown-lookup",
@@ -324,9 +347,20 @@ class _Loader:
     def check_default(self, f: Field, doc: YamlDoc, fpath: Path) -> None:
         if f.default is None or "default" not in f.raw:
             return
-        from engine.answers import normalize
-
-        _, problem = normalize(f, f.default)
+        value, problem = normalize(f, f.default)
+        if problem is None and f.choices is not None and value != "":
+            allowed = {c.value for c in f.choices}
+            wrong = [v for v in (value if isinstance(value, list) else [value]) if v not in allowed]
+            if wrong:
+                problem = f"'{wrong[0]}' is not one of its choices"
+                hint = did_you_mean(wrong[0], allowed) or f"the choices are: {', '.join(sorted(allowed)[:12])}"
+                self.report.add(
+                    doc.at((*fpath, "default")),
+                    "field.bad-default",
+                    f"the default of '{f.id}' is not a valid answer: {problem}",
+                    hint,
+                )
+                return
         if problem is not None:
             self.report.add(
                 doc.at((*fpath, "default")),
@@ -369,7 +403,16 @@ class _Loader:
         choice_keys: frozenset[str] | None = None,
         quiet: bool = False,
     ) -> Expression | None:
-        ctx = ExprContext(kind, scope, rt.all_fields, self.type_of(rt), self_field, choice_keys, path in doc.quoted)
+        ctx = ExprContext(
+            kind,
+            scope,
+            rt.all_fields,
+            self.type_of(rt),
+            self_field,
+            choice_keys,
+            path in doc.quoted,
+            lambda offset: doc.locate(path, source, offset),
+        )
         return compile_expression(source, doc.at(path), ctx, Report() if quiet else self.report)
 
     def compile_fields(self, rt: RecordType) -> None:
@@ -408,7 +451,7 @@ class _Loader:
             self.report.add(
                 doc.at(("id",)),
                 "ref.duplicate-id",
-                f"the workflow '{wid}' is already defined in {first.file}:{first.line}",
+                f"the workflow '{wid}' is already defined in {self.rel(first.file)}:{first.line}",
             )
             return
         states: dict[str, State] = {}
@@ -474,7 +517,9 @@ class _Loader:
                 )
             for j, fid in enumerate(tr.requires_forms):
                 form = self.forms.get(fid)
-                if form is None or form.record_type != wf.record_type:
+                if (form is None and not self.is_broken("form", fid)) or (
+                    form is not None and form.record_type != wf.record_type
+                ):
                     self.report.add(
                         doc.at((*tpath, "requires_forms", j)),
                         "ref.unknown-form",
@@ -484,6 +529,7 @@ class _Loader:
             if "when" in t and rt is not None:
                 tr.when = self.expr(t["when"], doc, (*tpath, "when"), "when", rt.scope, rt)
             wf.transitions[tr.id] = tr
+            self.transition_docs[id(tr)] = (doc, tpath)
         self.check_graph(wf, doc)
 
     def check_graph(self, wf: Workflow, doc: YamlDoc) -> None:
@@ -532,7 +578,7 @@ class _Loader:
                     )
             for mode in ("read", "write"):
                 for j, fid in enumerate(r["forms"][mode]):
-                    if fid != "*" and fid not in self.forms:
+                    if fid != "*" and fid not in self.forms and not self.is_broken("form", fid):
                         self.report.add(
                             doc.at((*rpath, "forms", mode, j)),
                             "ref.unknown-form",
@@ -559,12 +605,16 @@ class _Loader:
                 form = self.forms.get(fid)
                 path: Path = ("record_types", rt.id, "forms", j)
                 if form is None:
+                    if self.is_broken("form", fid):
+                        continue
                     self.report.add(
                         module_doc.at(path),
                         "ref.unknown-form",
                         f"there is no form '{fid}'",
                         did_you_mean(fid, self.forms) or f"add forms/{fid}.yaml",
                     )
+                elif form.record_type not in self.record_types:
+                    continue  # reported at the form as ref.unknown-record-type
                 elif form.record_type != rt.id:
                     self.report.add(
                         module_doc.at(path),
@@ -593,14 +643,14 @@ class _Loader:
             if rt.workflow_id is not None:
                 wf = self.workflows.get(rt.workflow_id)
                 path = ("record_types", rt.id, "workflow")
-                if wf is None:
+                if wf is None and not self.is_broken("workflow", rt.workflow_id):
                     self.report.add(
                         module_doc.at(path),
                         "ref.unknown-workflow",
                         f"there is no workflow '{rt.workflow_id}'",
                         did_you_mean(rt.workflow_id, self.workflows) or f"add workflows/{rt.workflow_id}.yaml",
                     )
-                elif wf.record_type != rt.id:
+                elif wf is not None and wf.record_type != rt.id:
                     self.report.add(
                         module_doc.at(path),
                         "workflow.record-type",
@@ -610,16 +660,18 @@ class _Loader:
     def finish_roles(self) -> None:
         for wf in self.workflows.values():
             for t in wf.transitions.values():
-                for role in t.roles:
+                doc, tpath = self.transition_docs[id(t)]
+                for j, role in enumerate(t.roles):
                     if role not in self.roles and self.roles:
                         self.report.add(
-                            t.pos,
+                            doc.at((*tpath, "roles", j)),
                             "ref.unknown-role",
                             f"the transition '{t.id}' names the role '{role}', which roles.yaml does not define",
                             did_you_mean(role, self.roles),
                         )
+        forms_broken = any(kind == "form" for kind, _ in self.broken)
         for lid, lk in self.lookups.items():
-            if lid not in self.used_lookups:
+            if lid not in self.used_lookups and not forms_broken:  # a broken form may be the user
                 self.report.add(
                     lk.pos,
                     "ref.unused-lookup",
@@ -642,7 +694,7 @@ def load_module(path: str) -> LoadResult:
             "point to the folder that holds module.yaml",
         )
         return LoadResult(None, report)
-    ld = _Loader(root, report)
+    ld = _Loader(root, report, path)
     result = LoadResult(None, report)
     module_doc = ld.read(module_file, "module")
     for name in sorted(os.listdir(path)):
@@ -654,6 +706,17 @@ def load_module(path: str) -> LoadResult:
                 f"Sanad does not read '{name}' here",
                 "forms go in forms/, option lists in lookups/, workflows in workflows/, tests in tests/",
             )
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if os.path.isdir(full) and name not in _FOLDERS and name not in _OTHER_FOLDERS and not name.startswith("."):
+            for file in _yaml_files(full):
+                report.add(
+                    Position(file),
+                    "module.unexpected-file",
+                    f"Sanad does not read the folder '{name}'",
+                    did_you_mean(name, _FOLDERS)
+                    or "forms go in forms/, option lists in lookups/, workflows in workflows/, tests in tests/",
+                )
     docs: dict[str, list[YamlDoc]] = {}
     for folder, kind in _FOLDERS.items():
         docs[kind] = [d for f in _yaml_files(os.path.join(path, folder)) if (d := ld.read(f, kind)) is not None]

@@ -18,6 +18,19 @@ from referencing import Registry, Resource
 from engine.diagnostics import Report, did_you_mean
 from engine.yamlfile import _TRUTHY_11, YamlDoc
 
+ID_PATTERN = "^[a-z][a-z0-9_]*$"
+_PATTERN_WORDS = {
+    "^[a-z]{2,3}(_[A-Z]{2})?$": ("a language code", "use a code such as 'en', 'fr', 'ar', 'es' or 'fr_CD'"),
+    "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)?$": (
+        "a permission",
+        "permissions are lower-case, like case.read, incident.create or export (see docs/definitions.md)",
+    ),
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}$": ("a date", "write the date as 'YYYY-MM-DD', in quotes"),
+    "^[a-z][a-z0-9_]*(\\[[0-9]+\\]\\.[a-z][a-z0-9_]*)*$": (
+        "a field path",
+        "write field_id, or subform_id[0].field_id for a field of a subform row",
+    ),
+}
 KINDS = ("module", "form", "lookup", "workflow", "roles", "scenarios")
 _TYPE_WORDS = {
     "string": "text",
@@ -137,7 +150,8 @@ def _report(doc: YamlDoc, error: ValidationError, report: Report) -> None:
         )
     elif v == "pattern":
         value = str(error.instance)
-        if "a-z" in str(error.validator_value) and "\\[" not in str(error.validator_value):
+        pattern = str(error.validator_value)
+        if pattern == ID_PATTERN:
             fixed = "".join(c if c.isalnum() else "_" for c in value.lower()).strip("_")
             if fixed and not fixed[0].isalpha():
                 fixed = "x_" + fixed
@@ -148,12 +162,8 @@ def _report(doc: YamlDoc, error: ValidationError, report: Report) -> None:
                 f"for example '{fixed}'" if fixed else None,
             )
         else:
-            report.add(
-                doc.at(path),
-                "schema.pattern",
-                f"'{value}' does not have the expected form",
-                f"it must match {error.validator_value}",
-            )
+            what, hint = _PATTERN_WORDS.get(pattern, ("the expected form", f"it must match {pattern}"))
+            report.add(doc.at(path), "schema.pattern", f"'{value}' is not {what}", hint)
     elif v in ("minItems", "minProperties", "minLength"):
         report.add(doc.at(path), "schema.invalid", f"{name} must not be empty", "add at least one entry")
     elif v == "uniqueItems":

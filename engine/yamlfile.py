@@ -42,6 +42,8 @@ class YamlDoc:
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
     quoted: set[Path] = field(default_factory=set)  # scalars written in quotes
+    text: str = ""
+    spans: dict[Path, tuple[int, int, str]] = field(default_factory=dict)  # text scalars: start, end, style
 
     def at(self, path: Path, *, key: bool = False) -> Position:
         """The position of the value (or key) at `path`, or of its closest written ancestor."""
@@ -55,6 +57,38 @@ class YamlDoc:
                 line, col = self.values[prefix]
                 return Position(self.file, line, col)
         return Position(self.file, 1, 1)
+
+    def locate(self, path: Path, value: str, offset: int) -> Position:
+        """The file position of character `offset` of the text scalar at `path`, whatever its style
+        (plain, quoted with escapes, folded or literal block, over several lines)."""
+        span = self.spans.get(path)
+        if span is None:
+            return self.at(path)
+        start, end, style = span
+        raw = self.text[start:end]
+        r = 0
+        if style in ("|", ">"):
+            r = raw.find("\n") + 1  # skip the block header (|, >-, |2 …)
+        for c in value[:offset]:
+            while r < len(raw) and raw[r] != c and not (c in " \n" and raw[r] in " \n"):
+                r += 1
+            if r < len(raw) and raw[r] == "\n":  # a line break folded into a space (or kept)
+                r += 1
+                while r < len(raw) and raw[r] == " ":
+                    r += 1
+                continue
+            r += 1
+        if offset < len(value):  # move onto the character itself (past quotes, breaks, indentation)
+            c = value[offset]
+            while r < len(raw) and raw[r] != c and not (c in " \n" and raw[r] in " \n"):
+                r += 1
+            if c not in " \n":
+                while r < len(raw) and raw[r] != c:
+                    r += 1
+        index = start + min(r, len(raw))
+        line = self.text.count("\n", 0, index) + 1
+        column = index - (self.text.rfind("\n", 0, index) + 1) + 1
+        return Position(self.file, line, column)
 
 
 def resolve_plain(value: str) -> Any:
@@ -108,6 +142,7 @@ class _Builder:
                 "remove the tag; write the value as plain YAML",
             )
         if isinstance(node, yaml.ScalarNode):
+            self.doc.spans[path] = (node.start_mark.index, node.end_mark.index, node.style or "")
             if not node.style:  # plain (the C parser says '', the Python one None)
                 if _TRUTHY_11.match(node.value):
                     self.report.add(
@@ -161,7 +196,7 @@ class _Builder:
 
 def parse_text(text: str, file: str, report: Report) -> YamlDoc | None:
     """Parse one YAML document; problems go to `report`, and None means nothing usable."""
-    doc = YamlDoc(file=file, data=None)
+    doc = YamlDoc(file=file, data=None, text=text)
     try:
         loader = _Loader(text)
         try:
@@ -170,23 +205,33 @@ def parse_text(text: str, file: str, report: Report) -> YamlDoc | None:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark is not None and "end of stream" in (exc.problem or ""):
+            mark = exc.context_mark  # an unclosed quote or bracket: point at where it opens
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
+        problem = "; ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
         lines = text.splitlines()
         near = lines[line - 1] if 0 < line <= len(lines) else ""
         hint = "check the indentation and quoting near this place"
         if "${" in near:
             hint = 'put expressions in quotes, e.g. relevant: "${age} < 18" (a } ends a { } mapping)'
+        elif "end of stream" in (exc.problem or ""):
+            hint = "close the quote or bracket that opens here"
         report.add(Position(file, line, col), "yaml.syntax", problem, hint)
         return None
-    except yaml.YAMLError as exc:  # e.g. a reader error for control characters
-        mark = getattr(exc, "position", None)
+    except yaml.reader.ReaderError as exc:  # a control character or other unprintable character
+        index = min(max(exc.position, 0), len(text))
+        line = text.count("\n", 0, index) + 1
+        col = index - (text.rfind("\n", 0, index) + 1) + 1
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
         report.add(
-            Position(file, 1, 1),
+            Position(file, line, col),
             "yaml.syntax",
-            f"{exc}".splitlines()[0] if str(exc) else "invalid YAML",
-            "save the file as plain UTF-8 text" if mark is not None else None,
+            f"the file contains the unprintable character {char}",
+            "delete it; it often comes from copying text out of a word processor",
         )
+        return None
+    except yaml.YAMLError as exc:
+        report.add(Position(file, 1, 1), "yaml.syntax", str(exc).splitlines()[0] if str(exc) else "invalid YAML")
         return None
     if node is None:
         return doc
@@ -206,8 +251,12 @@ def read_file(path: str, report: Report, display: str | None = None) -> YamlDoc 
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
+        col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
         report.add(
-            Position(name, line, 1), "file.unreadable", "the file is not UTF-8 text", "save it as UTF-8 in your editor"
+            Position(name, line, col),
+            "file.unreadable",
+            "the file is not UTF-8 text",
+            "save it as UTF-8 in your editor",
         )
         return None
     return parse_text(text, name, report)
