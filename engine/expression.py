@@ -61,6 +61,7 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "date": (1, 1),
     "age": (1, 1),
     "days-between": (2, 2),
+    "years-between": (2, 2),
     "int": (1, 1),
     "round": (1, 2),
     "min": (1, None),
@@ -577,6 +578,12 @@ class _Checker:
             self._dateish(node, c, "days-between")
         fa, fb = cs[0].fn, cs[1].fn
         return _C(lambda e: V.days_between(fa(e), fb(e)), "number")
+
+    def f_years_between(self, node: Node, cs: list[_C], args: list[Node]) -> _C:
+        for c in cs:
+            self._dateish(node, c, "years-between")
+        fa, fb = cs[0].fn, cs[1].fn
+        return _C(lambda e: V.years_between(fa(e), fb(e)), "number")
 
     def f_int(self, node: Node, cs: list[_C], args: list[Node]) -> _C:
         self._numeric(node, cs[0], "int()")

@@ -22,6 +22,7 @@ from engine.model import (
     Field,
     FieldScope,
     Form,
+    Guard,
     Lookup,
     Module,
     RecordType,
@@ -496,15 +497,15 @@ class _Loader:
             self._label(doc, (*tpath, "label"), t["label"])
             for j, s in enumerate(t["from"]):
                 state_ref(s, (*tpath, "from", j))
-            state_ref(t["to"], (*tpath, "to"))
+            if "to" in t:
+                state_ref(t["to"], (*tpath, "to"))
             tr = Transition(
                 t["id"],
                 t["label"],
                 tuple(t["from"]),
-                t["to"],
+                t.get("to"),
                 tuple(t["roles"]),
                 doc.at((*tpath, "id")),
-                when_message=t.get("when_message"),
                 requires_forms=tuple(t.get("requires_forms", ())),
                 approval=bool(t.get("approval", False)) or any(s.endswith("_requested") for s in t["from"]),
             )
@@ -526,11 +527,34 @@ class _Loader:
                         f"the record type '{wf.record_type}' has no form '{fid}'",
                         did_you_mean(fid, rt.form_ids if rt else self.forms),
                     )
-            if "when" in t and rt is not None:
-                tr.when = self.expr(t["when"], doc, (*tpath, "when"), "when", rt.scope, rt)
+            if rt is not None:
+                tr.guards = tuple(self.guards(t, doc, tpath, rt))
             wf.transitions[tr.id] = tr
             self.transition_docs[id(tr)] = (doc, tpath)
         self.check_graph(wf, doc)
+
+    def guards(self, t: dict[str, Any], doc: YamlDoc, tpath: Path, rt: RecordType) -> list[Guard]:
+        specs: list[tuple[Path, dict[str, Any]]] = []
+        if "when" in t:
+            specs.append(((*tpath, "when"), {"when": t["when"], "message": t.get("when_message")}))
+        specs.extend(((*tpath, "guards", i, "when"), g) for i, g in enumerate(t.get("guards", ())))
+        out = []
+        for when_path, g in specs:
+            expr = self.expr(g["when"], doc, when_path, "when", rt.scope, rt)
+            override = g.get("override")
+            if override is not None and override not in self.known_permissions():
+                self.report.add(
+                    doc.at((*when_path[:-1], "override")),
+                    "ref.unknown-permission",
+                    f"'{override}' is not a permission Sanad knows",
+                    did_you_mean(override, self.known_permissions()) or "for consent, use consent_override",
+                )
+            if expr is not None:
+                out.append(Guard(expr, g.get("message"), override))
+        return out
+
+    def known_permissions(self) -> list[str]:
+        return [f"{rt}.{a}" for rt in self.record_types for a in RECORD_ACTIONS] + list(MODULE_PERMISSIONS)
 
     def check_graph(self, wf: Workflow, doc: YamlDoc) -> None:
         if wf.initial not in wf.states:
@@ -551,7 +575,7 @@ class _Loader:
                     f"no transition leads to the state '{s.id}' from the initial state '{wf.initial}'",
                     "add a transition to it, or remove the state",
                 )
-            elif not s.final and not any(s.id in t.from_states for t in wf.transitions.values()):
+            elif not s.final and not any(s.id in t.from_states and t.to is not None for t in wf.transitions.values()):
                 self.report.add(
                     s.pos,
                     "workflow.dead-end",
@@ -561,7 +585,7 @@ class _Loader:
 
     # -- roles --------------------------------------------------------------------------------
     def load_roles(self, doc: YamlDoc) -> None:
-        known = [f"{rt}.{a}" for rt in self.record_types for a in RECORD_ACTIONS] + list(MODULE_PERMISSIONS)
+        known = self.known_permissions()
         for i, r in enumerate(doc.data["roles"]):
             rpath: Path = ("roles", i)
             if r["id"] in self.roles:

@@ -180,15 +180,23 @@ class State:
 
 
 @dataclass(eq=False, slots=True)
+class Guard:
+    """A condition a transition needs; `override` names a permission that may bypass it with a reason."""
+
+    when: Expression
+    message: str | None = None
+    override: str | None = None
+
+
+@dataclass(eq=False, slots=True)
 class Transition:
     id: str
     label: str
     from_states: tuple[str, ...]
-    to: str
+    to: str | None  # None: an action that keeps the record at its stage (e.g. a referral)
     roles: tuple[str, ...]
     pos: Position
-    when: Expression | None = None
-    when_message: str | None = None
+    guards: tuple[Guard, ...] = ()
     requires_forms: tuple[str, ...] = ()
     approval: bool = False
 

@@ -22,6 +22,7 @@ from engine.yamlfile import Path, YamlDoc, read_file
 
 _PATH_PART = re.compile(r"^([a-z][a-z0-9_]*)(?:\[([0-9]+)\])?$")
 _FIELD_LISTS = ("visible", "hidden", "required", "not_required", "errors")
+_TRANSITION_KEYS = ("transitions_allowed", "transitions_denied", "transitions_need_reason")
 
 
 @dataclass
@@ -95,7 +96,7 @@ class Scenario:
             got = ev.value_at(p)
             if not _same(want, got):
                 fail(("values", p), f"expected {p} = {_show(want)}, got {_show(got)}")
-        if "transitions_allowed" in expect or "transitions_denied" in expect:
+        if any(k in expect for k in _TRANSITION_KEYS):
             out.extend(self._transitions(ev, expect))
         return out
 
@@ -107,26 +108,25 @@ class Scenario:
         stage = self.data.get("stage", wf.initial)
         checks = {c.transition.id: c for c in check_transitions(wf, ev, role, stage)}
         out = []
-        for i, tid in enumerate(expect.get("transitions_allowed", [])):
-            c = checks.get(tid)
-            if c is not None and not c.allowed:
-                out.append(
-                    Failure(
-                        self.at("expect", "transitions_allowed", i),
-                        self.name,
-                        f"expected '{tid}' to be allowed, got denied: {' '.join(c.reasons)}",
+        for key in _TRANSITION_KEYS:
+            for i, tid in enumerate(expect.get(key, [])):
+                c = checks.get(tid)
+                if c is None:
+                    continue
+                if key == "transitions_allowed" and not c.allowed:
+                    why = " ".join(c.reasons + c.needs_reason)
+                    got = f"it needs a written reason to override: {why}" if c.can_override else f"denied: {why}"
+                    message = f"expected '{tid}' to be allowed, got {got}"
+                elif key == "transitions_denied" and (c.allowed or c.can_override):
+                    message = f"expected '{tid}' to be denied, got " + (
+                        "allowed" if c.allowed else "allowed with a written reason (the role may override)"
                     )
-                )
-        for i, tid in enumerate(expect.get("transitions_denied", [])):
-            c = checks.get(tid)
-            if c is not None and c.allowed:
-                out.append(
-                    Failure(
-                        self.at("expect", "transitions_denied", i),
-                        self.name,
-                        f"expected '{tid}' to be denied, got allowed",
-                    )
-                )
+                elif key == "transitions_need_reason" and not c.can_override:
+                    got = "allowed without one" if c.allowed else "denied: " + " ".join(c.reasons)
+                    message = f"expected '{tid}' to need a written reason to override, got {got}"
+                else:
+                    continue
+                out.append(Failure(self.at("expect", key, i), self.name, message))
         return out
 
 
@@ -224,7 +224,7 @@ def check_scenarios(module: Module, docs: list[YamlDoc], report: Report) -> list
                         did_you_mean(p, rt.scope.fields),
                     )
                     ok = False
-            wants_transitions = "transitions_allowed" in expect or "transitions_denied" in expect
+            wants_transitions = any(k in expect for k in _TRANSITION_KEYS)
             if wants_transitions and wf is None:
                 report.add(
                     doc.at((*base, "expect")),
@@ -257,7 +257,7 @@ def check_scenarios(module: Module, docs: list[YamlDoc], report: Report) -> list
                         did_you_mean(sc["stage"], wf.states),
                     )
                     ok = False
-                for key in ("transitions_allowed", "transitions_denied"):
+                for key in _TRANSITION_KEYS:
                     for j, tid in enumerate(expect.get(key, [])):
                         if tid not in wf.transitions:
                             report.add(

@@ -145,6 +145,16 @@ def age(d: Any, today: str) -> Any:
     return now.year - born.year - ((now.month, now.day) < (born.month, born.day))
 
 
+def years_between(a: Any, b: Any) -> Any:
+    """Whole years from date a to date b (negative when b is earlier), as age() counts them."""
+    d1, d2 = parse_date(a), parse_date(b)
+    if d1 is None or d2 is None:
+        return ""
+    if d2 < d1:
+        return -(d1.year - d2.year - ((d1.month, d1.day) < (d2.month, d2.day)))
+    return d2.year - d1.year - ((d2.month, d2.day) < (d1.month, d1.day))
+
+
 def days_between(a: Any, b: Any) -> Any:
     d1, d2 = parse_date(a), parse_date(b)
     if d1 is None or d2 is None:

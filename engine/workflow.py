@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from engine.evaluation import Evaluation
 from engine.expression import Env
 from engine.model import Role, Transition, Workflow
 
+DEFAULT_GUARD_MESSAGE = "The conditions for this step are not met yet."
+
 
 @dataclass(frozen=True)
 class TransitionCheck:
+    """The verdict on one transition for one user at one moment."""
+
     transition: Transition
-    reasons: tuple[str, ...] = field(default_factory=tuple)
+    reasons: tuple[str, ...] = ()  # what blocks it
+    needs_reason: tuple[str, ...] = ()  # failed guards this user may override by writing a reason
+    overridden: tuple[str, ...] = ()  # failed guards overridden with the reason given
 
     @property
     def allowed(self) -> bool:
-        return not self.reasons
+        return not self.reasons and not self.needs_reason
+
+    @property
+    def can_override(self) -> bool:
+        """Allowed once the user writes a reason for overriding (e.g. consent_override)."""
+        return not self.reasons and bool(self.needs_reason)
 
 
 def check_transition(
@@ -28,8 +39,11 @@ def check_transition(
     *,
     requested_by_user: bool = False,
     today: str | None = None,
+    override_reason: str | None = None,
 ) -> TransitionCheck:
     reasons: list[str] = []
+    needs_reason: list[str] = []
+    overridden: list[str] = []
     if stage not in t.from_states:
         label = wf.states[stage].label if stage in wf.states else stage
         reasons.append(f"This step is not available at the stage '{label}'.")
@@ -51,9 +65,19 @@ def check_transition(
             )
         elif errors:
             reasons.append(f"Correct the answers marked as errors in the form '{title}' first.")
-    if t.when is not None and not t.when.holds(Env(ev.values, (), today or ev.today)):
-        reasons.append(t.when_message or "The conditions for this step are not met yet.")
-    return TransitionCheck(t, tuple(reasons))
+    env = Env(ev.values, (), today or ev.today)
+    for guard in t.guards:
+        if guard.when.holds(env):
+            continue
+        message = guard.message or DEFAULT_GUARD_MESSAGE
+        if guard.override is not None and role is not None and role.can(guard.override):
+            if override_reason and override_reason.strip():
+                overridden.append(message)
+            else:
+                needs_reason.append(message)
+        else:
+            reasons.append(message)
+    return TransitionCheck(t, tuple(reasons), tuple(needs_reason), tuple(overridden))
 
 
 def check_transitions(
