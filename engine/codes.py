@@ -14,7 +14,6 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     # reading files
     "file.unreadable": ("error", "a definition file cannot be read or is not UTF-8 text"),
     "module.not-found": ("error", "the path is not a module folder (no module.yaml)"),
-    "module.extends-unsupported": ("error", "`extends` (overlays) is not supported yet"),
     "module.unexpected-file": ("warning", "a file in a module folder that Sanad does not read"),
     "yaml.syntax": ("error", "the file is not valid YAML"),
     "yaml.duplicate-key": ("error", "a key appears twice in the same mapping"),
@@ -66,6 +65,13 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "expr.bad-regex": ("error", "an invalid regex() pattern"),
     "expr.bad-date": ("error", "a date() literal that is not a real calendar date"),
     "expr.cycle": ("error", "calculations or skip logic that depend on themselves"),
+    # overlays
+    "overlay.base-not-found": ("error", "`extends` points at a folder that holds no module"),
+    "overlay.cycle": ("error", "overlays that extend each other in a circle"),
+    "overlay.unknown-target": (
+        "error",
+        "an overlay changes a form, field, choice, state, transition, role or scenario the base does not have",
+    ),
     # workflows
     "workflow.unreachable-state": ("error", "a state no transition leads to"),
     "workflow.dead-end": ("error", "a non-final state with no transition out"),

@@ -31,6 +31,7 @@ from engine.model import (
     Transition,
     Workflow,
 )
+from engine.overlay import Merger
 from engine.values import as_number, parse_date
 from engine.yamlfile import Path, YamlDoc, read_file
 
@@ -44,6 +45,7 @@ class LoadResult:
     module: Module | None
     report: Report
     docs: dict[str, list[YamlDoc]] = field(default_factory=dict)  # kind -> schema-valid documents
+    files: ModuleFiles | None = None
 
 
 def _yaml_files(folder: str) -> list[str]:
@@ -62,6 +64,7 @@ class _Loader:
         self.given_root = given_root
         self.report = report
         self.broken: set[tuple[str, str]] = set()  # (kind, id or file stem) of files with errors
+        self.broken_files: set[str] = set()
         self.transition_docs: dict[int, tuple[YamlDoc, Path]] = {}
         self.lookups: dict[str, Lookup] = {}
         self.lookup_docs: dict[str, YamlDoc] = {}
@@ -80,26 +83,39 @@ class _Loader:
         """A file's name relative to the module folder, for messages that mention another file."""
         return os.path.relpath(file, self.given_root)
 
-    def read(self, path: str, kind: str) -> YamlDoc | None:
+    def read_raw(self, path: str) -> YamlDoc | None:
+        """Parse a file; None (and the file remembered as broken) if it cannot be read or is empty."""
         doc = read_file(path, self.report)
         if doc is None:
-            self.broken.add((kind, _stem(path)))
+            self.broken_files.add(path)
             return None
         if doc.data is None:
-            self.broken.add((kind, _stem(path)))
+            self.broken_files.add(path)
             self.report.add(
                 Position(path),
                 "schema.type",
                 "the file is empty",
-                f"see docs/definitions.md for what a {kind} file holds",
+                "see docs/definitions.md for what goes in each file",
             )
             return None
+        return doc
+
+    def check(self, doc: YamlDoc, kind: str) -> bool:
+        """Check `doc` against the schema of `kind`; a failing file is remembered as broken."""
         if schema.check(doc, kind, self.report):
-            return doc
-        self.broken.add((kind, _stem(path)))
+            return True
+        base_kind = kind.removesuffix("_patch")
+        self.broken.add((base_kind, _stem(doc.file)))
         if isinstance(doc.data, dict) and isinstance(doc.data.get("id"), str):
-            self.broken.add((kind, doc.data["id"]))
-        return None
+            self.broken.add((base_kind, doc.data["id"]))
+        return False
+
+    def read(self, path: str, kind: str) -> YamlDoc | None:
+        doc = self.read_raw(path)
+        if doc is None:
+            self.broken.add((kind.removesuffix("_patch"), _stem(path)))
+            return None
+        return doc if self.check(doc, kind) else None
 
     def is_broken(self, kind: str, ident: str) -> bool:
         """Was a file for this id dropped because of an error already reported?"""
@@ -154,13 +170,6 @@ class _Loader:
     # -- module.yaml --------------------------------------------------------------------------
     def load_module_file(self, doc: YamlDoc) -> None:
         data = doc.data
-        if "extends" in data:
-            self.report.add(
-                doc.at(("extends",), key=True),
-                "module.extends-unsupported",
-                "'extends' (country overlays) is not supported yet by this version of Sanad",
-                "remove 'extends' and copy the module until overlays land",
-            )
         if data["default_locale"] not in data["locales"]:
             self.report.add(
                 doc.at(("default_locale",)),
@@ -704,6 +713,160 @@ class _Loader:
                 )
 
 
+@dataclass
+class ModuleFiles:
+    """The schema-checked documents of a module folder, overlays already merged into them."""
+
+    path: str
+    module: YamlDoc | None
+    roles: YamlDoc | None
+    docs: dict[str, list[YamlDoc]]
+    skip_scenarios: set[tuple[str, str]] = field(default_factory=set)  # (file, name) replaced by an overlay
+    chain: tuple[str, ...] = ()  # the folders of the modules this one extends, nearest first
+
+
+_WHOLE_KEYS = {"form": ("fields",), "lookup": ("choices",), "workflow": ("states", "transitions")}
+
+
+def _check_folder(path: str, report: Report) -> None:
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if os.path.isfile(full) and name.endswith((".yaml", ".yml")) and name not in ("module.yaml", "roles.yaml"):
+            report.add(
+                Position(full),
+                "module.unexpected-file",
+                f"Sanad does not read '{name}' here",
+                "forms go in forms/, option lists in lookups/, workflows in workflows/, tests in tests/",
+            )
+        elif os.path.isdir(full) and name not in _FOLDERS and name not in _OTHER_FOLDERS and not name.startswith("."):
+            for file in _yaml_files(full):
+                report.add(
+                    Position(file),
+                    "module.unexpected-file",
+                    f"Sanad does not read the folder '{name}'",
+                    did_you_mean(name, _FOLDERS)
+                    or "forms go in forms/, option lists in lookups/, workflows in workflows/, tests in tests/",
+                )
+
+
+def _read_folder(path: str, ld: _Loader, chain: tuple[str, ...]) -> ModuleFiles:
+    module_doc = ld.read(os.path.join(path, "module.yaml"), "module")
+    _check_folder(path, ld.report)
+    if module_doc is not None and isinstance(module_doc.data.get("extends"), str):
+        return _read_overlay(path, module_doc, ld, chain)
+    if module_doc is not None and "replaces_scenarios" in module_doc.data:
+        ld.report.add(
+            module_doc.at(("replaces_scenarios",), key=True),
+            "overlay.unknown-target",
+            "'replaces_scenarios' only applies to an overlay, and this module extends no other",
+            "add 'extends: <path of the base module>' or remove replaces_scenarios",
+        )
+    docs = {
+        kind: [d for f in _yaml_files(os.path.join(path, folder)) if (d := ld.read(f, kind)) is not None]
+        for folder, kind in _FOLDERS.items()
+    }
+    roles_path = os.path.join(path, "roles.yaml")
+    roles_doc = ld.read(roles_path, "roles") if os.path.exists(roles_path) else None
+    if not os.path.exists(roles_path):
+        ld.report.add(
+            Position(roles_path),
+            "file.unreadable",
+            "the module has no roles.yaml",
+            "add roles.yaml: every module needs at least one role",
+        )
+    return ModuleFiles(path, module_doc, roles_doc, docs)
+
+
+def _read_overlay(path: str, over: YamlDoc, ld: _Loader, chain: tuple[str, ...]) -> ModuleFiles:
+    report = ld.report
+    empty = ModuleFiles(path, None, None, {kind: [] for kind in _FOLDERS.values()})
+    base_path = os.path.normpath(os.path.join(path, over.data["extends"]))
+    here = os.path.abspath(path)
+    if os.path.abspath(base_path) in (*chain, here):
+        report.add(
+            over.at(("extends",)),
+            "overlay.cycle",
+            f"'{over.data['extends']}' leads back to this module: the overlays extend each other in a circle",
+            "an overlay extends a base module, which must not extend it back",
+        )
+        return empty
+    if not os.path.isfile(os.path.join(base_path, "module.yaml")):
+        report.add(
+            over.at(("extends",)),
+            "overlay.base-not-found",
+            f"there is no module at '{over.data['extends']}' (looked in {base_path})",
+            "the path is relative to this module's folder, e.g. ../../definitions/gbv",
+        )
+        return empty
+    base = _read_folder(base_path, ld, (*chain, here))
+    merger = Merger(report)
+
+    def merge_kind(kind: str, folder: str) -> list[YamlDoc]:
+        by_id: dict[str, YamlDoc] = {}
+        for d in base.docs[kind]:
+            by_id.setdefault(d.data["id"], d)
+        out = dict(by_id)
+        for file in _yaml_files(os.path.join(path, folder)):
+            doc = ld.read_raw(file)
+            if doc is None:
+                continue
+            whole = not isinstance(doc.data, dict) or any(k in doc.data for k in _WHOLE_KEYS[kind])
+            if whole:
+                if ld.check(doc, kind):
+                    out[doc.data["id"]] = doc
+                continue
+            if not ld.check(doc, f"{kind}_patch"):
+                continue
+            ident = doc.data["id"]
+            target = by_id.get(ident)
+            if target is None:
+                if not ld.is_broken(kind, ident):
+                    merger.unknown(doc, ("id",), kind, ident, list(by_id))
+                continue
+            merged = getattr(merger, kind)(target, doc)
+            if ld.check(merged, kind):
+                out[ident] = merged
+        return list(out.values())
+
+    docs = {
+        "form": merge_kind("form", "forms"),
+        "lookup": merge_kind("lookup", "lookups"),
+        "workflow": merge_kind("workflow", "workflows"),
+        "scenarios": [
+            *base.docs["scenarios"],
+            *(d for f in _yaml_files(os.path.join(path, "tests")) if (d := ld.read(f, "scenarios")) is not None),
+        ],
+    }
+    roles_doc = base.roles
+    roles_path = os.path.join(path, "roles.yaml")
+    if os.path.exists(roles_path):
+        patch = ld.read(roles_path, "roles_patch")
+        if patch is not None:
+            merged_roles = merger.roles(base.roles, patch)
+            roles_doc = merged_roles if ld.check(merged_roles, "roles") else None
+    module_doc = None
+    if base.module is not None:
+        merged_module = merger.module(base.module, over)
+        module_doc = merged_module if ld.check(merged_module, "module") else None
+    skip = set(base.skip_scenarios)
+    for i, entry in enumerate(over.data.get("replaces_scenarios") or []):
+        matches = [
+            (d.file, sc["name"])
+            for d in base.docs["scenarios"]
+            for sc in d.data["scenarios"]
+            if sc.get("name") == entry["name"]
+            and (
+                "file" not in entry
+                or os.path.normpath(os.path.relpath(d.file, base_path)) == os.path.normpath(entry["file"])
+            )
+        ]
+        if not matches:
+            names = [sc["name"] for d in base.docs["scenarios"] for sc in d.data["scenarios"]]
+            merger.unknown(over, ("replaces_scenarios", i, "name"), "scenario", entry["name"], names)
+        skip.update(matches)
+    return ModuleFiles(path, module_doc, roles_doc, docs, skip, (base_path, *base.chain))
+
+
 def load_module(path: str) -> LoadResult:
     """Load the module in folder `path`; `result.module` is None if any error was found."""
     report = Report()
@@ -719,32 +882,10 @@ def load_module(path: str) -> LoadResult:
         )
         return LoadResult(None, report)
     ld = _Loader(root, report, path)
-    result = LoadResult(None, report)
-    module_doc = ld.read(module_file, "module")
-    for name in sorted(os.listdir(path)):
-        full = os.path.join(path, name)
-        if os.path.isfile(full) and name.endswith((".yaml", ".yml")) and name not in ("module.yaml", "roles.yaml"):
-            report.add(
-                Position(full),
-                "module.unexpected-file",
-                f"Sanad does not read '{name}' here",
-                "forms go in forms/, option lists in lookups/, workflows in workflows/, tests in tests/",
-            )
-    for name in sorted(os.listdir(path)):
-        full = os.path.join(path, name)
-        if os.path.isdir(full) and name not in _FOLDERS and name not in _OTHER_FOLDERS and not name.startswith("."):
-            for file in _yaml_files(full):
-                report.add(
-                    Position(file),
-                    "module.unexpected-file",
-                    f"Sanad does not read the folder '{name}'",
-                    did_you_mean(name, _FOLDERS)
-                    or "forms go in forms/, option lists in lookups/, workflows in workflows/, tests in tests/",
-                )
-    docs: dict[str, list[YamlDoc]] = {}
-    for folder, kind in _FOLDERS.items():
-        docs[kind] = [d for f in _yaml_files(os.path.join(path, folder)) if (d := ld.read(f, kind)) is not None]
-    result.docs = docs
+    files = _read_folder(path, ld, ())
+    docs = files.docs
+    result = LoadResult(None, report, docs, files)
+    module_doc = files.module
     if module_doc is None:
         return result
     ld.load_module_file(module_doc)
@@ -752,15 +893,6 @@ def load_module(path: str) -> LoadResult:
         ld.load_lookup(d)
     for d in docs["form"]:
         ld.load_form(d)
-    roles_path = os.path.join(path, "roles.yaml")
-    roles_doc = ld.read(roles_path, "roles") if os.path.exists(roles_path) else None
-    if roles_doc is None and not os.path.exists(roles_path):
-        report.add(
-            Position(roles_path),
-            "file.unreadable",
-            "the module has no roles.yaml",
-            "add roles.yaml: every module needs at least one role",
-        )
     ld.link_forms(module_doc)
     for rt in ld.record_types.values():
         ld.compile_fields(rt)
@@ -772,8 +904,8 @@ def load_module(path: str) -> LoadResult:
     for d in docs["workflow"]:
         ld.load_workflow(d)
     ld.link_workflows(module_doc)
-    if roles_doc is not None:
-        ld.load_roles(roles_doc)
+    if files.roles is not None:
+        ld.load_roles(files.roles)
     ld.finish_roles()
     if report.errors:
         return result
@@ -792,5 +924,6 @@ def load_module(path: str) -> LoadResult:
         roles=ld.roles,
         description=data.get("description"),
         test_files=tuple(d.file for d in docs["scenarios"]),
+        extends=tuple(files.chain),
     )
     return result

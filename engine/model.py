@@ -248,6 +248,7 @@ class Module:
     roles: dict[str, Role]
     description: str | None = None
     test_files: tuple[str, ...] = ()
+    extends: tuple[str, ...] = ()  # for an overlay: the folders of the modules it adapts, nearest first
 
     def workflow_for(self, record_type: str) -> Workflow | None:
         rt = self.record_types.get(record_type)

@@ -174,9 +174,15 @@ def _resolve_path(rt: RecordType, path: str) -> str | None:
     return None
 
 
-def check_scenarios(module: Module, docs: list[YamlDoc], report: Report) -> list[Scenario]:
-    """Statically check scenario files against the module; return the runnable scenarios."""
+def check_scenarios(
+    module: Module, docs: list[YamlDoc], report: Report, skip: set[tuple[str, str]] | None = None
+) -> list[Scenario]:
+    """Statically check scenario files against the module; return the runnable scenarios.
+
+    `skip` holds (file, name) of base scenarios an overlay replaces on purpose: they are not run.
+    """
     out: list[Scenario] = []
+    skip = skip or set()
     for doc in docs:
         data = doc.data
         if "form" in data:
@@ -203,6 +209,8 @@ def check_scenarios(module: Module, docs: list[YamlDoc], report: Report) -> list
             continue
         wf = module.workflow_for(rt_id)
         for i, sc in enumerate(data["scenarios"]):
+            if (doc.file, sc["name"]) in skip:
+                continue
             base: Path = ("scenarios", i)
             ok = True
             expect = sc["expect"]
@@ -286,7 +294,8 @@ def collect(path: str) -> Suite:
     result = load_module(path)
     if result.module is None:
         return Suite(path, None, [], result.report)
-    scenarios = check_scenarios(result.module, result.docs.get("scenarios", []), result.report)
+    skip = result.files.skip_scenarios if result.files is not None else set()
+    scenarios = check_scenarios(result.module, result.docs.get("scenarios", []), result.report, skip)
     return Suite(path, result.module, scenarios, result.report)
 
 

@@ -31,7 +31,18 @@ _PATTERN_WORDS = {
         "write field_id, or subform_id[0].field_id for a field of a subform row",
     ),
 }
-KINDS = ("module", "form", "lookup", "workflow", "roles", "scenarios")
+KINDS = (
+    "module",
+    "form",
+    "lookup",
+    "workflow",
+    "roles",
+    "scenarios",
+    "form_patch",
+    "lookup_patch",
+    "workflow_patch",
+    "roles_patch",
+)
 _TYPE_WORDS = {
     "string": "text",
     "number": "a number",

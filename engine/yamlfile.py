@@ -44,9 +44,24 @@ class YamlDoc:
     quoted: set[Path] = field(default_factory=set)  # scalars written in quotes
     text: str = ""
     spans: dict[Path, tuple[int, int, str]] = field(default_factory=dict)  # text scalars: start, end, style
+    #: for a document merged from an overlay: path prefix here -> (source document, path there)
+    origins: dict[Path, tuple[YamlDoc, Path]] = field(default_factory=dict)
+
+    def origin(self, path: Path) -> tuple[YamlDoc, Path] | None:
+        """The source document and path of `path` in a merged document (None for a plain one)."""
+        if not self.origins:
+            return None
+        for end in range(len(path), -1, -1):
+            found = self.origins.get(path[:end])
+            if found is not None:
+                src, src_path = found
+                return src, (*src_path, *path[end:])
+        return None
 
     def at(self, path: Path, *, key: bool = False) -> Position:
         """The position of the value (or key) at `path`, or of its closest written ancestor."""
+        if (src := self.origin(path)) is not None:
+            return src[0].at(src[1], key=key)
         table = self.keys if key else self.values
         if path in table:
             line, col = table[path]
@@ -61,6 +76,8 @@ class YamlDoc:
     def locate(self, path: Path, value: str, offset: int) -> Position:
         """The file position of character `offset` of the text scalar at `path`, whatever its style
         (plain, quoted with escapes, folded or literal block, over several lines)."""
+        if (src := self.origin(path)) is not None:
+            return src[0].locate(src[1], value, offset)
         span = self.spans.get(path)
         if span is None:
             return self.at(path)

@@ -169,6 +169,23 @@ def assert_finding(
 # --------------------------------------------------------------------------------------------------
 
 
+# An overlay of the base module: the base is written to ../base, the overlay adapts it.
+OVERLAY_MODULE = """\
+    id: protection_arcadia
+    title: Protection case management (Arcadia)
+    version: '1.0-arcadia'
+    extends: ../base
+    """
+
+
+def overlay_files(changes: dict[str, str | bytes | None]) -> dict[str, str | bytes | None]:
+    files: dict[str, str | bytes | None] = {name: None for name in BASE}
+    files.update({f"../base/{name}": text for name, text in BASE.items()})
+    files["module.yaml"] = OVERLAY_MODULE
+    files.update(changes)
+    return files
+
+
 @dataclass
 class Case:
     id: str
@@ -249,26 +266,6 @@ CASES: list[Case] = [
     ),
     Case("file.unreadable/no-roles-yaml", "file.unreadable", {"roles.yaml": None}, at=("roles.yaml", 1, 1)),
     Case("module.not-found", "module.not-found", {"module.yaml": None}, at=("", 1, 1)),
-    Case(
-        "module.extends-unsupported",
-        "module.extends-unsupported",
-        {
-            "module.yaml": """\
-            id: protection
-            title: Protection case management
-            version: '1.0'
-            extends: ../global_protection
-            default_locale: en
-            locales: [en, fr, ar]
-            record_types:
-              case:
-                title: Protection case
-                forms: [registration]
-                workflow: case_workflow
-            """
-        },
-        at=("module.yaml", 4, 1),
-    ),
     Case(
         "module.unexpected-file",
         "module.unexpected-file",
@@ -1223,6 +1220,31 @@ CASES += [
                 choice_filter: "regon = 'north'"
             """),
         at=("forms/registration.yaml", 15, 21),
+    ),
+    # -- overlays ---------------------------------------------------------------------------------
+    Case(
+        "overlay.base-not-found",
+        "overlay.base-not-found",
+        {"module.yaml": OVERLAY_MODULE.replace("../base", "../global_protection")},
+        at=("module.yaml", 4, 10),
+    ),
+    Case(
+        "overlay.cycle",
+        "overlay.cycle",
+        {"module.yaml": OVERLAY_MODULE.replace("../base", ".")},
+        at=("module.yaml", 4, 10),
+    ),
+    Case(
+        "overlay.unknown-target/field",
+        "overlay.unknown-target",
+        overlay_files({"forms/registration.yaml": "id: registration\nhide_fields: [client_cod]\n"}),
+        at=("forms/registration.yaml", 2, 15),
+    ),
+    Case(
+        "overlay.unknown-target/form",
+        "overlay.unknown-target",
+        overlay_files({"forms/registraton.yaml": "id: registraton\nhide_fields: [client_code]\n"}),
+        at=("forms/registraton.yaml", 1, 5),
     ),
 ]
 
