@@ -193,6 +193,12 @@ def _validate(
             if required and not v:
                 ev.errors.append(FieldError(path, f, "required", f.required_message or "Add at least one row."))
             _limit_error(f, v, path, ev)
+            if f.constraint is not None and v:
+                env.dot = v
+                ok = truth(f.constraint(env))
+                env.dot = ""
+                if not ok:
+                    ev.errors.append(FieldError(path, f, "constraint", f.constraint_message or DEFAULT_CONSTRAINT))
             for i, row in enumerate(v):
                 _validate(f.subform, row, (values, *parents), today, f"{path}[{i}].", ev)
             continue

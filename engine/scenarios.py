@@ -106,7 +106,8 @@ class Scenario:
             return [Failure(self.at("expect"), self.name, "the record type has no workflow")]
         role = self.module.roles.get(self.data.get("role", ""))
         stage = self.data.get("stage", wf.initial)
-        checks = {c.transition.id: c for c in check_transitions(wf, ev, role, stage)}
+        mine = bool(self.data.get("requested_by_me", False))
+        checks = {c.transition.id: c for c in check_transitions(wf, ev, role, stage, requested_by_user=mine)}
         out = []
         for key in _TRANSITION_KEYS:
             for i, tid in enumerate(expect.get(key, [])):

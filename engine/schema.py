@@ -140,6 +140,8 @@ def _report(doc: YamlDoc, error: ValidationError, report: Report) -> None:
             hint = "Sanad reads only true and false as booleans: write true or false"
         elif isinstance(error.instance, (int, float)) and "string" in wanted:
             hint = f"quote it: '{error.instance}'"
+        elif error.instance is None:
+            hint = "write a value after the colon; inside { } a comma ends the value, so quote texts with commas"
         report.add(doc.at(path), "schema.type", f"{name} must be {words}, not {_describe(error.instance)}", hint)
     elif v in ("oneOf", "anyOf"):
         alternatives = sorted(

@@ -158,3 +158,48 @@ def test_choice_filter_limits_the_accepted_answers(make_module: MakeModule) -> N
     assert evaluate(case, {"region": "north", "district": "n1"}).errors_for("intake") == []
     wrong = evaluate(case, {"region": "north", "district": "s1"}).errors_for("intake")
     assert [(e.path, e.code) for e in wrong] == [("district", "choice")]
+
+
+def test_a_constraint_on_a_subform_is_checked_against_its_rows(make_module: MakeModule) -> None:
+    from tests.conftest import BASE_FILES
+
+    plan = BASE_FILES["forms/plan.yaml"].replace(
+        "            max: 3\n",
+        "            max: 3\n            constraint: count(.) <= 2\n            constraint_message: At most two services here.\n",
+    )
+    result = load_module(make_module({"forms/plan.yaml": plan}))
+    assert result.module is not None, [d.format() for d in result.report.items]
+    case = result.module.record_types["case"]
+    rows = [{"service": "A"}, {"service": "B"}, {"service": "C"}]
+    ev = evaluate(case, {"consent": "yes", "goal": "x", "services": rows}, "2026-01-01")
+    assert [(e.path, e.message) for e in ev.errors_for("plan")] == [("services", "At most two services here.")]
+    ev = evaluate(case, {"consent": "yes", "goal": "x", "services": rows[:2]}, "2026-01-01")
+    assert ev.errors_for("plan") == []
+
+
+def test_scenarios_can_check_the_no_self_approval_rule(make_module: MakeModule) -> None:
+    from engine.scenarios import collect
+
+    root = make_module(
+        {
+            "tests/approvals.yaml": """
+        record_type: case
+        scenarios:
+          - name: a supervisor cannot approve a plan they requested
+            role: supervisor
+            stage: plan_requested
+            requested_by_me: true
+            given: {}
+            expect: {transitions_denied: [approve_plan]}
+          - name: a lead may approve their own request
+            role: lead
+            stage: plan_requested
+            requested_by_me: true
+            given: {}
+            expect: {transitions_allowed: [approve_plan]}
+    """
+        }
+    )
+    suite = collect(root)
+    assert not suite.report.items and len(suite.scenarios) == 2
+    assert [f.format() for sc in suite.scenarios for f in sc.run()] == []
