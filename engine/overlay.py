@@ -80,6 +80,16 @@ def _all_ids(items: list[Item], key: str = "id") -> list[str]:
     return out
 
 
+def _listing(what: str, candidates: list[str]) -> str | None:
+    if not candidates:
+        return None
+    if what == "scenario":
+        return f"the base has {len(candidates)} scenarios; 'sanad test -v <base module>' lists them"
+    if sum(len(c) for c in candidates) > 300:
+        return f"the base has {len(candidates)} {what}s, e.g. {', '.join(candidates[:5])}"
+    return f"the {what}s are: {', '.join(candidates)}"
+
+
 def _merged(base: YamlDoc, data: dict[str, Any], origins: dict[Path, Source]) -> YamlDoc:
     origins.setdefault((), (base, ()))
     return YamlDoc(file=base.file, data=data, origins=origins)
@@ -94,8 +104,7 @@ class Merger:
             doc.at(path, key=key),
             "overlay.unknown-target",
             f"the base module has no {what} '{name}' to change",
-            did_you_mean(name, candidates)
-            or (f"the {what}s are: {', '.join(candidates[:15])}" if candidates else None),
+            did_you_mean(name, candidates) or _listing(what, candidates),
         )
 
     @staticmethod
