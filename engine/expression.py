@@ -55,6 +55,7 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "if": (3, 3),
     "coalesce": (2, None),
     "concat": (1, None),
+    "join": (2, None),
     "string-length": (1, 1),
     "regex": (2, 2),
     "today": (0, 0),
@@ -500,6 +501,16 @@ class _Checker:
     def f_concat(self, node: Node, cs: list[_C], args: list[Node]) -> _C:
         fns = [c.fn for c in cs]
         return _C(lambda e: "".join(V.text_of(fn(e)) for fn in fns), "text")
+
+    def f_join(self, node: Node, cs: list[_C], args: list[Node]) -> _C:
+        sep_fn = cs[0].fn
+        fns = [c.fn for c in cs[1:]]
+
+        def f(e: Env) -> str:
+            sep = V.text_of(sep_fn(e))
+            return sep.join(t for fn in fns if (t := V.text_of(fn(e))) != "")
+
+        return _C(f, "text")
 
     def f_string_length(self, node: Node, cs: list[_C], args: list[Node]) -> _C:
         fa = cs[0].fn

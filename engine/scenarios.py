@@ -87,10 +87,10 @@ class Scenario:
             got = "valid" if not errors else "invalid: " + _describe_errors(errors)
             fail(("valid",), f"expected {'valid' if expect['valid'] else 'invalid'}, got {got}")
         for i, p in enumerate(expect.get("errors", [])):
-            if not any(e.path == p for e in ev.errors):
+            if not any(e.path == p for e in errors):
                 fail(
                     ("errors", i),
-                    f"expected an error on '{p}', got " + (_describe_errors(ev.errors) if ev.errors else "no errors"),
+                    f"expected an error on '{p}', got " + (_describe_errors(errors) if errors else "no errors"),
                 )
         for p, want in (expect.get("values") or {}).items():
             got = ev.value_at(p)
@@ -128,6 +128,20 @@ class Scenario:
                 else:
                     continue
                 out.append(Failure(self.at("expect", key, i), self.name, message))
+        if "transitions_allowed" in expect:
+            listed = set(expect["transitions_allowed"])
+            extra = [tid for tid, c in checks.items() if c.allowed and tid not in listed]
+            if extra:
+                out.append(
+                    Failure(
+                        self.at("expect", "transitions_allowed"),
+                        self.name,
+                        f"expected only {sorted(listed) or 'no transition'} to be allowed, but "
+                        + ", ".join(f"'{t}'" for t in extra)
+                        + (" is" if len(extra) == 1 else " are")
+                        + " allowed too",
+                    )
+                )
         return out
 
 

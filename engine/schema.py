@@ -178,7 +178,12 @@ def _report(doc: YamlDoc, error: ValidationError, report: Report) -> None:
             what, hint = _PATTERN_WORDS.get(pattern, ("the expected form", f"it must match {pattern}"))
             report.add(doc.at(path), "schema.pattern", f"'{value}' is not {what}", hint)
     elif v in ("minItems", "minProperties", "minLength"):
-        report.add(doc.at(path), "schema.invalid", f"{name} must not be empty", "add at least one entry")
+        hint = "add at least one entry"
+        if path[-2:-1] == ("expect",):
+            hint = "an empty list checks nothing: leave the key out" + (
+                ", or write valid: true to expect no errors" if where == "errors" else ""
+            )
+        report.add(doc.at(path), "schema.invalid", f"{name} must not be empty", hint)
     elif v == "uniqueItems":
         report.add(doc.at(path), "schema.invalid", f"{name} lists the same value twice", "remove the repeated value")
     else:

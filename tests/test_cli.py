@@ -121,3 +121,28 @@ def test_compile_prints_forms_with_expression_asts(capsys: pytest.CaptureFixture
     }
     order = [name for kind, name in case["order"] if kind == "field"]
     assert order.index("date_of_birth") < order.index("age") < order.index("age_group") < order.index("caregiver_name")
+
+
+def test_transitions_allowed_is_the_exact_set(capsys: pytest.CaptureFixture[str], make_module: MakeModule) -> None:
+    root = make_module(
+        {
+            "tests/flow.yaml": """
+        record_type: case
+        scenarios:
+          - name: a supervisor at plan approval
+            role: supervisor
+            stage: plan_requested
+            given: {}
+            expect: {transitions_allowed: [approve_plan]}
+          - name: a supervisor cannot start anything at the open stage
+            role: supervisor
+            stage: open
+            given: {}
+            expect: {transitions_allowed: []}
+    """
+        }
+    )
+    code, out = run(capsys, "test", root)
+    assert code == 1
+    assert "expected only ['approve_plan'] to be allowed, but 'reject_plan' is allowed too" in out
+    assert out.splitlines()[-1] == "2 scenarios: 1 passed, 1 failed"

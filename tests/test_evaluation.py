@@ -196,7 +196,7 @@ def test_scenarios_can_check_the_no_self_approval_rule(make_module: MakeModule) 
             stage: plan_requested
             requested_by_me: true
             given: {}
-            expect: {transitions_allowed: [approve_plan]}
+            expect: {transitions_allowed: [approve_plan, reject_plan]}
     """
         }
     )
