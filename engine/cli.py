@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from engine import __version__, schema
 from engine.diagnostics import Diagnostic, display_path, to_json
@@ -143,6 +144,216 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- data commands ------------------------------------------------------------------------------
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit status 1."""
+
+
+def _database(args: argparse.Namespace, *, create: bool = False) -> tuple[str, Any]:
+    from engine.storage import db
+
+    url = db.resolve_url(args.db)
+    try:
+        engine = db.make_engine(url)
+        if db.is_new(engine):
+            if not create:
+                raise CliError(f"the database {db.display_url(url)} has no Sanad tables yet; run 'sanad db upgrade'")
+            print(f"sanad: setting up a new database at {db.display_url(url)}", file=sys.stderr)
+            db.upgrade(engine)
+        elif db.current_revision(engine) != db.head_revision(engine):
+            raise CliError(
+                f"the database {db.display_url(url)} needs a migration; run 'sanad db upgrade' (back it up first)"
+            )
+    except CliError:
+        raise
+    except Exception as exc:  # connection problems: say which database and why, no traceback
+        raise CliError(f"cannot use the database {db.display_url(url)}: {str(exc).splitlines()[0]}") from None
+    return url, engine
+
+
+def _registry(args: argparse.Namespace) -> Any:
+    from engine.registry import DEFAULT_DEFINITIONS, DefinitionsError, Registry
+
+    paths = args.definitions or [DEFAULT_DEFINITIONS]
+    try:
+        return Registry.load(paths)
+    except DefinitionsError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        raise CliError("the definitions have errors; the server was not started") from None
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from engine.storage import db
+
+    url = db.resolve_url(args.db)
+    try:
+        engine = db.make_engine(url)
+        before = db.current_revision(engine)
+        db.upgrade(engine)
+        after = db.current_revision(engine)
+    except Exception as exc:
+        raise CliError(f"cannot migrate {db.display_url(url)}: {str(exc).splitlines()[0]}") from None
+    print(
+        f"{db.display_url(url)}: "
+        + ("already up to date" if before == after else f"migrated from {before or 'empty'} to {after}")
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from engine.web.app import Settings, create_app, secret_key
+
+    registry = _registry(args)
+    url, _ = _database(args, create=True)
+    settings = Settings(
+        definitions=args.definitions or [], database_url=url, secret_key=secret_key(), idle_minutes=args.idle_minutes
+    )
+    app = create_app(settings, registry)
+    names = ", ".join(f"{m.id} {m.version}" for m in registry.modules.values())
+    print(
+        f"sanad: serving {names} on http://{args.host}:{args.port} (database {settings.database_url.split('://')[0]})",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    import getpass
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password (10 characters or more): ")
+        if getpass.getpass("Same password again: ") != password:
+            raise CliError("the two passwords differ")
+    else:
+        raise CliError("no password: use --password-stdin to read it from standard input")
+    return password
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from engine.service import accounts
+    from engine.service.errors import ServiceError
+    from engine.storage import db
+
+    registry = _registry(args)
+    module = registry.module(args.module) if args.module else next(iter(registry.modules.values()))
+    if module is None:
+        raise CliError(f"no module '{args.module}' in the definitions; there is {', '.join(registry.modules)}")
+    _, engine = _database(args, create=True)
+    password = _read_password(args)
+    try:
+        with db.transaction(db.session_factory(engine)) as session:
+            user = accounts.add_user(
+                session,
+                accounts.hasher(),
+                module,
+                args.name,
+                password,
+                args.role,
+                args.agency,
+                args.group,
+                args.full_name,
+            )
+            print(f"added {user.username} ({args.role} in {module.id})")
+    except ServiceError as exc:
+        raise CliError(exc.message) from None
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from engine.storage import db
+    from engine.storage.models import Agency, Group, User, UserGroup
+
+    _, engine = _database(args)
+    with db.session_factory(engine)() as session:
+        agencies = {aid: code for aid, code in session.execute(select(Agency.id, Agency.code))}
+        groups: dict[int, list[str]] = {}
+        for uid, code in session.execute(
+            select(UserGroup.user_id, Group.code).join(Group, Group.id == UserGroup.group_id)
+        ):
+            groups.setdefault(uid, []).append(code)
+        users = list(session.scalars(select(User).order_by(User.username)))
+    print(f"{'user':20} {'module':12} {'role':18} {'agency':12} {'groups':20} status")
+    for u in users:
+        print(
+            f"{u.username:20} {u.module:12} {u.role:18} {agencies.get(u.agency_id or -1, '-'):12} "
+            f"{','.join(groups.get(u.id, [])) or '-':20} {'disabled' if u.disabled else 'active'}"
+        )
+    print(f"{len(users)} user{'s' if len(users) != 1 else ''}")
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    from engine.service import accounts
+    from engine.service.errors import ServiceError
+    from engine.storage import db
+
+    _, engine = _database(args)
+    try:
+        with db.transaction(db.session_factory(engine)) as session:
+            accounts.disable_user(session, args.name)
+    except ServiceError as exc:
+        raise CliError(exc.message) from None
+    print(f"disabled {args.name}; their sessions have ended")
+    return 0
+
+
+def cmd_audit_list(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from engine.service import audit
+    from engine.storage import db
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise CliError("--since takes a date like 2026-11-01 or 2026-11-01T08:00") from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+    _, engine = _database(args)
+    with db.session_factory(engine)() as session:
+        rows = audit.entries(
+            session, username=args.user, record_id=args.record, action=args.action, since=since, limit=args.limit
+        )
+        if args.format == "json":
+            print(
+                json.dumps(
+                    [
+                        {
+                            "id": e.id,
+                            "at": e.at.isoformat(),
+                            "user": e.username,
+                            "ip": e.ip,
+                            "action": e.action,
+                            "record_id": e.record_id,
+                            "details": e.details,
+                        }
+                        for e in rows
+                    ],
+                    ensure_ascii=False,
+                    indent=2,
+                )
+            )
+            return 0
+        for e in reversed(rows):
+            details = " ".join(f"{k}={v}" for k, v in (e.details or {}).items() if v not in (None, "", []))
+            print(
+                f"{e.at.strftime('%Y-%m-%d %H:%M:%S')}  {e.username or '-':16} {e.ip or '-':15} {e.action:18} "
+                f"{(e.record_id or '-')[:8]:8}  {details}"
+            )
+        print(f"{len(rows)} entr{'ies' if len(rows) != 1 else 'y'}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     if args.list or not args.kind:
         for kind in schema.KINDS:
@@ -202,6 +413,74 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", help="only the form, lookup or workflow with this id")
     p.set_defaults(func=cmd_show)
 
+    def data_options(p: argparse.ArgumentParser, definitions: bool = True) -> None:
+        if definitions:
+            p.add_argument(
+                "--definitions",
+                action="append",
+                metavar="PATH",
+                help="a module folder to serve (repeatable; default: definitions/gbv)",
+            )
+        p.add_argument(
+            "--db",
+            metavar="URL",
+            help="database URL (default: $SANAD_DATABASE_URL, then a SQLite file in the data folder, $SANAD_DATA_DIR)",
+        )
+
+    p = sub.add_parser(
+        "serve",
+        help="serve the records service (JSON API) on http://127.0.0.1:8000",
+        description="Serve the modules. A new database is set up automatically.",
+    )
+    data_options(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument(
+        "--idle-minutes",
+        type=int,
+        default=int(os.environ.get("SANAD_IDLE_MINUTES", "30")),
+        help="sign users out after this many idle minutes (default: 30, or $SANAD_IDLE_MINUTES)",
+    )
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("db", help="database maintenance")
+    dbsub = p.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    q = dbsub.add_parser("upgrade", help="create or migrate the database to this version of Sanad")
+    data_options(q, definitions=False)
+    q.set_defaults(func=cmd_db_upgrade)
+
+    p = sub.add_parser("users", help="add, list and disable user accounts")
+    usub = p.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
+    q = usub.add_parser("add", help="add a user (the password is asked, or read with --password-stdin)")
+    q.add_argument("name", help="the user name they sign in with")
+    q.add_argument("--role", required=True, help="a role id from the module's roles.yaml")
+    q.add_argument("--agency", help="the agency code (created if new)")
+    q.add_argument("--group", action="append", help="a user group code (repeatable; created if new)")
+    q.add_argument("--module", help="the module id (default: the first module served)")
+    q.add_argument("--full-name", help="the person's name, shown to colleagues")
+    q.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    data_options(q)
+    q.set_defaults(func=cmd_users_add)
+    q = usub.add_parser("list", help="list the user accounts")
+    data_options(q, definitions=False)
+    q.set_defaults(func=cmd_users_list)
+    q = usub.add_parser("disable", help="disable an account and end its sessions")
+    q.add_argument("name")
+    data_options(q, definitions=False)
+    q.set_defaults(func=cmd_users_disable)
+
+    p = sub.add_parser("audit", help="read the audit log (for the data protection officer)")
+    asub = p.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
+    q = asub.add_parser("list", help="list audit entries, newest last")
+    q.add_argument("--user", help="only this user name")
+    q.add_argument("--record", help="only this record (id or its first characters)")
+    q.add_argument("--action", help="only this action, e.g. record.read or login.failure")
+    q.add_argument("--since", help="only entries from this date/time (ISO, UTC if no zone)")
+    q.add_argument("--limit", type=int, default=200, help="at most this many entries (default 200)")
+    q.add_argument("--format", choices=["text", "json"], default="text")
+    data_options(q, definitions=False)
+    q.set_defaults(func=cmd_audit_list)
+
     p = sub.add_parser("schema", help="print the JSON Schema of a definition file kind (for editors)")
     p.add_argument("kind", nargs="?", choices=schema.KINDS, help="which schema to print")
     p.add_argument("--list", action="store_true", help="list the schema files and their paths")
@@ -222,6 +501,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except CliError as exc:
+        print(f"sanad: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug in Sanad, not in the definitions: say so, briefly
         if os.environ.get("SANAD_DEBUG"):
             raise

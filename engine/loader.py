@@ -517,6 +517,7 @@ class _Loader:
                 doc.at((*tpath, "id")),
                 requires_forms=tuple(t.get("requires_forms", ())),
                 approval=bool(t.get("approval", False)) or any(s.endswith("_requested") for s in t["from"]),
+                referral=bool(t.get("referral", False)),
             )
             if not tr.roles:
                 self.report.add(

@@ -199,6 +199,7 @@ class Transition:
     guards: tuple[Guard, ...] = ()
     requires_forms: tuple[str, ...] = ()
     approval: bool = False
+    referral: bool = False  # an action that refers the record to another user
 
 
 @dataclass(eq=False, slots=True)

@@ -155,3 +155,14 @@ def mini(make_module: MakeModule) -> LoadResult:
     result = load_module(make_module())
     assert result.module is not None, [d.format() for d in result.report.items]
     return result
+
+
+DB_KINDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=DB_KINDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: object) -> object:
+    from tests.server import database
+
+    with database(request.param, tmp_path) as url:
+        yield url

@@ -1,0 +1,197 @@
+"""User accounts, passwords (argon2id), sessions and sign-in throttling."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher, profiles
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.model import Module
+from engine.policy import Actor
+from engine.service import audit
+from engine.service.errors import BadRequest, Invalid, NotFound, TooManyAttempts, Unauthorized
+from engine.storage.models import Agency, Group, User, UserGroup
+from engine.storage.models import Session as LoginSession
+
+# Dummy hash verified when the user does not exist, so timing does not reveal which names exist.
+_DUMMY = PasswordHasher().hash(secrets.token_urlsafe(16))
+
+
+def hasher(cheap: bool = False) -> PasswordHasher:
+    """argon2id; `cheap` (tests only) uses the smallest parameters."""
+    return PasswordHasher.from_parameters(profiles.CHEAPEST) if cheap else PasswordHasher()
+
+
+class Throttle:
+    """Failed sign-ins per account and per IP in a sliding window (in this process)."""
+
+    def __init__(self, per_account: int = 5, per_ip: int = 20, window_s: float = 900.0) -> None:
+        self.per_account, self.per_ip, self.window = per_account, per_ip, window_s
+        self._fails: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        q = self._fails[key]
+        while q and q[0] < now - self.window:
+            q.popleft()
+        return q
+
+    def check(self, username: str, ip: str | None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            acct = self._recent("u:" + username.lower(), now)
+            addr = self._recent("ip:" + (ip or "-"), now)
+            if len(acct) >= self.per_account or len(addr) >= self.per_ip:
+                oldest = min(q[0] for q in (acct, addr) if q)
+                wait = int(self.window - (now - oldest)) + 1
+                raise TooManyAttempts("Too many failed sign-ins. Wait a few minutes and try again.", retry_after=wait)
+
+    def failed(self, username: str, ip: str | None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._fails["u:" + username.lower()].append(now)
+            self._fails["ip:" + (ip or "-")].append(now)
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._fails.pop("u:" + username.lower(), None)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    session_id: str
+
+
+def verify_password(ph: PasswordHasher, user: User | None, password: str) -> bool:
+    try:
+        return ph.verify(user.password_hash if user else _DUMMY, password) and user is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def start_session(session: Session, user: User, ip: str | None) -> str:
+    sid = secrets.token_urlsafe(32)
+    t = audit.now()
+    session.add(LoginSession(id=sid, user_id=user.id, created_at=t, last_seen_at=t, ip=ip))
+    return sid
+
+
+def resume_session(session: Session, sid: str, idle: timedelta) -> User | None:
+    """The user of a live session, refreshing its last-seen time; None when ended or idle too long."""
+    row = session.get(LoginSession, sid)
+    if row is None or row.ended_at is not None:
+        return None
+    t = audit.now()
+    last = row.last_seen_at if row.last_seen_at.tzinfo else row.last_seen_at.replace(tzinfo=t.tzinfo)
+    if t - last > idle:
+        row.ended_at = t
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or user.disabled:
+        return None
+    if (t - last).total_seconds() > 30:  # don't write on every request
+        row.last_seen_at = t
+    return user
+
+
+def end_session(session: Session, sid: str) -> None:
+    row = session.get(LoginSession, sid)
+    if row is not None and row.ended_at is None:
+        row.ended_at = audit.now()
+
+
+def group_ids(session: Session, user: User) -> frozenset[int]:
+    return frozenset(session.scalars(select(UserGroup.group_id).where(UserGroup.user_id == user.id)))
+
+
+def actor_for(session: Session, user: User, module: Module) -> Actor:
+    role = module.roles.get(user.role)
+    if role is None:
+        raise Unauthorized(f"your role '{user.role}' no longer exists in the module '{module.id}'")
+    return Actor(user.id, user.username, role, user.agency_id, group_ids(session, user))
+
+
+def ensure_agency(session: Session, code: str) -> Agency:
+    agency = session.scalar(select(Agency).where(Agency.code == code))
+    if agency is None:
+        agency = Agency(code=code, name=code)
+        session.add(agency)
+        session.flush()
+    return agency
+
+
+def ensure_group(session: Session, code: str, agency: Agency | None) -> Group:
+    group = session.scalar(select(Group).where(Group.code == code))
+    if group is None:
+        group = Group(code=code, name=code, agency_id=agency.id if agency else None)
+        session.add(group)
+        session.flush()
+    return group
+
+
+def add_user(
+    session: Session,
+    ph: PasswordHasher,
+    module: Module,
+    username: str,
+    password: str,
+    role: str,
+    agency: str | None = None,
+    groups: list[str] | None = None,
+    full_name: str | None = None,
+    by: User | None = None,
+) -> User:
+    username = username.strip()
+    if not username or len(username) > 100 or any(c.isspace() for c in username):
+        raise Invalid("a user name is 1 to 100 characters without spaces")
+    if role not in module.roles:
+        raise Invalid(f"the module '{module.id}' has no role '{role}'; its roles are: {', '.join(module.roles)}")
+    if len(password) < 10:
+        raise Invalid("the password must be at least 10 characters long")
+    if find_user(session, username) is not None:
+        raise BadRequest(f"there is already a user '{username}'")
+    agency_row = ensure_agency(session, agency) if agency else None
+    user = User(
+        username=username,
+        password_hash=ph.hash(password),
+        module=module.id,
+        role=role,
+        agency_id=agency_row.id if agency_row else None,
+        full_name=full_name,
+        disabled=False,
+        created_at=audit.now(),
+    )
+    session.add(user)
+    session.flush()
+    for code in groups or []:
+        session.add(UserGroup(user_id=user.id, group_id=ensure_group(session, code, agency_row).id))
+    audit.record(
+        session, "user.add", user=by, username=by.username if by else "(command line)", target=username, role=role
+    )
+    return user
+
+
+def disable_user(session: Session, username: str, by: User | None = None) -> User:
+    user = find_user(session, username)
+    if user is None:
+        raise NotFound(f"there is no user '{username}'")
+    user.disabled = True
+    for row in session.scalars(
+        select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+    ):
+        row.ended_at = audit.now()
+    audit.record(session, "user.disable", user=by, username=by.username if by else "(command line)", target=username)
+    return user

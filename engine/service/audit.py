@@ -1,0 +1,60 @@
+"""The append-only audit log: who did what, when, from where, to which record."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.storage.models import AuditEntry, User
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def record(
+    session: Session,
+    action: str,
+    *,
+    user: User | None = None,
+    username: str | None = None,
+    ip: str | None = None,
+    record_id: str | None = None,
+    **details: Any,
+) -> None:
+    """Add one entry in the caller's transaction (so it commits or rolls back with the change)."""
+    session.add(
+        AuditEntry(
+            at=now(),
+            user_id=user.id if user is not None else None,
+            username=user.username if user is not None else username,
+            ip=ip,
+            action=action,
+            record_id=record_id,
+            details=details,
+        )
+    )
+
+
+def entries(
+    session: Session,
+    *,
+    username: str | None = None,
+    record_id: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    limit: int = 200,
+) -> list[AuditEntry]:
+    q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if username:
+        q = q.where(AuditEntry.username == username)
+    if record_id:
+        q = q.where(AuditEntry.record_id.startswith(record_id))
+    if action:
+        q = q.where(AuditEntry.action == action)
+    if since:
+        q = q.where(AuditEntry.at >= since)
+    return list(session.scalars(q))

@@ -1,0 +1,285 @@
+"""The OpenAPI 3.1 description of /api/v1 (served at /api/v1/openapi.json)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from engine import __version__
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description}
+    if schema is not None:
+        out["content"] = {"application/json": {"schema": schema}}
+    return out
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    words = {
+        400: "Malformed request",
+        401: "Not signed in",
+        403: "Not allowed for this user",
+        404: "Not found (or not visible to this user)",
+        409: "Conflict: stale version, wrong stage or duplicate",
+        422: "Invalid answers or a workflow step that cannot be taken yet, with reasons",
+        429: "Too many failed sign-ins",
+    }
+    return {str(c): _resp(words[c], ERROR) for c in codes}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+RT = {"name": "record_type", "in": "path", "required": True, "schema": {"type": "string"}, "example": "case"}
+RID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}, "description": "UUID or short id"}
+
+
+@cache
+def spec() -> dict[str, Any]:
+    record = {"$ref": "#/components/schemas/Record"}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Sanad records API",
+            "version": __version__,
+            "description": "Case records, their workflow, assignment and referral. Every response holds only what the "
+            "signed-in user may see: records outside their scope answer 404; fields above their role's sensitivity "
+            "are never sent. Unsafe methods from another site are refused (Sec-Fetch-Site / Origin).",
+        },
+        "servers": [{"url": "/"}],
+        "components": {
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "sanad_session"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "status"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "errors": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "field": {"type": "string"},
+                                    "code": {"type": "string"},
+                                    "message": {"type": "string"},
+                                },
+                            },
+                        },
+                        "reasons": {"type": "array", "items": {"type": "string"}},
+                        "current_version": {"type": "integer"},
+                        "changes": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "Record": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "short_id": {"type": "string"},
+                        "module": {"type": "string"},
+                        "record_type": {"type": "string"},
+                        "stage": {"type": ["string", "null"]},
+                        "version": {"type": "integer"},
+                        "owner": {"type": ["string", "null"]},
+                        "created_at": {"type": "string"},
+                        "updated_at": {"type": "string"},
+                        "definitions_version": {"type": "string"},
+                        "data": {"type": "object", "description": "answers, by field id (only fields you may see)"},
+                        "forms": {"type": "object"},
+                        "transitions": {"type": "array", "items": {"type": "object"}},
+                        "links": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+            },
+        },
+        "security": [{"session": []}],
+        "paths": {
+            "/api/v1/login": {
+                "post": {
+                    "summary": "Sign in; sets the session cookie",
+                    "security": [],
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["username", "password"],
+                            "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+                        }
+                    ),
+                    "responses": {"200": _resp("Signed in"), **_errors(400, 401, 429)},
+                }
+            },
+            "/api/v1/logout": {
+                "post": {"summary": "Sign out (ends the session)", "responses": {"200": _resp("Signed out")}}
+            },
+            "/api/v1/me": {
+                "get": {"summary": "The signed-in user and role", "responses": {"200": _resp("You"), **_errors(401)}}
+            },
+            "/api/v1/modules": {
+                "get": {
+                    "summary": "The module you work in and its record types",
+                    "responses": {"200": _resp("Modules"), **_errors(401)},
+                }
+            },
+            "/api/v1/modules/{module}/forms/{form}": {
+                "get": {
+                    "summary": "A form as JSON with its compiled expressions (for the browser evaluator)",
+                    "parameters": [
+                        {"name": "module", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "form", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "locale", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": _resp("The form"), **_errors(401, 404)},
+                }
+            },
+            "/api/v1/records/{record_type}": {
+                "get": {
+                    "summary": "Records in your scope",
+                    "parameters": [
+                        RT,
+                        {"name": "stage", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "short id or id prefix",
+                        },
+                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    ],
+                    "responses": {"200": _resp("A page of records"), **_errors(400, 401, 403, 404)},
+                },
+                "post": {
+                    "summary": "Create a record (idempotent with a client-chosen id)",
+                    "parameters": [RT],
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "data": {"type": "object"},
+                                "id": {"type": "string", "format": "uuid"},
+                                "link_to": {
+                                    "type": "string",
+                                    "description": "a record (e.g. a case) to link the new one to",
+                                },
+                            },
+                            "additionalProperties": False,
+                        }
+                    ),
+                    "responses": {
+                        "201": _resp("Created", record),
+                        "200": _resp("Already created (same id)", record),
+                        **_errors(400, 401, 403, 404, 409, 422),
+                    },
+                },
+            },
+            "/api/v1/records/{record_type}/{id}": {
+                "get": {
+                    "summary": "One record",
+                    "parameters": [RT, RID],
+                    "responses": {"200": _resp("The record", record), **_errors(401, 404)},
+                },
+                "patch": {
+                    "summary": "Change answers; send the version you edited",
+                    "parameters": [RT, RID],
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["version", "data"],
+                            "properties": {"version": {"type": "integer"}, "data": {"type": "object"}},
+                            "additionalProperties": False,
+                        }
+                    ),
+                    "responses": {"200": _resp("Saved", record), **_errors(400, 401, 403, 404, 409, 422)},
+                },
+            },
+            "/api/v1/records/{record_type}/{id}/history": {
+                "get": {
+                    "summary": "Who changed what, when (fields you may see)",
+                    "parameters": [RT, RID],
+                    "responses": {"200": _resp("History"), **_errors(401, 404)},
+                }
+            },
+            "/api/v1/records/{record_type}/{id}/transitions/{transition}": {
+                "post": {
+                    "summary": "Take a workflow step",
+                    "parameters": [
+                        RT,
+                        RID,
+                        {"name": "transition", "in": "path", "required": True, "schema": {"type": "string"}},
+                    ],
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "properties": {"comment": {"type": "string"}, "override_reason": {"type": "string"}},
+                        }
+                    ),
+                    "responses": {"200": _resp("Done", record), **_errors(400, 401, 403, 404, 409, 422)},
+                }
+            },
+            "/api/v1/records/{record_type}/{id}/assignments": {
+                "post": {
+                    "summary": "Assign the record to a colleague in your scope",
+                    "parameters": [RT, RID],
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["to"],
+                            "properties": {"to": {"type": "string"}, "comment": {"type": "string"}},
+                        }
+                    ),
+                    "responses": {"200": _resp("Assigned", record), **_errors(400, 401, 403, 404, 422)},
+                }
+            },
+            "/api/v1/records/{record_type}/{id}/referrals": {
+                "post": {
+                    "summary": "Refer the record to a user, sharing the forms named (consent rules apply)",
+                    "parameters": [RT, RID],
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["transition", "to", "forms"],
+                            "properties": {
+                                "transition": {"type": "string"},
+                                "to": {"type": "string"},
+                                "forms": {"type": "array", "items": {"type": "string"}},
+                                "comment": {"type": "string"},
+                                "override_reason": {"type": "string"},
+                            },
+                        }
+                    ),
+                    "responses": {"201": _resp("Referred", record), **_errors(400, 401, 403, 404, 409, 422)},
+                }
+            },
+            "/api/v1/referrals": {
+                "get": {"summary": "Referrals made to you", "responses": {"200": _resp("Referrals")}}
+            },
+            "/api/v1/referrals/{id}/{decision}": {
+                "post": {
+                    "summary": "Accept or decline a referral made to you",
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                        {"name": "decision", "in": "path", "required": True, "schema": {"enum": ["accept", "decline"]}},
+                    ],
+                    "responses": {"200": _resp("Answered"), **_errors(401, 404, 409)},
+                }
+            },
+            "/api/v1/audit": {
+                "get": {
+                    "summary": "The audit log (audit.read)",
+                    "parameters": [
+                        {"name": "user", "in": "query", "schema": {"type": "string"}},
+                        {"name": "record", "in": "query", "schema": {"type": "string"}},
+                        {"name": "action", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": _resp("Entries"), **_errors(401, 403)},
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {"summary": "This description", "security": [], "responses": {"200": _resp("OpenAPI 3.1")}}
+            },
+        },
+    }
