@@ -330,7 +330,7 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
                     [
                         {
                             "id": e.id,
-                            "at": e.at.isoformat(),
+                            "at": audit.iso(e.at),
                             "user": e.username,
                             "ip": e.ip,
                             "action": e.action,

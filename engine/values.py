@@ -44,10 +44,14 @@ def as_number(v: Any) -> int | float | None:
     return None
 
 
-def tidy(n: float | int) -> int | float:
-    """Integral floats become ints, so 6 div 2 is 3 in every evaluator and in JSON."""
-    if isinstance(n, float) and n.is_integer() and abs(n) < 2**53:
-        return int(n)
+def tidy(n: float | int) -> int | float | str:
+    """Integral floats become ints, so 6 div 2 is 3 in every evaluator and in JSON; a result too
+    large to be a number (infinity) is unanswered ('')."""
+    if isinstance(n, float):
+        if not math.isfinite(n):
+            return ""
+        if n.is_integer() and abs(n) < 2**53:
+            return int(n)
     return n
 
 

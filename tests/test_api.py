@@ -188,6 +188,10 @@ def test_bad_input_is_rejected_never_stored(srv: Server) -> None:
         == 400
     )
     assert c.post("/api/v1/records/case", json=[1, 2]).status_code == 400
+    for raw in (b'{"data": {"dob": 1e999}}', b'{"data": {"dob": NaN}}'):
+        assert (
+            c.post("/api/v1/records/case", content=raw, headers={"content-type": "application/json"}).status_code == 400
+        )
     assert c.post("/api/v1/records/case", json={"data": {}, "extra": 1}).status_code == 400
     assert c.post("/api/v1/records/nope", json={"data": {}}).status_code == 404
     rec = create(c)
@@ -392,3 +396,37 @@ def test_openapi_and_form_json(srv: Server) -> None:
         "args": [{"op": "ref", "name": "age", "up": 0}, {"op": "lit", "value": 18}],
     }
     assert "name" not in {f["id"] for f in srv.client("sam").get("/api/v1/modules/mini/forms/intake").json()["fields"]}
+
+
+def test_random_submissions_are_refused_or_saved_never_a_server_error(srv: Server) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    c = srv.client("amina")
+    rec = create(c)
+    keys = st.sampled_from(["sex", "dob", "consent", "caregiver", "name", "goal", "services", "age", "total", "x", ""])
+    values = st.recursive(
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.text(max_size=8),
+            st.sampled_from(["female", "yes", "2015-02-30", "1990-01-01"]),
+        ),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["service", "cost", "x"]), inner, max_size=3)
+        ),
+        max_leaves=8,
+    )
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.dictionaries(keys, values, max_size=4))
+    def check(data: dict[str, Any]) -> None:
+        r = c.post("/api/v1/records/case", json={"data": data})
+        assert r.status_code in (201, 400, 403, 422), r.text
+        current = c.get(f"/api/v1/records/case/{rec['id']}").json()["version"]
+        r = c.patch(f"/api/v1/records/case/{rec['id']}", json={"version": current, "data": data})
+        assert r.status_code in (200, 400, 403, 422), r.text
+
+    check()

@@ -15,6 +15,13 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(t: datetime | None) -> str | None:
+    """A timestamp as ISO 8601 in UTC (SQLite hands datetimes back without their zone)."""
+    if t is None:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).isoformat()
+
+
 def record(
     session: Session,
     action: str,

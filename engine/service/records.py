@@ -223,8 +223,8 @@ def view(ctx: Context, rec: Record, hold: Holding, ev: Evaluation | None = None)
         "stage": rec.stage,
         "version": rec.version,
         "owner": names.get(rec.owner_id),
-        "created_at": rec.created_at.isoformat(),
-        "updated_at": rec.updated_at.isoformat(),
+        "created_at": audit.iso(rec.created_at),
+        "updated_at": audit.iso(rec.updated_at),
         "definitions_version": rec.definitions_version,
         "data": ctx.policy.filter_data(ctx.actor, rt.id, hold, rec.data),
         "forms": forms,
@@ -393,7 +393,7 @@ def list_records(ctx: Context, record_type: str, stage: str | None, q: str | Non
                 "stage": r.stage,
                 "version": r.version,
                 "owner": usernames.get(r.owner_id),
-                "updated_at": r.updated_at.isoformat(),
+                "updated_at": audit.iso(r.updated_at),
             }
             for r in items
         ],
@@ -459,7 +459,7 @@ def _changes_since(ctx: Context, rec: Record, hold: Holding, version: int) -> li
     out = []
     for h in rows:
         for ch in ctx.policy.filter_changes(ctx.actor, rec.record_type, hold, h.changes):
-            out.append({**ch, "by": names.get(h.user_id), "at": h.at.isoformat(), "version": h.version})
+            out.append({**ch, "by": names.get(h.user_id), "at": audit.iso(h.at), "version": h.version})
     return out
 
 
@@ -473,7 +473,7 @@ def history(ctx: Context, record_type: str, record_id: str) -> list[dict[str, An
     return [
         {
             "version": h.version,
-            "at": h.at.isoformat(),
+            "at": audit.iso(h.at),
             "by": names.get(h.user_id),
             "action": h.action,
             "changes": ctx.policy.filter_changes(ctx.actor, record_type, hold, h.changes),
@@ -668,7 +668,7 @@ def referrals_for(ctx: Context) -> list[dict[str, Any]]:
             "status": r.status,
             "forms": r.forms,
             "from": names.get(r.by_user_id),
-            "at": r.at.isoformat(),
+            "at": audit.iso(r.at),
             "comment": r.comment,
         }
         for r, rec in rows

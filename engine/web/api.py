@@ -291,7 +291,7 @@ async def audit_list(request: Request) -> Response:
             "entries": [
                 {
                     "id": e.id,
-                    "at": e.at.isoformat(),
+                    "at": audit.iso(e.at),
                     "user": e.username,
                     "ip": e.ip,
                     "action": e.action,

@@ -94,12 +94,23 @@ async def json_body(request: Request) -> dict[str, Any]:
     if len(raw) > MAX_BODY:
         raise ServiceError("the request is too large")
     try:
-        data = json.loads(raw or b"{}")
+        data = json.loads(raw or b"{}", parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the body is not valid JSON") from None
+        raise BadRequest("the body is not valid JSON (numbers must be finite)") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("number out of range")
+    return value
 
 
 def _session_id(request: Request) -> str | None:
