@@ -280,11 +280,19 @@ def cmd_users_list(args: argparse.Namespace) -> int:
         ):
             groups.setdefault(uid, []).append(code)
         users = list(session.scalars(select(User).order_by(User.username)))
+    roles: dict[str, set[str]] | None = None
+    if args.definitions:
+        roles = {mid: set(m.roles) for mid, m in _registry(args).modules.items()}
     print(f"{'user':20} {'module':12} {'role':18} {'agency':12} {'groups':20} status")
     for u in users:
         print(
             f"{u.username:20} {u.module:12} {u.role:18} {agencies.get(u.agency_id or -1, '-'):12} "
             f"{','.join(groups.get(u.id, [])) or '-':20} {'disabled' if u.disabled else 'active'}"
+            + (
+                "  (role not in the definitions)"
+                if roles is not None and u.role not in roles.get(u.module, set())
+                else ""
+            )
         )
     print(f"{len(users)} user{'s' if len(users) != 1 else ''}")
     return 0
@@ -413,14 +421,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", help="only the form, lookup or workflow with this id")
     p.set_defaults(func=cmd_show)
 
-    def data_options(p: argparse.ArgumentParser, definitions: bool = True) -> None:
-        if definitions:
-            p.add_argument(
-                "--definitions",
-                action="append",
-                metavar="PATH",
-                help="a module folder to serve (repeatable; default: definitions/gbv)",
-            )
+    def data_options(p: argparse.ArgumentParser) -> None:
+        # every data command takes both, so several deployments can be driven from one shell
+        p.add_argument(
+            "--definitions",
+            action="append",
+            metavar="PATH",
+            help="a module folder (repeatable; default: definitions/gbv); users list marks roles it does not define",
+        )
         p.add_argument(
             "--db",
             metavar="URL",
@@ -446,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("db", help="database maintenance")
     dbsub = p.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
     q = dbsub.add_parser("upgrade", help="create or migrate the database to this version of Sanad")
-    data_options(q, definitions=False)
+    data_options(q)
     q.set_defaults(func=cmd_db_upgrade)
 
     p = sub.add_parser("users", help="add, list and disable user accounts")
@@ -462,11 +470,11 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(q)
     q.set_defaults(func=cmd_users_add)
     q = usub.add_parser("list", help="list the user accounts")
-    data_options(q, definitions=False)
+    data_options(q)
     q.set_defaults(func=cmd_users_list)
     q = usub.add_parser("disable", help="disable an account and end its sessions")
     q.add_argument("name")
-    data_options(q, definitions=False)
+    data_options(q)
     q.set_defaults(func=cmd_users_disable)
 
     p = sub.add_parser("audit", help="read the audit log (for the data protection officer)")
@@ -478,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--since", help="only entries from this date/time (ISO, UTC if no zone)")
     q.add_argument("--limit", type=int, default=200, help="at most this many entries (default 200)")
     q.add_argument("--format", choices=["text", "json"], default="text")
-    data_options(q, definitions=False)
+    data_options(q)
     q.set_defaults(func=cmd_audit_list)
 
     p = sub.add_parser("schema", help="print the JSON Schema of a definition file kind (for editors)")

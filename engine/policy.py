@@ -34,6 +34,8 @@ class Holding:
     assignee_ids: frozenset[int] = frozenset()
     #: user id -> forms shared with them, for referrals that are pending or accepted
     referrals: dict[int, frozenset[str]] = field(default_factory=dict)
+    #: agency id -> forms shared, for referrals to an agency that nobody there has accepted yet
+    agency_referrals: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 class Policy:
@@ -64,6 +66,8 @@ class Policy:
             return "all"
         if actor.user_id in holding.referrals:
             return "referral"
+        if scope in ("agency", "all") and actor.agency_id is not None and actor.agency_id in holding.agency_referrals:
+            return "referral"  # the receiving agency's managers decide who takes it
         return None
 
     def can_read(self, actor: Actor, record_type: str, holding: Holding) -> bool:
@@ -83,7 +87,8 @@ class Policy:
         allowed = role.may_read_form if mode == "read" else role.may_write_form
         forms = frozenset(f for f in rt.form_ids if allowed(f))
         if self.relation(actor, holding) == "referral":
-            forms &= holding.referrals.get(actor.user_id, frozenset())
+            shared = holding.referrals.get(actor.user_id) or holding.agency_referrals.get(actor.agency_id or -1)
+            forms &= shared or frozenset()
         return forms
 
     def readable_forms(self, actor: Actor, record_type: str, holding: Holding) -> frozenset[str]:

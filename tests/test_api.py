@@ -41,6 +41,12 @@ ROLES = """
         forms: {read: [], write: []}
         sensitivity: [none]
         aggregate_only: true
+      - id: manager
+        label: Case management manager
+        scope: agency
+        permissions: [case.read, case.assign]
+        forms: {read: ['*'], write: []}
+        sensitivity: [quasi, none]
       - id: auditor
         label: Data protection officer
         scope: agency
@@ -88,6 +94,7 @@ def srv(db_url: str, make_module: MakeModule) -> Iterator[Server]:
         s.add_user("coord", "coordinator", groups=())
         s.add_user("other_sup", "supervisor", agency="agency_b", groups=("team_9",))
         s.add_user("dpo", "auditor", groups=())
+        s.add_user("b_manager", "manager", agency="agency_b", groups=("team_8",))
         yield s
 
 
@@ -430,3 +437,29 @@ def test_random_submissions_are_refused_or_saved_never_a_server_error(srv: Serve
         assert r.status_code in (200, 400, 403, 422), r.text
 
     check()
+
+
+def test_referral_to_another_agency_is_accepted_by_its_manager(srv: Server) -> None:
+    a, sam, other, mgr = srv.client("amina"), srv.client("sam"), srv.client("other_sup"), srv.client("b_manager")
+    rec = create(a)
+    assert mgr.get(f"/api/v1/records/case/{rec['id']}").status_code == 404
+    r = sam.post(
+        f"/api/v1/records/case/{rec['id']}/referrals",
+        json={"transition": "refer", "to_agency": "agency_b", "forms": ["intake"]},
+    )
+    assert r.status_code == 201, r.text
+    assert other.get("/api/v1/referrals").json()["referrals"] == []  # a group-scope role does not decide for the agency
+    [ref] = mgr.get("/api/v1/referrals").json()["referrals"]
+    assert ref["to_agency"] is True and ref["status"] == "pending"
+    assert [i["id"] for i in mgr.get("/api/v1/records/case").json()["items"]] == [rec["id"]]
+    seen = mgr.get(f"/api/v1/records/case/{rec['id']}").json()
+    assert set(seen["forms"]) == {"intake"} and "name" not in seen["data"]
+    assert mgr.post(f"/api/v1/referrals/{ref['id']}/accept", json={}).json()["status"] == "accepted"
+    assert mgr.get(f"/api/v1/records/case/{rec['id']}").status_code == 200
+    assert (
+        sam.post(
+            f"/api/v1/records/case/{rec['id']}/referrals",
+            json={"transition": "refer", "to_agency": "nowhere", "forms": ["intake"]},
+        ).status_code
+        == 422
+    )

@@ -21,7 +21,7 @@ from engine.policy import Actor, Holding, Policy
 from engine.service import audit
 from engine.service.accounts import actor_for, find_user
 from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
-from engine.storage.models import Assignment, Record, RecordHistory, RecordLink, Referral, TransitionLog, User
+from engine.storage.models import Agency, Assignment, Record, RecordHistory, RecordLink, Referral, TransitionLog, User
 from engine.workflow import TransitionCheck, check_transition
 
 PAGE_SIZE = 50
@@ -52,11 +52,15 @@ def holding(session: Session, rec: Record) -> Holding:
         session.scalars(select(Assignment.user_id).where(Assignment.record_id == rec.id, Assignment.active.is_(True)))
     )
     referrals: dict[int, frozenset[str]] = {}
+    agencies: dict[int, frozenset[str]] = {}
     for ref in session.scalars(
         select(Referral).where(Referral.record_id == rec.id, Referral.status.in_(("pending", "accepted")))
     ):
-        referrals[ref.to_user_id] = referrals.get(ref.to_user_id, frozenset()) | frozenset(ref.forms)
-    return Holding(rec.owner_id, rec.agency_id, rec.group_id, assignees, referrals)
+        if ref.to_user_id is not None:
+            referrals[ref.to_user_id] = referrals.get(ref.to_user_id, frozenset()) | frozenset(ref.forms)
+        elif ref.to_agency_id is not None:
+            agencies[ref.to_agency_id] = agencies.get(ref.to_agency_id, frozenset()) | frozenset(ref.forms)
+    return Holding(rec.owner_id, rec.agency_id, rec.group_id, assignees, referrals, agencies)
 
 
 def _load(ctx: Context, record_type: str, record_id: str) -> tuple[Record, Holding]:
@@ -367,7 +371,14 @@ def list_records(ctx: Context, record_type: str, stage: str | None, q: str | Non
     if scope == "group":
         query = query.where(or_(own, Record.group_id.in_(actor.group_ids or {-1})))
     elif scope == "agency":
-        query = query.where(or_(own, Record.group_id.in_(actor.group_ids or {-1}), Record.agency_id == actor.agency_id))
+        to_my_agency = Record.id.in_(
+            select(Referral.record_id).where(
+                Referral.to_agency_id == actor.agency_id, Referral.to_user_id.is_(None), Referral.status == "pending"
+            )
+        )
+        query = query.where(
+            or_(own, Record.group_id.in_(actor.group_ids or {-1}), Record.agency_id == actor.agency_id, to_my_agency)
+        )
     elif scope == "own":
         query = query.where(own)
     if stage:
@@ -600,7 +611,9 @@ def refer(
     forms: Any,
     comment: str | None,
     override_reason: str | None,
+    to_agency: Any = None,
 ) -> dict[str, Any]:
+    """Refer to a user (`to`), or to an agency (`to_agency`) whose managers then accept it."""
     rec, hold = _load(ctx, record_type, record_id)
     rt = ctx.module.record_types[record_type]
     if not isinstance(transition_id, str):
@@ -610,7 +623,20 @@ def refer(
         raise BadRequest(f"'{t.label}' is not a referral step")
     if not ctx.policy.may_on_type(ctx.actor, record_type, "refer"):
         raise Forbidden("your role may not refer records")
-    user, target = _target(ctx, to)
+    user: User | None = None
+    agency: Agency | None = None
+    if to_agency is not None:
+        if to is not None:
+            raise BadRequest("refer either to a user (to) or to an agency (to_agency), not both")
+        if not isinstance(to_agency, str):
+            raise BadRequest("'to_agency' is an agency code")
+        agency = ctx.session.scalar(select(Agency).where(Agency.code == to_agency))
+        if agency is None:
+            raise Invalid(f"there is no agency '{to_agency}'")
+    else:
+        user, target = _target(ctx, to)
+        if not ctx.policy.may_on_type(target, record_type, "read"):
+            raise Invalid(f"'{user.username}' cannot receive {rt.title.lower()} records (their role may not read them)")
     readable = ctx.policy.readable_forms(ctx.actor, record_type, hold)
     if not isinstance(forms, list) or not forms or not all(isinstance(f, str) for f in forms):
         raise BadRequest('list the forms to share: {"forms": ["survivor_assessment", ...]}')
@@ -620,14 +646,13 @@ def refer(
             "you cannot share forms you cannot read",
             errors=[{"field": f, "message": "Not a form you can share."} for f in unknown],
         )
-    if not ctx.policy.may_on_type(target, record_type, "read"):
-        raise Invalid(f"'{user.username}' cannot receive {rt.title.lower()} records (their role may not read them)")
     c = _checked(ctx, rec, t, override_reason)
     ctx.session.add(
         Referral(
             record_id=rec.id,
             transition=t.id,
-            to_user_id=user.id,
+            to_user_id=user.id if user else None,
+            to_agency_id=agency.id if agency else None,
             by_user_id=ctx.user.id,
             forms=forms,
             status="pending",
@@ -643,7 +668,8 @@ def refer(
         user=ctx.user,
         ip=ctx.ip,
         record_id=rec.id,
-        to=user.username,
+        to=user.username if user else None,
+        to_agency=agency.code if agency else None,
         forms=forms,
         transition=t.id,
         override=bool(c.overridden),
@@ -651,11 +677,19 @@ def refer(
     return view(ctx, rec, holding(ctx.session, rec))
 
 
+def _mine(ctx: Context) -> Any:
+    """Referrals addressed to this user, or to their agency if their role decides for the agency."""
+    clauses = [Referral.to_user_id == ctx.user.id]
+    if ctx.actor.role.scope in ("agency", "all") and ctx.user.agency_id is not None:
+        clauses.append(and_(Referral.to_user_id.is_(None), Referral.to_agency_id == ctx.user.agency_id))
+    return or_(*clauses)
+
+
 def referrals_for(ctx: Context) -> list[dict[str, Any]]:
     rows = ctx.session.execute(
         select(Referral, Record)
         .join(Record, Record.id == Referral.record_id)
-        .where(Referral.to_user_id == ctx.user.id)
+        .where(_mine(ctx), Record.module == ctx.module.id)
         .order_by(Referral.id.desc())
     ).all()
     names = _usernames(ctx.session, {r.by_user_id for r, _ in rows})
@@ -670,17 +704,20 @@ def referrals_for(ctx: Context) -> list[dict[str, Any]]:
             "from": names.get(r.by_user_id),
             "at": audit.iso(r.at),
             "comment": r.comment,
+            "to_agency": r.to_user_id is None,
         }
         for r, rec in rows
     ]
 
 
 def respond(ctx: Context, referral_id: int, accept: bool, comment: str | None) -> dict[str, Any]:
-    ref = ctx.session.get(Referral, referral_id)
-    if ref is None or ref.to_user_id != ctx.user.id:
+    ref = ctx.session.scalar(select(Referral).where(Referral.id == referral_id, _mine(ctx)))
+    if ref is None:
         raise NotFound("no such referral")
     if ref.status != "pending":
         raise Conflict(f"this referral was already {ref.status}")
+    if ref.to_user_id is None and accept:
+        ref.to_user_id = ctx.user.id  # accepted for the agency by this manager, who now holds it
     ref.status = "accepted" if accept else "declined"
     ref.responded_at, ref.response_comment = audit.now(), comment
     audit.record(

@@ -160,7 +160,8 @@ class Referral(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     record_id: Mapped[str] = mapped_column(ForeignKey("records.id"), index=True)
     transition: Mapped[str] = mapped_column(String(64))
-    to_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    to_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)  # until someone accepts
     by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     forms: Mapped[list[str]] = mapped_column(JSONType, default=list)
     status: Mapped[str] = mapped_column(String(16))  # pending | accepted | declined

@@ -250,6 +250,7 @@ async def record_refer(request: Request) -> Response:
                 body.get("forms"),
                 _str(body, "comment"),
                 _str(body, "override_reason"),
+                body.get("to_agency"),
             ),
         ),
         status_code=201,

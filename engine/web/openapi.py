@@ -236,15 +236,16 @@ def spec() -> dict[str, Any]:
             },
             "/api/v1/records/{record_type}/{id}/referrals": {
                 "post": {
-                    "summary": "Refer the record to a user, sharing the forms named (consent rules apply)",
+                    "summary": "Refer the record to a user or an agency, sharing the forms named (consent rules apply)",
                     "parameters": [RT, RID],
                     "requestBody": _body(
                         {
                             "type": "object",
-                            "required": ["transition", "to", "forms"],
+                            "required": ["transition", "forms"],
                             "properties": {
                                 "transition": {"type": "string"},
-                                "to": {"type": "string"},
+                                "to": {"type": "string", "description": "a user name"},
+                                "to_agency": {"type": "string", "description": "an agency code, instead of to"},
                                 "forms": {"type": "array", "items": {"type": "string"}},
                                 "comment": {"type": "string"},
                                 "override_reason": {"type": "string"},
