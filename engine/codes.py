@@ -30,6 +30,7 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "ref.duplicate-id": ("error", "two things of the same kind share an id"),
     "ref.id-mismatch": ("warning", "a file's id differs from its file name"),
     "ref.unknown-form": ("error", "a form id that no form file defines"),
+    "ref.unknown-field": ("error", "a field id (outside expressions) that the record type does not have"),
     "ref.unknown-lookup": ("error", "a lookup id that no lookup file defines"),
     "ref.unknown-record-type": ("error", "a record type that module.yaml does not define"),
     "ref.unknown-workflow": ("error", "a workflow id that no workflow file defines"),

@@ -660,6 +660,7 @@ class _Loader:
                     listed.append(fid)
                     rt.forms[fid] = form
             rt.form_ids = tuple(listed)
+            rt.list_fields = tuple(module_doc.data["record_types"][rt.id].get("list_fields", ()))
         for fid, form in self.forms.items():
             owner = self.record_types.get(form.record_type)
             if owner is not None and fid not in owner.forms:
@@ -671,6 +672,18 @@ class _Loader:
                         f"add it to record_types.{form.record_type}.forms in module.yaml",
                     )
                 owner.forms[fid] = form  # still checked and compiled, just never shown
+
+    def check_list_fields(self, module_doc: YamlDoc) -> None:
+        for rt in self.record_types.values():
+            for j, fid in enumerate(rt.list_fields):
+                f = rt.scope.fields.get(fid)
+                if f is None or f.form_id not in rt.forms:
+                    self.report.add(
+                        module_doc.at(("record_types", rt.id, "list_fields", j)),
+                        "ref.unknown-field",
+                        f"the record type '{rt.id}' has no top-level field '{fid}' to list",
+                        did_you_mean(fid, rt.scope.fields),
+                    )
 
     def link_workflows(self, module_doc: YamlDoc) -> None:
         for rt in self.record_types.values():
@@ -905,6 +918,7 @@ def load_module(path: str) -> LoadResult:
     for d in docs["workflow"]:
         ld.load_workflow(d)
     ld.link_workflows(module_doc)
+    ld.check_list_fields(module_doc)
     if files.roles is not None:
         ld.load_roles(files.roles)
     ld.finish_roles()

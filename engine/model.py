@@ -168,7 +168,10 @@ class RecordType:
     scope: FieldScope
     forms: dict[str, Form] = field(default_factory=dict)
     all_fields: dict[str, Field] = field(default_factory=dict)  # every field at any depth, by id
-    steps: tuple[Form | Field, ...] = ()  # top-level evaluation order: forms (their relevance) and fields
+    steps: tuple[Form | Field, ...] = ()
+    list_fields: tuple[
+        str, ...
+    ] = ()  # columns of record lists  # top-level evaluation order: forms (their relevance) and fields
 
 
 @dataclass(frozen=True, slots=True)

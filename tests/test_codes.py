@@ -1221,6 +1221,17 @@ CASES += [
             """),
         at=("forms/registration.yaml", 15, 21),
     ),
+    Case(
+        "ref.unknown-field/list_fields",
+        "ref.unknown-field",
+        {
+            "module.yaml": BASE["module.yaml"].replace(
+                "            workflow: case_workflow",
+                "            workflow: case_workflow\n            list_fields: [client_cod]",
+            )
+        },
+        at=("module.yaml", 11, 19),
+    ),
     # -- overlays ---------------------------------------------------------------------------------
     Case(
         "overlay.base-not-found",
