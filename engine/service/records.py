@@ -76,6 +76,11 @@ def _load(ctx: Context, record_type: str, record_id: str) -> tuple[Record, Holdi
     return rec, hold
 
 
+def load(ctx: Context, record_type: str, record_id: str) -> tuple[Record, Holding]:
+    """The record and who holds it, if this user may read it; NotFound otherwise."""
+    return _load(ctx, record_type, record_id)
+
+
 def _is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
@@ -350,7 +355,17 @@ def read(ctx: Context, record_type: str, record_id: str) -> dict[str, Any]:
     return view(ctx, rec, hold)
 
 
-def list_records(ctx: Context, record_type: str, stage: str | None, q: str | None, page: int) -> dict[str, Any]:
+def list_records(
+    ctx: Context,
+    record_type: str,
+    stage: str | None,
+    q: str | None,
+    page: int,
+    sort: str = "updated",
+    fields: tuple[str, ...] = (),
+    page_size: int = PAGE_SIZE,
+) -> dict[str, Any]:
+    """A page of records in the user's scope; `fields` adds those answers (the ones the user may see)."""
     rt = _rt(ctx, record_type)
     if not ctx.policy.may_on_type(ctx.actor, record_type, "read"):
         raise Forbidden(f"your role may not read {rt.title.lower()} records")
@@ -388,9 +403,8 @@ def list_records(ctx: Context, record_type: str, stage: str | None, q: str | Non
         query = query.where(or_(Record.short_id.startswith(needle), Record.id.startswith(q.strip().lower())))
     total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = max(page, 1)
-    rows = ctx.session.scalars(
-        query.order_by(Record.updated_at.desc(), Record.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
-    )
+    order = Record.created_at.desc() if sort == "created" else Record.updated_at.desc()
+    rows = ctx.session.scalars(query.order_by(order, Record.id).offset((page - 1) * page_size).limit(page_size))
     items = list(rows)
     usernames = _usernames(ctx.session, {r.owner_id for r in items})
     audit.record(
@@ -405,13 +419,20 @@ def list_records(ctx: Context, record_type: str, stage: str | None, q: str | Non
                 "version": r.version,
                 "owner": usernames.get(r.owner_id),
                 "updated_at": audit.iso(r.updated_at),
+                "created_at": audit.iso(r.created_at),
+                **({"fields": _listed(ctx, r, fields)} if fields else {}),
             }
             for r in items
         ],
         "page": page,
-        "page_size": PAGE_SIZE,
+        "page_size": page_size,
         "total": total,
     }
+
+
+def _listed(ctx: Context, rec: Record, fields: tuple[str, ...]) -> dict[str, Any]:
+    data = ctx.policy.filter_data(ctx.actor, rec.record_type, holding(ctx.session, rec), rec.data)
+    return {f: data[f] for f in fields if f in data}
 
 
 def update(ctx: Context, record_type: str, record_id: str, version: Any, data: Any) -> dict[str, Any]:

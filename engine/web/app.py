@@ -187,8 +187,10 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Starlett
         throttle=accounts.Throttle(*settings.throttle),
         signer=URLSafeSerializer(settings.secret_key, salt="sanad-session"),
     )
+    from engine.web import pages
+
     app = Starlette(
-        routes=[Route(path, handler(fn), methods=methods) for path, fn, methods in api.ROUTES],
+        routes=[*(Route(path, handler(fn), methods=methods) for path, fn, methods in api.ROUTES), *pages.ROUTES],
         middleware=[Middleware(SecurityMiddleware)],
     )
     app.state.sanad = st

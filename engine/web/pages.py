@@ -1,0 +1,721 @@
+"""The caseworkers' pages: server-rendered HTML on top of the same service and policy as the API.
+
+Every page works without JavaScript (the server evaluates skip logic, calculations and errors
+on every save and re-renders); with JavaScript the form re-evaluates live in the browser.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from engine.evaluation import evaluate
+from engine.service import accounts, audit, records
+from engine.service.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts, Unauthorized
+from engine.service.records import Context
+from engine.storage.models import Record
+from engine.web.app import clear_session_cookie, current_context, in_transaction, set_session_cookie, state
+from renderers import html as renderer
+from renderers.html import formview
+from renderers.jsonform import field_to_json
+
+FLASH = "sanad_flash"
+_env = renderer.environment()
+
+
+def _flash_signer(request: Request) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(state(request).settings.secret_key, salt="sanad-flash")
+
+
+def _take_flash(request: Request) -> dict[str, Any]:
+    raw = request.cookies.get(FLASH)
+    if not raw:
+        return {}
+    try:
+        data = _flash_signer(request).loads(raw, max_age=120)
+    except BadSignature:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def redirect(request: Request, url: str, message: str | None = None, **extra: Any) -> Response:
+    response = RedirectResponse(url, status_code=303)
+    if message or extra:
+        response.set_cookie(
+            FLASH,
+            _flash_signer(request).dumps({"messages": [message] if message else [], **extra}),
+            httponly=True,
+            samesite="lax",
+            path="/",
+            secure=request.url.scheme == "https",
+        )
+    return response
+
+
+def _label_time(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
+
+
+def render(request: Request, template: str, ctx: Context | None, status: int = 200, **values: Any) -> HTMLResponse:
+    flash = _take_flash(request)
+    nav = []
+    if ctx is not None and not ctx.actor.role.aggregate_only:
+        for rt in ctx.module.record_types.values():
+            if ctx.policy.may_on_type(ctx.actor, rt.id, "read"):
+                href = f"/records/{rt.id}"
+                nav.append({"href": href, "label": rt.title + "s", "current": request.url.path.startswith(href)})
+    if ctx is not None and ctx.actor.role.can("audit.read"):
+        nav.append({"href": "/audit", "label": "Audit log", "current": request.url.path.startswith("/audit")})
+    body = _env.get_template(template).render(
+        lang="en",
+        dir="ltr",
+        user=ctx.user if ctx else None,
+        role_label=ctx.actor.role.label if ctx else "",
+        nav=nav,
+        flashes=flash.get("messages", []),
+        flash=flash,
+        **values,
+    )
+    response = HTMLResponse(body, status_code=status)
+    if flash:
+        response.delete_cookie(FLASH, path="/")
+    return response
+
+
+async def page(request: Request, fn: Any) -> Response:
+    """Run a page handler in a transaction; signed-out users go to the sign-in page."""
+    try:
+        result: Response = await in_transaction(request, fn)
+        return result
+    except Unauthorized:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+    except NotFound:
+        return render(
+            request,
+            "error.html",
+            None,
+            404,
+            title="Not found",
+            message="There is no such page, or it is not yours to see.",
+        )
+    except Forbidden as exc:
+        return render(request, "error.html", None, 403, title="Not allowed", message=exc.message)
+    except ServiceError as exc:
+        return render(request, "error.html", None, exc.status, title="That did not work", message=exc.message)
+
+
+async def action(request: Request, fn: Any, back: str) -> Response:
+    """Run a POST action; on a refusal go back with the reason as a message (nothing was saved)."""
+    try:
+        result: Response = await in_transaction(request, fn)
+        return result
+    except Unauthorized:
+        return RedirectResponse("/login?" + urlencode({"next": back}), status_code=303)
+    except ServiceError as exc:
+        reasons = " ".join(exc.details.get("reasons", []))
+        return redirect(request, back, f"{exc.message}. {reasons}".strip())
+
+
+# -- sign in / out -------------------------------------------------------------------------------
+def _safe_next(value: str | None) -> str:
+    return value if value and value.startswith("/") and not value.startswith("//") else "/"
+
+
+async def login_page(request: Request) -> Response:
+    return render(
+        request,
+        "login.html",
+        None,
+        title="Sign in",
+        next=_safe_next(request.query_params.get("next")),
+        idle_minutes=state(request).settings.idle_minutes,
+    )
+
+
+async def login_submit(request: Request) -> Response:
+    st = state(request)
+    async with request.form(max_files=0, max_fields=10) as form:
+        username, password = str(form.get("username", "")), str(form.get("password", ""))
+        nxt = _safe_next(str(form.get("next", "/")))
+    ip = request.client.host if request.client else None
+
+    def fail(message: str, status: int) -> Response:
+        return render(
+            request,
+            "login.html",
+            None,
+            status,
+            title="Sign in",
+            error=message,
+            username=username,
+            next=nxt,
+            idle_minutes=st.settings.idle_minutes,
+        )
+
+    try:
+        st.throttle.check(username, ip)
+    except TooManyAttempts as exc:
+        return fail(exc.message, 429)
+
+    def work(session: Session) -> str | None:
+        user = accounts.find_user(session, username)
+        if not accounts.verify_password(st.hasher, user, password) or user is None or user.disabled:
+            audit.record(session, "login.failure", username=username, ip=ip)
+            return None
+        audit.record(session, "login.success", user=user, ip=ip)
+        return accounts.start_session(session, user, ip)
+
+    sid = await in_transaction(request, work)
+    if sid is None:
+        st.throttle.failed(username, ip)
+        return fail("The user name or password is not right.", 401)
+    st.throttle.succeeded(username)
+    response = RedirectResponse(nxt, status_code=303)
+    set_session_cookie(request, response, sid)
+    return response
+
+
+async def logout_submit(request: Request) -> Response:
+    from engine.web.api import logout
+
+    await logout(request)
+    response = redirect(request, "/login", "You are signed out.")
+    clear_session_cookie(request, response)
+    return response
+
+
+# -- home ----------------------------------------------------------------------------------------
+def _rows(ctx: Context, items: list[dict[str, Any]], record_type: str) -> list[dict[str, Any]]:
+    wf = ctx.module.workflow_for(record_type)
+    for it in items:
+        it["record_type"] = record_type
+        it["stage_label"] = (
+            wf.states[it["stage"]].label if wf and it.get("stage") in wf.states else (it.get("stage") or "")
+        )
+        it["updated_label"] = _label_time(it.get("updated_at"))
+    return items
+
+
+async def home(request: Request) -> Response:
+    def work(session: Session) -> Response:
+        ctx = current_context(request, session)
+        role = ctx.actor.role
+        values: dict[str, Any] = {
+            "title": f"Welcome, {ctx.user.full_name or ctx.user.username}",
+            "aggregate_only": role.aggregate_only,
+            "audit_link": role.can("audit.read"),
+        }
+        wf = ctx.module.workflow_for("case")
+        if role.aggregate_only or (role.can("reports.read") and not role.can("case.write")):
+            values["counts"] = _stage_counts(ctx, "case")
+        if not role.aggregate_only and ctx.policy.may_on_type(ctx.actor, "case", "read") and wf is not None:
+            approval_stages = {
+                s for t in wf.transitions.values() if t.approval and role.id in t.roles for s in t.from_states
+            }
+            waiting = []
+            for stage_id in sorted(approval_stages):
+                waiting += records.list_records(ctx, "case", stage_id, None, 1)["items"]
+            values["approvals"] = _rows(ctx, waiting, "case")
+            values["referrals"] = [r for r in records.referrals_for(ctx) if r["status"] == "pending"]
+            if role.scope == "own" or role.can("case.create"):
+                finals = {s.id for s in wf.states.values() if s.final}
+                mine = [
+                    r for r in records.list_records(ctx, "case", None, None, 1)["items"] if r["stage"] not in finals
+                ]
+                values["mine"] = _rows(ctx, mine[:20], "case")
+                values["mine_title"] = "Your open cases"
+            values["can_create"] = ctx.policy.can_create(ctx.actor, "case")
+            values["new_id"] = str(uuid.uuid4())
+        values.setdefault("mine", None)
+        return render(request, "home.html", ctx, **values)
+
+    return await page(request, work)
+
+
+def _stage_counts(ctx: Context, record_type: str) -> list[tuple[str, int]]:
+    """Counts by stage in the user's scope (aggregate roles see counts, never records)."""
+    wf = ctx.module.workflow_for(record_type)
+    if wf is None:
+        return []
+    q = select(Record.stage, func.count()).where(Record.module == ctx.module.id, Record.record_type == record_type)
+    if ctx.actor.role.scope == "agency":
+        q = q.where(Record.agency_id == ctx.actor.agency_id)
+    elif ctx.actor.role.scope != "all":
+        return []
+    counts = {stage: n for stage, n in ctx.session.execute(q.group_by(Record.stage))}
+    return [(s.label, counts.get(s.id, 0)) for s in wf.states.values()]
+
+
+# -- lists ---------------------------------------------------------------------------------------
+async def record_list(request: Request) -> Response:
+    rt_id = request.path_params["record_type"]
+    qp = request.query_params
+
+    def work(session: Session) -> Response:
+        ctx = current_context(request, session)
+        rt = ctx.module.record_types.get(rt_id)
+        if rt is None or not ctx.policy.may_on_type(ctx.actor, rt_id, "read"):
+            raise NotFound("no such list")
+        page_no = int(qp["page"]) if qp.get("page", "").isdigit() and int(qp["page"]) > 0 else 1
+        sort = qp.get("sort", "updated")
+        result = records.list_records(
+            ctx, rt_id, qp.get("stage") or None, qp.get("q") or None, page_no, sort, rt.list_fields, page_size=25
+        )
+        columns = []
+        for fid in rt.list_fields:
+            f = rt.scope.fields[fid]
+            if f.sensitivity in ctx.actor.role.sensitivity:
+                columns.append({"id": fid, "label": f.label, "masked": f.sensitivity == "direct"})
+        items = _rows(ctx, result["items"], rt_id)
+        for it in items:
+            it["cells"] = {
+                str(c["id"]): _cell(rt.scope.fields[str(c["id"])], it.get("fields", {}).get(c["id"])) for c in columns
+            }
+        wf = ctx.module.workflow_for(rt_id)
+        pages = max(1, -(-result["total"] // result["page_size"]))
+
+        def page_link(n: int) -> str:
+            params = {k: v for k, v in qp.items() if k != "page"}
+            params["page"] = str(n)
+            return f"/records/{rt_id}?{urlencode(params)}"
+
+        flash = _take_flash(request)
+        return render(
+            request,
+            "list.html",
+            ctx,
+            title=rt.title + "s",
+            rt=rt,
+            items=items,
+            columns=columns,
+            stages=list(wf.states.values()) if wf else [],
+            stage=qp.get("stage"),
+            q=qp.get("q"),
+            sort=sort,
+            total=result["total"],
+            page=page_no,
+            pages=pages,
+            page_size=result["page_size"],
+            page_link=page_link,
+            revealed=flash.get("revealed"),
+            back=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+            can_create=ctx.policy.can_create(ctx.actor, rt_id),
+            new_id=str(uuid.uuid4()),
+        )
+
+    return await page(request, work)
+
+
+def _cell(f: Any, value: Any) -> str:
+    if value in (None, "", []):
+        return "—"
+    if f.choices:
+        labels = {c.value: c.label for c in f.choices}
+        vals = value if isinstance(value, list) else [value]
+        return ", ".join(str(labels.get(v, v)) for v in vals)
+    return str(value)
+
+
+async def reveal(request: Request) -> Response:
+    p = request.path_params
+    async with request.form(max_files=0, max_fields=5) as form:
+        back = _safe_next(str(form.get("back", f"/records/{p['record_type']}")))
+
+    def work(session: Session) -> Response:
+        ctx = current_context(request, session)
+        rec, _ = records.load(ctx, p["record_type"], p["id"])
+        audit.record(session, "record.reveal", user=ctx.user, ip=ctx.ip, record_id=rec.id, reason="shown in a list")
+        return redirect(request, back, None, revealed=rec.id)
+
+    return await page(request, work)
+
+
+# -- creating ------------------------------------------------------------------------------------
+async def record_new(request: Request) -> Response:
+    rt_id = request.path_params["record_type"]
+    async with request.form(max_files=0, max_fields=5) as form:
+        client_id = str(form.get("client_id") or uuid.uuid4())
+        link_to = str(form["link_to"]) if form.get("link_to") else None
+
+    def work(session: Session) -> Response:
+        ctx = current_context(request, session)
+        try:
+            view, created = records.create(ctx, rt_id, {}, client_id, link_to)
+        except Conflict:
+            view, created = records.create(ctx, rt_id, {}, str(uuid.uuid4()), link_to)
+        first = ctx.module.record_types[rt_id].form_ids[0]
+        return redirect(
+            request,
+            f"/records/{rt_id}/{view['id']}/forms/{first}",
+            "The record is created. Fill in the forms in any order." if created else None,
+        )
+
+    return await page(request, work)
+
+
+# -- a record ------------------------------------------------------------------------------------
+async def record_page(request: Request) -> Response:
+    p = request.path_params
+
+    def work(session: Session) -> Response:
+        ctx = current_context(request, session)
+        view = records.read(ctx, p["record_type"], p["id"])
+        rt = ctx.module.record_types[view["record_type"]]
+        wf = ctx.module.workflow_for(rt.id)
+        forms = [{"id": fid, **info} for fid, info in view["forms"].items()]
+        steps = []
+        if wf is not None and view["stage"]:
+            ids = list(wf.states)
+            here = ids.index(view["stage"])
+            steps = [
+                {"label": s.label, "state": "done" if i < here else "current" if i == here else "ahead"}
+                for i, s in enumerate(wf.states.values())
+            ]
+        history = records.history(ctx, rt.id, view["id"])
+        for h in history:
+            h["at_label"] = _label_time(h["at"])
+            for c in h["changes"]:
+                f = rt.all_fields.get(c["field"])
+                c["label"] = f.label if f else "Stage" if c["field"] == "(stage)" else c["field"]
+        return render(
+            request,
+            "record.html",
+            ctx,
+            title=f"{rt.title} {view['short_id']}",
+            rt=rt,
+            rec=view,
+            stage_label=wf.states[view["stage"]].label if wf and view["stage"] else "",
+            forms=forms,
+            steps=steps,
+            transitions=view["transitions"],
+            links=view["links"],
+            history=history,
+            can_assign=ctx.policy.may_on_type(ctx.actor, rt.id, "assign"),
+            can_create_incident="incident" in ctx.module.record_types
+            and rt.id != "incident"
+            and ctx.policy.can_create(ctx.actor, "incident"),
+            new_id=str(uuid.uuid4()),
+        )
+
+    return await page(request, work)
+
+
+async def record_transition(request: Request) -> Response:
+    p = request.path_params
+    async with request.form(max_files=0, max_fields=50) as form:
+        comment = str(form.get("comment") or "").strip() or None
+        reason = str(form.get("override_reason") or "").strip() or None
+        to = str(form.get("to") or "").strip() or None
+        shared = [str(v) for v in form.getlist("forms")]
+    back = f"/records/{p['record_type']}/{p['id']}"
+
+    def work(session: Session) -> Response:
+        ctx = current_context(request, session)
+        rt = ctx.module.record_types.get(p["record_type"])
+        wf = ctx.module.workflow_for(p["record_type"]) if rt else None
+        t = wf.transitions.get(p["transition"]) if wf else None
+        if t is None:
+            raise NotFound("no such step")
+        if t.referral:
+            records.refer(ctx, p["record_type"], p["id"], t.id, to, shared, comment, reason)
+            return redirect(request, back, f"Referred to {to}.")
+        records.transition(ctx, p["record_type"], p["id"], t.id, comment, reason)
+        return redirect(request, back, f"Done: {t.label}.")
+
+    return await action(request, work, back)
+
+
+async def record_assign(request: Request) -> Response:
+    p = request.path_params
+    async with request.form(max_files=0, max_fields=5) as form:
+        to = str(form.get("to") or "").strip()
+    back = f"/records/{p['record_type']}/{p['id']}"
+
+    def work(session: Session) -> Response:
+        records.assign(current_context(request, session), p["record_type"], p["id"], to, None)
+        return redirect(request, back, f"Assigned to {to}.")
+
+    return await action(request, work, back)
+
+
+async def referral_answer(request: Request) -> Response:
+    raw, decision = request.path_params["id"], request.path_params["decision"]
+
+    def work(session: Session) -> Response:
+        if not raw.isdigit() or decision not in ("accept", "decline"):
+            raise NotFound("no such referral")
+        records.respond(current_context(request, session), int(raw), decision == "accept", None)
+        return redirect(request, "/", "Referral accepted." if decision == "accept" else "Referral declined.")
+
+    return await action(request, work, "/")
+
+
+# -- forms ---------------------------------------------------------------------------------------
+def _form_page(
+    request: Request,
+    ctx: Context,
+    rec: Record,
+    hold: Any,
+    form_id: str,
+    values: dict[str, Any] | None = None,
+    status: int = 200,
+    conflict: list[dict[str, Any]] | None = None,
+    server_errors: list[dict[str, Any]] | None = None,
+    version: int | None = None,
+) -> Response:
+    rt = ctx.module.record_types[rec.record_type]
+    if form_id not in ctx.policy.readable_forms(ctx.actor, rt.id, hold):
+        raise NotFound("no such form")
+    form = rt.forms[form_id]
+    shown = dict(rec.data) if values is None else values
+    ev = evaluate(rt, shown)
+    visible = ctx.policy.visible_fields(ctx.actor, rt.id, hold)
+    editable = form_id in ctx.policy.writable_forms(ctx.actor, rt.id, hold)
+    extra: dict[str, list[str]] = {}
+    for e in server_errors or []:
+        extra.setdefault(e["field"], []).append(e["message"])
+    fields = formview.build(form, ev, shown, editable, visible, extra)
+    summary = []
+    if values is not None:  # errors are listed after a save attempt, not on first view
+        for f in _walk(fields):
+            for m in f.errors:
+                summary.append({"dom_id": f.dom_id, "label": f.label, "message": m})
+    definition = {
+        "id": form.id,
+        "relevant": form.relevant.to_json() if form.relevant else None,
+        "fields": [_visible_json(field_to_json(f), visible) for f in form.fields if f.id in visible],
+        "order": [name for kind, name in _order(rt) if kind == "field" and name in visible],
+    }
+    record_values = ctx.policy.filter_data(ctx.actor, rt.id, hold, ev.values)
+    if conflict:
+        for c in conflict:
+            changed = rt.all_fields.get(c["field"])
+            c["label"] = changed.label if changed else c["field"]
+            c["new_label"] = _cell(changed, c.get("new")) if changed else c.get("new")
+    return render(
+        request,
+        "form.html",
+        ctx,
+        status,
+        title=form.title,
+        rt=rt,
+        rec={"id": rec.id, "short_id": rec.short_id},
+        form=form,
+        fields=fields,
+        summary=summary,
+        editable=editable and ev.forms_relevant.get(form_id, True),
+        form_relevant=ev.forms_relevant.get(form_id, True),
+        version=version or rec.version,
+        definition=definition,
+        record_values=record_values,
+        conflict=conflict,
+        today=ev.today,
+    )
+
+
+def _order(rt: Any) -> list[tuple[str, str]]:
+    return [("form" if not hasattr(s, "type") else "field", s.id) for s in rt.steps]
+
+
+def _visible_json(node: dict[str, Any], visible: frozenset[str]) -> dict[str, Any]:
+    if "fields" in node:
+        node = {**node, "fields": [_visible_json(x, visible) for x in node["fields"] if x["id"] in visible]}
+    return node
+
+
+def _walk(fields: list[formview.FieldView]) -> list[formview.FieldView]:
+    out = []
+    for f in fields:
+        if f.relevant:
+            out.append(f)
+            for row in f.rows:
+                out.extend(_walk(row))
+    return out
+
+
+async def form_page(request: Request) -> Response:
+    p = request.path_params
+
+    def work(session: Session) -> Response:
+        ctx = current_context(request, session)
+        rec, hold = records.load(ctx, p["record_type"], p["id"])
+        audit.record(session, "record.read", user=ctx.user, ip=ctx.ip, record_id=rec.id, form=p["form"])
+        return _form_page(request, ctx, rec, hold, p["form"])
+
+    return await page(request, work)
+
+
+async def form_submit(request: Request) -> Response:
+    p = request.path_params
+    async with request.form(max_files=0, max_fields=5000) as form:
+        items = [(k, str(v)) for k, v in form.multi_items()]
+    action = next((v for k, v in items if k == "action"), "save")
+    version_raw = next((v for k, v in items if k == "version"), "")
+
+    def work(session: Session) -> Response:
+        ctx = current_context(request, session)
+        rec, hold = records.load(ctx, p["record_type"], p["id"])
+        rt = ctx.module.record_types[rec.record_type]
+        form_def = rt.forms.get(p["form"])
+        if form_def is None or p["form"] not in ctx.policy.writable_forms(ctx.actor, rt.id, hold):
+            raise Forbidden("you may not change this form")
+        writable = ctx.policy.writable_fields(ctx.actor, rt.id, hold)
+        data = formview.parse_submission(form_def, writable, items)
+        if action.startswith(("add:", "remove:")):  # without JavaScript: change the rows, show the form again
+            parts = action.split(":")
+            sub = parts[1]
+            rows = list(data.get(sub) or [])
+            if parts[0] == "add":
+                rows.append({})
+            elif len(parts) == 3 and parts[2].isdigit() and int(parts[2]) < len(rows):
+                rows.pop(int(parts[2]))
+            data[sub] = rows
+            shown = {**rec.data, **{k: v for k, v in data.items() if v is not None}}
+            return _form_page(
+                request,
+                ctx,
+                rec,
+                hold,
+                p["form"],
+                shown,
+                version=int(version_raw) if version_raw.isdigit() else rec.version,
+            )
+        version = int(version_raw) if version_raw.isdigit() else None
+        shown = {**rec.data, **{k: v for k, v in data.items()}}
+        shown = {k: v for k, v in shown.items() if v is not None}
+        try:
+            records.update(ctx, rt.id, rec.id, version, data)
+        except Conflict as exc:
+            return _form_page(
+                request,
+                ctx,
+                rec,
+                hold,
+                p["form"],
+                shown,
+                409,
+                conflict=exc.details.get("changes", []),
+                version=exc.details.get("current_version"),
+            )
+        except Invalid as exc:
+            return _form_page(
+                request,
+                ctx,
+                rec,
+                hold,
+                p["form"],
+                shown,
+                422,
+                server_errors=exc.details.get("errors", []),
+                version=version,
+            )
+        return redirect(request, f"/records/{rt.id}/{rec.id}/forms/{p['form']}", "Saved.")
+
+    return await page(request, work)
+
+
+# -- audit ---------------------------------------------------------------------------------------
+AUDIT_ACTIONS = [
+    "login.success",
+    "login.failure",
+    "logout",
+    "record.list",
+    "record.read",
+    "record.create",
+    "record.update",
+    "record.history",
+    "record.transition",
+    "record.assign",
+    "record.refer",
+    "record.reveal",
+    "referral.accept",
+    "referral.decline",
+    "user.add",
+    "user.disable",
+    "audit.read",
+]
+
+
+async def audit_page(request: Request) -> Response:
+    qp = request.query_params
+
+    def work(session: Session) -> Response:
+        ctx = current_context(request, session)
+        if not ctx.actor.role.can("audit.read"):
+            raise Forbidden("Your role may not read the audit log.")
+        since = None
+        if qp.get("since"):
+            try:
+                since = datetime.fromisoformat(qp["since"])
+            except ValueError:
+                since = None
+        rows = audit.entries(
+            session,
+            username=qp.get("user") or None,
+            record_id=qp.get("record") or None,
+            action=qp.get("action") or None,
+            since=since,
+            limit=300,
+        )
+        entries = [
+            {
+                "at": audit.iso(e.at),
+                "at_label": _label_time(audit.iso(e.at)),
+                "username": e.username,
+                "ip": e.ip,
+                "action": e.action,
+                "record_id": e.record_id,
+                "details_text": ", ".join(f"{k}: {v}" for k, v in (e.details or {}).items() if v not in (None, "", [])),
+            }
+            for e in rows
+        ]
+        audit.record(session, "audit.read", user=ctx.user, ip=ctx.ip, filters=dict(qp))
+        return render(
+            request,
+            "audit.html",
+            ctx,
+            title="Audit log",
+            entries=entries,
+            actions=AUDIT_ACTIONS,
+            f_user=qp.get("user"),
+            f_record=qp.get("record"),
+            f_action=qp.get("action"),
+            f_since=qp.get("since"),
+        )
+
+    return await page(request, work)
+
+
+ROUTES = [
+    Route("/", home, methods=["GET"]),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login_submit, methods=["POST"]),
+    Route("/logout", logout_submit, methods=["POST"]),
+    Route("/audit", audit_page, methods=["GET"]),
+    Route("/records/{record_type}", record_list, methods=["GET"]),
+    Route("/records/{record_type}/new", record_new, methods=["POST"]),
+    Route("/records/{record_type}/{id}", record_page, methods=["GET"]),
+    Route("/records/{record_type}/{id}/reveal", reveal, methods=["POST"]),
+    Route("/records/{record_type}/{id}/assign", record_assign, methods=["POST"]),
+    Route("/records/{record_type}/{id}/transitions/{transition}", record_transition, methods=["POST"]),
+    Route("/records/{record_type}/{id}/forms/{form}", form_page, methods=["GET"]),
+    Route("/records/{record_type}/{id}/forms/{form}", form_submit, methods=["POST"]),
+    Route("/referrals/{id}/{decision}", referral_answer, methods=["POST"]),
+    Mount("/static", app=StaticFiles(directory=renderer.STATIC), name="static"),
+]

@@ -1,0 +1,37 @@
+"""The HTML renderer: Jinja2 templates and static files for the caseworkers' pages.
+
+Templates get only view data prepared by the web layer; autoescaping is always on.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+TEMPLATES = str(resources.files("renderers.html") / "templates")
+STATIC = str(resources.files("renderers.html") / "static")
+
+_INPUT_ATTRS = {
+    "text": 'type="text" dir="auto"',
+    "integer": 'type="text" inputmode="numeric" pattern="[0-9٠-٩۰-۹-]*"',
+    "decimal": 'type="text" inputmode="decimal"',
+    "date": 'type="date"',
+    "datetime": 'type="datetime-local"',
+}
+
+
+def input_attrs(view: Any) -> str:
+    return _INPUT_ATTRS.get(view.type, 'type="text"')
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["input_attrs"] = input_attrs
+    return env

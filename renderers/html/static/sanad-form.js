@@ -1,0 +1,288 @@
+/* Sanad live forms: skip logic, required markers, calculations, choice filters and constraint
+ * messages in the browser, from the compiled expressions the server sent (no framework).
+ * The server re-checks everything on save; without JavaScript the form still works. */
+(function () {
+  "use strict";
+  var X = window.SanadExpr;
+  var formEl = document.getElementById("record-form");
+  var defEl = document.getElementById("form-definition");
+  if (!X || !formEl || !defEl) return;
+  var def = JSON.parse(defEl.textContent);
+  var stored = JSON.parse(document.getElementById("record-values").textContent || "{}");
+  var today = formEl.getAttribute("data-today");
+
+  // -- compile once ------------------------------------------------------------------------
+  function compileField(f) {
+    var c = { def: f, id: f.id };
+    ["relevant", "constraint", "calculate", "choice_filter"].forEach(function (k) {
+      if (f[k]) c[k] = X.compile(f[k]);
+    });
+    if (f.required && typeof f.required === "object") c.required = X.compile(f.required);
+    else c.requiredConst = !!f.required;
+    if (f.fields) c.children = f.fields.map(compileField);
+    return c;
+  }
+  var fields = def.fields.map(compileField);
+  var byId = {};
+  fields.forEach(function (c) { byId[c.id] = c; });
+  var order = (def.order || []).filter(function (id) { return byId[id]; });
+  fields.forEach(function (c) { if (order.indexOf(c.id) < 0) order.push(c.id); });
+
+  // who reads whom (top level): a change re-evaluates only what depends on it
+  var dependents = {};
+  fields.forEach(function (c) {
+    var asts = [c.def.relevant, c.def.calculate, c.def.required && typeof c.def.required === "object" ? c.def.required : null,
+                c.def.choice_filter, c.def.constraint];
+    (c.def.fields || []).forEach(function (inner) { asts.push(inner.relevant, inner.calculate); });
+    asts.forEach(function (ast) {
+      if (!ast) return;
+      X.refs(ast).forEach(function (r) {
+        var name = r.name;
+        (dependents[name] = dependents[name] || new Set()).add(c.id);
+      });
+    });
+  });
+
+  // -- reading answers from the page ---------------------------------------------------------
+  function container(name) { return formEl.querySelector('[data-name="' + CSS.escape(name) + '"]'); }
+  function readValue(c, name) {
+    var box = container(name);
+    if (!box) return stored[c.id] === undefined ? "" : stored[c.id];
+    var t = c.def.type;
+    if (t === "select_multiple") {
+      var picked = Array.prototype.map.call(box.querySelectorAll('input[type=checkbox]:checked'), function (i) { return i.value; });
+      return picked.length ? picked : "";
+    }
+    if (t === "select_one" || t === "yes_no") {
+      var sel = box.querySelector("select");
+      if (sel) return sel.value;
+      var r = box.querySelector("input[type=radio]:checked");
+      return r ? r.value : "";
+    }
+    if (t === "calculate" || t === "note" || t === "subform") return "";
+    var input = box.querySelector("input, textarea");
+    if (!input) return "";
+    var v = input.value;
+    if (t === "integer" || t === "decimal") {
+      v = v.replace(/[\u0660-\u0669]/g, function (d) { return String(d.charCodeAt(0) - 0x660); })
+           .replace(/[\u06F0-\u06F9]/g, function (d) { return String(d.charCodeAt(0) - 0x6F0); }).trim();
+      if (t === "decimal") v = v.replace(",", ".");
+      if (v === "") return "";
+      var n = Number(v);
+      return isFinite(n) && /^-?(\d+\.?\d*|\.\d+)$/.test(v) ? n : v;
+    }
+    return t === "textarea" ? v : v.trim();
+  }
+
+  function rowsOf(c) {
+    var box = container("f:" + c.id);
+    if (!box) return [];
+    return Array.prototype.filter.call(box.querySelectorAll("[data-rows-list] > fieldset.row"), function () { return true; });
+  }
+
+  // -- evaluation -----------------------------------------------------------------------------
+  var values = Object.assign({}, stored);
+  var state = {};  // id -> {relevant, required}
+
+  function setHidden(el, hidden) { if (el) el.hidden = hidden; }
+
+  function evalRow(sub, rowEl, parentValues) {
+    var idx = rowEl.getAttribute("data-row");
+    var row = {};
+    var env = { v: row, up: [parentValues], today: today, dot: "", choice: null };
+    sub.children.forEach(function (c) {
+      var name = "f:" + sub.id + "." + idx + "." + c.id;
+      var box = rowEl.querySelector('[data-name="' + CSS.escape(name) + '"]');
+      var rel = !c.relevant || X.truth(c.relevant(env));
+      setHidden(box, !rel);
+      if (!rel) { row[c.id] = ""; return; }
+      if (c.calculate) {
+        row[c.id] = c.calculate(env);
+        var out = box && box.querySelector("output");
+        if (out) out.textContent = display(row[c.id]);
+      } else {
+        row[c.id] = box ? readValue(c, name) : "";
+      }
+      markRequired(box, c.required ? X.truth(c.required(env)) : c.requiredConst);
+      filterChoices(c, box, env);
+    });
+    return row;
+  }
+
+  function display(v) {
+    if (v === "" || v === null || v === undefined) return "";
+    if (typeof v === "boolean") return v ? "yes" : "no";
+    if (Array.isArray(v)) return v.join(", ");
+    return String(v);
+  }
+
+  function markRequired(box, required) {
+    if (!box) return;
+    var mark = box.querySelector("[data-req]");
+    if (mark) mark.hidden = !required;
+    box.dataset.required = required ? "1" : "";
+  }
+
+  function filterChoices(c, box, env) {
+    if (!c.choice_filter || !box) return;
+    (c.def.choices || []).forEach(function (choice) {
+      var keep = X.truth(c.choice_filter(Object.assign({}, env, { choice: choice })));
+      box.querySelectorAll('[data-choice="' + CSS.escape(choice.value) + '"]').forEach(function (el) {
+        el.hidden = !keep;
+        if (el.tagName === "OPTION") el.disabled = !keep;
+        var input = el.tagName === "LABEL" ? el.querySelector("input") : null;
+        if (!keep && input && input.checked) input.checked = false;
+        if (!keep && el.tagName === "OPTION" && el.selected) el.parentNode.value = "";
+      });
+    });
+  }
+
+  function evaluate(only) {
+    var env = { v: values, up: [], today: today, dot: "", choice: null };
+    order.forEach(function (id) {
+      if (only && !only.has(id)) return;
+      var c = byId[id];
+      var name = "f:" + id;
+      var box = container(name);
+      var rel = !c.relevant || X.truth(c.relevant(env));
+      setHidden(box, !rel);
+      if (!rel) { values[id] = c.def.type === "subform" ? [] : ""; state[id] = { relevant: false }; return; }
+      if (c.calculate) {
+        values[id] = c.calculate(env);
+        var out = box && box.querySelector("output");
+        if (out) out.textContent = display(values[id]);
+      } else if (c.children) {
+        values[id] = rowsOf(c).map(function (rowEl) { return evalRow(c, rowEl, values); });
+      } else {
+        values[id] = readValue(c, name);
+      }
+      var req = c.required ? X.truth(c.required(env)) : c.requiredConst;
+      markRequired(box, req);
+      filterChoices(c, box, env);
+      state[id] = { relevant: true, required: req };
+    });
+  }
+
+  function affected(id) {
+    var out = new Set([id]);
+    var queue = [id];
+    while (queue.length) {
+      var next = dependents[queue.shift()];
+      if (!next) continue;
+      next.forEach(function (d) { if (!out.has(d)) { out.add(d); queue.push(d); } });
+    }
+    return out;
+  }
+
+  // -- errors ---------------------------------------------------------------------------------
+  function fieldErrors(c, box, env, value) {
+    if (!box || box.hidden) return null;
+    var empty = value === "" || value === null || (Array.isArray(value) && value.length === 0);
+    if (empty) return box.dataset.required ? (c.def.required_message || "This field is required.") : null;
+    if (c.constraint && !X.truth(c.constraint(Object.assign({}, env, { dot: value })))) {
+      return c.def.constraint_message || "This answer is not valid.";
+    }
+    return null;
+  }
+
+  function showError(box, message) {
+    var p = box.querySelector("[data-error]");
+    if (p) { p.textContent = message || ""; p.hidden = !message; }
+    box.classList.toggle("has-error", !!message);
+    box.querySelectorAll("input, select, textarea").forEach(function (i) {
+      if (message) i.setAttribute("aria-invalid", "true"); else i.removeAttribute("aria-invalid");
+    });
+  }
+
+  function check(id) {
+    var c = byId[id];
+    if (!c || c.calculate || c.children || c.def.type === "note") return null;
+    var box = container("f:" + id);
+    var msg = fieldErrors(c, box, { v: values, up: [], today: today, dot: "", choice: null }, values[id]);
+    if (box) showError(box, msg);
+    return msg ? { box: box, label: c.def.label, message: msg } : null;
+  }
+
+  // -- subform rows without a round trip ----------------------------------------------------------
+  function updateRowMarker(subBox) {
+    var marker = subBox.querySelector("[data-rows]");
+    var ids = Array.prototype.map.call(subBox.querySelectorAll("[data-rows-list] > fieldset.row"), function (r) { return r.getAttribute("data-row"); });
+    if (marker) marker.value = ids.join(",");
+  }
+
+  formEl.addEventListener("click", function (e) {
+    var add = e.target.closest("[data-add-row]");
+    var remove = e.target.closest("[data-remove-row]");
+    if (!add && !remove) return;
+    var subBox = e.target.closest("[data-subform]");
+    if (!subBox) return;
+    e.preventDefault();
+    if (add) {
+      var list = subBox.querySelector("[data-rows-list]");
+      var used = Array.prototype.map.call(list.children, function (r) { return Number(r.getAttribute("data-row")) || 0; });
+      var next = used.length ? Math.max.apply(null, used) + 1 : 0;
+      var html = subBox.querySelector("template[data-row-template]").innerHTML.split("__row__").join(String(next));
+      list.insertAdjacentHTML("beforeend", html);
+      var row = list.lastElementChild;
+      row.querySelector("legend").textContent = row.querySelector("legend").textContent.replace("new row", "row " + (list.children.length));
+      updateRowMarker(subBox);
+      evaluate(affected(subBox.getAttribute("data-subform")));
+      var first = row.querySelector("input, select, textarea");
+      if (first) first.focus();
+    } else {
+      var rowEl = e.target.closest("fieldset.row");
+      rowEl.remove();
+      updateRowMarker(subBox);
+      evaluate(affected(subBox.getAttribute("data-subform")));
+      subBox.querySelector("[data-add-row]").focus();
+    }
+  });
+
+  function topId(target) {
+    var box = target.closest("[data-field]");
+    var sub = target.closest("[data-subform]");
+    return sub ? sub.getAttribute("data-subform") : box ? box.getAttribute("data-field") : null;
+  }
+
+  formEl.addEventListener("input", function (e) {
+    var id = topId(e.target);
+    if (id) evaluate(affected(id));
+  });
+  formEl.addEventListener("change", function (e) {
+    var id = topId(e.target);
+    if (id) { evaluate(affected(id)); check(id); }
+  });
+  formEl.addEventListener("focusout", function (e) {
+    var id = topId(e.target);
+    if (id && byId[id] && !byId[id].children) check(id);
+  });
+
+  formEl.addEventListener("submit", function (e) {
+    var action = e.submitter && e.submitter.value;
+    if (action && action !== "save") return;  // row buttons without JS fall through to the server
+    evaluate();
+    var problems = [];
+    order.forEach(function (id) { var p = check(id); if (p) problems.push(p); });
+    var summary = document.querySelector("[data-error-summary]");
+    if (!problems.length) { if (summary) summary.hidden = true; return; }
+    e.preventDefault();
+    if (!summary) return;
+    var list = summary.querySelector("ul");
+    list.innerHTML = "";
+    problems.forEach(function (p) {
+      var target = p.box.querySelector("input:not([type=hidden]), select, textarea");
+      var li = document.createElement("li");
+      var a = document.createElement("a");
+      a.href = "#" + (target ? target.id || "" : "");
+      a.textContent = p.label + ": " + p.message;
+      a.addEventListener("click", function (ev) { ev.preventDefault(); if (target) target.focus(); });
+      li.appendChild(a);
+      list.appendChild(li);
+    });
+    summary.hidden = false;
+    summary.focus();
+  });
+
+  evaluate();
+  formEl.dataset.live = "1";
+})();
