@@ -207,7 +207,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from engine.web.app import Settings, create_app, secret_key
 
     registry = _registry(args)
-    url, _ = _database(args, create=True)
+    url, engine = _database(args, create=True)
+    if args.demo:
+        _demo(registry, engine)
     settings = Settings(
         definitions=args.definitions or [], database_url=url, secret_key=secret_key(), idle_minutes=args.idle_minutes
     )
@@ -219,6 +221,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
     return 0
+
+
+def _demo(registry: Any, engine: Any) -> None:
+    from engine import demo
+    from engine.storage import db
+
+    module = next((m for m in registry.modules.values() if m.id == "gbv"), None)
+    if module is None:
+        raise CliError("--demo needs the GBV module (definitions/gbv) among the definitions")
+    print("sanad: creating the demo agency, accounts, cases and incidents…", file=sys.stderr)
+    try:
+        made = demo.seed(db.session_factory(engine), registry, module.id)
+    except ValueError as exc:
+        if "empty database" not in str(exc):
+            raise CliError(str(exc)) from None
+        print(
+            "sanad: the database already holds data, so no demo data was added; the demo accounts' passwords "
+            "were printed when it was created",
+            file=sys.stderr,
+        )
+        return
+    width = max(len(a.username) for a in made)
+    print("\nDemo accounts (the passwords are shown only now; write down the ones you need):\n")
+    for a in made:
+        print(f"  {a.username:{width}}  {a.password}   {a.label}")
+    print()
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -441,6 +469,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the modules. A new database is set up automatically.",
     )
     data_options(p)
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="on an empty database, add a demo agency, one account per role and about 40 synthetic cases, "
+        "and print the accounts",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     p.add_argument(

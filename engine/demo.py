@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.model import Module
 from engine.registry import Registry
 from engine.service import accounts, records
+from engine.service.errors import ServiceError
 from engine.service.records import Context
 from engine.storage import db
 from engine.storage.models import Record, User
@@ -129,7 +131,10 @@ def seed(
         raise ValueError(f"there is no module '{module_id}' (loaded: {', '.join(registry.modules) or 'none'})")
     _check_module(module)
     with db.transaction(factory) as session:
-        if session.scalar(select(User.id).limit(1)) is not None or session.scalar(select(Record.id).limit(1)):
+        if (
+            session.scalar(select(User.id).limit(1)) is not None
+            or session.scalar(select(Record.id).limit(1)) is not None
+        ):
             raise ValueError("the demo needs an empty database: this one already holds users or records")
     rng = random.Random(seed)
     demo_accounts = _add_accounts(factory, module, cheap_hashing)
@@ -144,9 +149,7 @@ def _check_module(module: Module) -> None:
     if wf is None or any(s not in wf.states for s in CASE_STAGES):
         missing.append("the case workflow")
     if missing:
-        raise ValueError(
-            f"the demo data is written for the GBV module; '{module.id}' lacks: {', '.join(missing)}"
-        )
+        raise ValueError(f"the demo data is written for the GBV module; '{module.id}' lacks: {', '.join(missing)}")
 
 
 # -- accounts ---------------------------------------------------------------------------------------
@@ -178,34 +181,45 @@ def _add_accounts(factory: sessionmaker[Session], module: Module, cheap: bool) -
 
 # -- fictional people -----------------------------------------------------------------------------
 # language: (female first names, male first names, countries of origin)
-_NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "arabic": (
-        ("Amal", "Layla", "Nour", "Rania", "Samira", "Huda", "Mariam", "Yasmin", "Salma", "Hana", "Rahma",
-         "Dalia", "أمل", "ليلى", "سلمى", "هدى", "نور", "مريم"),
-        ("Omar", "Youssef", "Karim", "Tarek", "سامي"),
-        ("syria", "iraq", "sudan", "yemen"),
+def _names(female: str, male: str, countries: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    def split(text: str) -> tuple[str, ...]:
+        return tuple(x.strip() for x in text.split(","))
+
+    return split(female), split(male), split(countries)
+
+
+_NAMES = {
+    "arabic": _names(
+        "Amal, Layla, Nour, Rania, Samira, Huda, Mariam, Yasmin, Salma, Hana, Rahma, Dalia, أمل, ليلى, سلمى, هدى, نور, مريم",
+        "Omar, Youssef, Karim, Tarek, سامي",
+        "syria, iraq, sudan, yemen",
     ),
-    "french": (
-        ("Amélie", "Céline", "Élodie", "Margaux", "Juliette", "Manon", "Inès", "Odile", "Josiane", "Clarisse",
-         "Bernadette", "Solange"),
-        ("Julien", "Didier", "Aimé"),
-        ("democratic_republic_of_the_congo", "central_african_republic", "mali"),
+    "french": _names(
+        "Amélie, Céline, Élodie, Margaux, Juliette, Manon, Inès, Odile, Josiane, Clarisse, Bernadette, Solange",
+        "Julien, Didier, Aimé",
+        "democratic_republic_of_the_congo, central_african_republic, mali",
     ),
-    "spanish": (
-        ("Lucía", "Carmen", "Valentina", "Ximena", "Paola", "Rosa", "Daniela", "Guadalupe", "Marisol", "Yesenia"),
-        ("Mateo", "Andrés", "José Luis"),
-        ("venezuela", "colombia"),
+    "spanish": _names(
+        "Lucía, Carmen, Valentina, Ximena, Paola, Rosa, Daniela, Guadalupe, Marisol, Yesenia",
+        "Mateo, Andrés, José Luis",
+        "venezuela, colombia",
     ),
-    "ukrainian": (("Oksana", "Olena", "Iryna", "Kateryna"), ("Taras",), ("ukraine",)),
-    "burmese": (("Khin", "Thida", "Nilar", "Hnin"), ("Aung",), ("myanmar",)),
-    "dari": (("Parwana", "Nasrin", "Zarghuna", "Farishta"), ("Farid",), ("afghanistan",)),
-    "hausa": (("Amina", "Halima", "Zainab", "Hauwa"), ("Ibrahim",), ("nigeria",)),
-    "south_sudanese": (("Nyandeng", "Achol", "Abuk", "Nyibol"), ("Deng",), ("south_sudan",)),
+    "ukrainian": _names("Oksana, Olena, Iryna, Kateryna", "Taras", "ukraine"),
+    "burmese": _names("Khin, Thida, Nilar, Hnin", "Aung", "myanmar"),
+    "dari": _names("Parwana, Nasrin, Zarghuna, Farishta", "Farid", "afghanistan"),
+    "hausa": _names("Amina, Halima, Zainab, Hauwa", "Ibrahim", "nigeria"),
+    "south_sudanese": _names("Nyandeng, Achol, Abuk, Nyibol", "Deng", "south_sudan"),
 }
 _LANGUAGE_WEIGHTS = {
-    "arabic": 30, "french": 20, "spanish": 18, "ukrainian": 6, "burmese": 6, "dari": 7, "hausa": 7,
+    "arabic": 30,
+    "french": 20,
+    "spanish": 18,
+    "ukrainian": 6,
+    "burmese": 6,
+    "dari": 7,
+    "hausa": 7,
     "south_sudanese": 6,
-}  # fmt: skip
+}
 
 _REFERRAL_CONSENT = {  # kind of service -> its question in 'Consent for referrals'
     "safehouse": "consent_referral_safehouse",
@@ -234,25 +248,43 @@ _PROVIDERS = {
 _GOALS = {
     "safehouse": ("To have a safe place to stay for a while.", "To sleep somewhere I feel safe."),
     "health_medical": ("To see a doctor and get the care I need.", "To get treatment for the pain I still have."),
-    "psychosocial": ("To feel calmer and sleep better.", "To meet other women and not feel alone.",
-                     "To feel like myself again."),
+    "psychosocial": (
+        "To feel calmer and sleep better.",
+        "To meet other women and not feel alone.",
+        "To feel like myself again.",
+    ),
     "legal": ("To know my rights and what my options are.", "To get my documents back."),
     "police_security": ("To report to the police, if I decide to.",),
     "livelihoods": ("To earn my own money.", "To learn a trade and support my children."),
     "child_protection": ("For the child to be safe at home.", "For the child to have a trusted adult to turn to."),
     "education": ("To go back to school.", "To finish the school year."),
     "cash": ("To pay the rent for the next months.", "To buy food and basic items."),
-}  # fmt: skip
+}
 _ACTIONS = {
     "safehouse": "Caseworker to call the shelter with the survivor and arrange accompaniment.",
     "health_medical": "Accompany the survivor to the clinic; explain what to expect beforehand.",
     "psychosocial": "Weekly individual sessions, then the women's group if the survivor wishes.",
     "legal": "Information session with the legal aid centre; the survivor decides what to do next.",
-    "police_security": "Explain the reporting process; accompany the survivor only if she decides to report.",
+    "police_security": "Explain the reporting process; accompany the survivor only if {she} decides to report.",
     "livelihoods": "Introduce the survivor to the livelihoods project for the next intake.",
     "child_protection": "Joint visit with the child protection partner, with the caregiver's agreement.",
     "education": "Meet the school with the caregiver to arrange a return at the start of term.",
     "cash": "Submit the survivor code to the cash programme for the next distribution cycle.",
+}
+# The stages the incident of a case reaches, by the stage of the case.
+_FIRST_INCIDENT_STAGES = {
+    "engagement": ("partial", "draft"),
+    "assessment": ("draft", "complete"),
+    "action_planning": ("complete", "reviewed"),
+    "action_plan_requested": ("reviewed", "complete"),
+    "implementation": ("reviewed", "archived", "reviewed"),
+    "follow_up": ("archived", "reviewed"),
+    "closure_requested": ("reviewed", "archived"),
+    "closed": ("archived",),
+}
+_PRONOUNS = {
+    "female": {"she": "she", "She": "She", "her": "her", "Her": "Her", "her_o": "her"},
+    "male": {"she": "he", "She": "He", "her": "his", "Her": "His", "her_o": "him"},
 }
 _CARETAKERS = ("parent_guardian", "parent_guardian", "relative")
 _VIOLENCE_WEIGHTS = {
@@ -265,38 +297,41 @@ _VIOLENCE_WEIGHTS = {
 }
 _INCIDENT_STORIES = {
     "physical_assault": (
-        "The survivor said her partner hit her during an argument at home. (Fictional demo account.)",
-        "Pushed and hit by a family member after refusing to hand over her wages. (Fictional demo account.)",
+        "The survivor said {her} partner hit {her_o} during an argument at home. (Fictional demo account.)",
+        "Pushed and hit by a family member after refusing to hand over {her} wages. (Fictional demo account.)",
     ),
     "rape": (
-        "The survivor shared that she was forced into sex on the way back from the market. (Fictional demo account.)",
-        "The survivor said a man she knew forced her into sex; she did not want to say more. (Fictional demo account.)",
+        "The survivor shared that {she} was forced into sex on the way back from the market. (Fictional demo account.)",
+        "The survivor said a man {she} knew forced {her_o} into sex; {she} did not want to say more. (Fictional demo account.)",
     ),
     "sexual_assault": (
         "Touched without consent by an older student near the school latrines. (Fictional demo account.)",
-        "The survivor described an attempted rape near the water point; she got away. (Fictional demo account.)",
+        "The survivor described an attempted rape near the water point; {she} got away. (Fictional demo account.)",
     ),
-    "forced_marriage": (
-        "The family arranged a marriage against the survivor's will. (Fictional demo account.)",
-    ),
+    "forced_marriage": ("The family arranged a marriage against the survivor's will. (Fictional demo account.)",),
     "denial_of_resources_opportunities_or_services": (
-        "Her husband takes the cash assistance card and refuses money for food and medicine. (Fictional demo account.)",
+        "{Her} partner takes the cash assistance card and refuses money for food and medicine. (Fictional demo account.)",
         "The survivor is not allowed to leave the house to work or to see a doctor. (Fictional demo account.)",
     ),
     "psychological_emotional_abuse": (
-        "Repeated threats and insults from her partner, who checks her phone daily. (Fictional demo account.)",
-        "Threatened by the landlord that her children would be put on the street. (Fictional demo account.)",
+        "Repeated threats and insults from {her} partner, who checks {her} phone daily. (Fictional demo account.)",
+        "Threatened by the landlord that {her} children would be put on the street. (Fictional demo account.)",
     ),
-}  # fmt: skip
+}
 _RELATIONSHIPS = {
     "physical_assault": ("intimate_partner_former_partner", "intimate_partner_former_partner", "family_other"),
-    "rape": ("no_relation", "other_community_member", "family_friend_neighbour", "supervisor_employer",
-             "intimate_partner_former_partner"),
+    "rape": (
+        "no_relation",
+        "other_community_member",
+        "family_friend_neighbour",
+        "supervisor_employer",
+        "intimate_partner_former_partner",
+    ),
     "sexual_assault": ("schoolmate", "other_community_member", "family_friend_neighbour", "no_relation"),
     "forced_marriage": ("primary_caregiver", "family_other"),
     "denial_of_resources_opportunities_or_services": ("intimate_partner_former_partner", "family_other"),
     "psychological_emotional_abuse": ("intimate_partner_former_partner", "family_other", "cotenant_housemate"),
-}  # fmt: skip
+}
 _LOCATIONS = {
     "physical_assault": ("clients_home", "perpetrators_home"),
     "rape": ("road", "forest", "farm", "perpetrators_home", "workplace"),
@@ -344,8 +379,9 @@ class _Survivor:
     today: date
     force_psychosocial: bool = False
     unasked_safehouse: bool = False
+    taken: set[str] = field(default_factory=set)  # names already used, to vary them
     name: str = ""
-    sex: str = "female"
+    sex: str = "female"  # about one survivor in nine is a man or a boy
     age: int = 30
     dob: date | None = None
     language: str = "arabic"
@@ -358,16 +394,18 @@ class _Survivor:
     needs: list[str] = field(default_factory=list)
     consents: dict[str, str] = field(default_factory=dict)
     safety_plan: bool = False
-    assessment_date: date | None = None
-    plan_date: date | None = None
     followups: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the goals of the action plan
+    consent_from: str = "survivor"
+    consent_reporting: str = "yes"
 
     def __post_init__(self) -> None:
         rng = self.rng
         self.language = rng.choices(list(_LANGUAGE_WEIGHTS), weights=list(_LANGUAGE_WEIGHTS.values()))[0]
         female, male, countries = _NAMES[self.language]
-        self.sex = "male" if rng.random() < 0.1 else "female"
-        self.name = rng.choice(male if self.sex == "male" else female)
+        pool = male if self.sex == "male" else female
+        self.name = rng.choice([n for n in pool if n not in self.taken] or pool)
+        self.taken.add(self.name)
         self.age = rng.randint(7, 17) if rng.random() < 0.25 else rng.randint(18, 58)
         if rng.random() < 0.6:  # the date of birth is known
             self.dob = _years_before(self.start, self.age + 1) + timedelta(days=rng.randint(1, 364))
@@ -378,16 +416,28 @@ class _Survivor:
         kinds = list(_VIOLENCE_WEIGHTS)
         weights = list(_VIOLENCE_WEIGHTS.values())
         if self.child:
-            weights = [w * (3 if k in ("forced_marriage", "sexual_assault") else 1) for k, w in zip(kinds, weights)]
+            weights = [
+                w * (3 if k in ("forced_marriage", "sexual_assault") else 1)
+                for k, w in zip(kinds, weights, strict=True)
+            ]
         if self.sex == "male":
-            weights = [0 if k == "forced_marriage" else w for k, w in zip(kinds, weights)]
+            weights = [0 if k == "forced_marriage" else w for k, w in zip(kinds, weights, strict=True)]
         self.violence = rng.choices(kinds, weights)[0]
-        self.risk = rng.choices(["high", "medium", "low"], [25, 45, 30])[0]
-        self.immediate = rng.random() < {"high": 0.8, "medium": 0.25, "low": 0.0}[self.risk]
+        self.risk = "high" if self.unasked_safehouse else rng.choices(["high", "medium", "low"], [25, 45, 30])[0]
+        self.immediate = self.unasked_safehouse or rng.random() < {"high": 0.8, "medium": 0.25, "low": 0.0}[self.risk]
         self.self_harm = rng.random() < 0.12
         self.needs = self._pick_needs()
         self.consents = self._pick_consents()
-        self.safety_plan = (self.risk == "high" or self.immediate) and rng.random() < 0.85 or rng.random() < 0.2
+        self.safety_plan = ((self.risk == "high" or self.immediate) and rng.random() < 0.85) or rng.random() < 0.2
+        band = self.band
+        self.consent_from = (
+            "caregiver"
+            if band == "0_5"
+            else rng.choice(["caregiver", "survivor_and_caregiver"])
+            if band in ("6_11", "12_14")
+            else "survivor"
+        )
+        self.consent_reporting = "yes" if rng.random() < 0.85 else "no"
 
     # -- who the survivor is -------------------------------------------------------------------------
     @property
@@ -437,15 +487,6 @@ class _Survivor:
     def band(self) -> str:
         return _band(self.age)
 
-    @property
-    def consent_from(self) -> str:
-        band = self.band
-        if band == "0_5":
-            return "caregiver"
-        if band in ("6_11", "12_14"):
-            return self.rng.choice(["caregiver", "survivor_and_caregiver"])
-        return "survivor"
-
     # -- case forms ---------------------------------------------------------------------------------
     def consent_services(self, *, declined: bool = False, partial: bool = False) -> dict[str, Any]:
         rng = self.rng
@@ -468,7 +509,9 @@ class _Survivor:
             if safe:
                 data["caregiver_involved"] = rng.choice(["yes", "no"])
             else:
-                data["caregiver_not_involved_reason"] = "The young person fears the caregiver would stop her leaving the house."
+                data["caregiver_not_involved_reason"] = (
+                    "The young person fears the caregiver would stop {her_o} leaving the house."
+                )
         data["confidentiality_explained"] = "yes"
         applies = "yes" if self.child else rng.choice(["no", "no", "unknown"])
         data["mandatory_reporting_applies"] = applies
@@ -479,11 +522,10 @@ class _Survivor:
             data["consent_declined_notes"] = rng.choice(
                 [
                     "Wanted information about the clinic only; may come back later.",
-                    "Prefers to get support from her family for now. Knows where to find us.",
+                    "Prefers to get support from {her} family for now. Knows where to find us.",
                 ]
             )
-        data["consent_reporting"] = "yes" if rng.random() < 0.85 else "no"
-        self._consent_reporting = data["consent_reporting"]
+        data["consent_reporting"] = self.consent_reporting
         return data
 
     def consent_referrals(self, when: date) -> dict[str, Any]:
@@ -499,7 +541,7 @@ class _Survivor:
                 {"education": "education support", "cash": "cash assistance"}[n] for n in other
             )
         if self.rng.random() < 0.25:
-            data["information_not_to_share"] = "Where she is staying now."
+            data["information_not_to_share"] = "Where {she} is staying now."
         return data
 
     def survivor_information(self, *, partial: bool = False) -> dict[str, Any]:
@@ -516,28 +558,38 @@ class _Survivor:
             data["age_estimated"] = rng.choice(["yes", "no"])
         data["ethnicity"] = rng.choice(["group_1", "group_2", "group_3", "prefer_not_to_say"])
         data["nationality"] = (
-            rng.choice(["refugee_country_a", "refugee_country_b"]) if self.country
-            else "stateless" if self.displacement == "stateless_person" else "national"
-        )  # fmt: skip
+            rng.choice(["refugee_country_a", "refugee_country_b"])
+            if self.country
+            else "stateless"
+            if self.displacement == "stateless_person"
+            else "national"
+        )
         if self.country:
             data["country_of_origin"] = self.country
         if not self.child:
             data["marital_status"] = rng.choice(["single", "married_cohabitating", "divorced_separated", "widowed"])
             if rng.random() < 0.5:
-                data["occupation"] = rng.choice(["Day labourer", "Tailor", "Market trader", "Teacher", "Farmer", "Cleaner"])
+                data["occupation"] = rng.choice(
+                    ["Day labourer", "Tailor", "Market trader", "Teacher", "Farmer", "Cleaner"]
+                )
         data["displacement_status"] = self.displacement
         data["disability_type"] = rng.choices(["no", "physical_disability", "mental_disability"], [85, 10, 5])[0]
         if self.child:
-            data["unaccompanied_separated_status"] = rng.choices(["no", "separated_child", "unaccompanied_minor"], [80, 15, 5])[0]
+            data["unaccompanied_separated_status"] = rng.choices(
+                ["no", "separated_child", "unaccompanied_minor"], [80, 15, 5]
+            )[0]
             data["lives_alone"] = "no"
             data["caretaker_relationship"] = rng.choice(_CARETAKERS)
             data["caretaker_informed"] = "yes"
         region = rng.choice(["region_north", "region_east"] if self.team == 0 else ["region_south", "region_east"])
         data["residence_admin1"] = region
         data["residence_admin2"] = rng.choice(
-            {"region_north": ["north_hills", "north_lake"], "region_south": ["south_coast", "south_plains"],
-             "region_east": ["east_valley", "east_border"]}[region]
-        )  # fmt: skip
+            {
+                "region_north": ["north_hills", "north_lake"],
+                "region_south": ["south_coast", "south_plains"],
+                "region_east": ["east_valley", "east_border"],
+            }[region]
+        )
         if rng.random() < 0.4:
             data["address"] = f"Block {rng.randint(1, 24)}, Demo Camp {('North', 'South')[self.team]} (fictional)"
         safe = rng.random() < 0.6
@@ -549,13 +601,16 @@ class _Survivor:
                 data["phone"] = f"+000 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
                 data["phone_message_safe"] = rng.choice(["yes", "no"])
             if method == "via_trusted_person":
-                data["trusted_person_contact"] = "Through her sister at the community centre; say only that it is about the sewing class."
-            data["safe_contact_time"] = rng.choice(["Weekday mornings", "After 4 pm, never at weekends", "Tuesdays at the centre"])
+                data["trusted_person_contact"] = (
+                    "Through {her} sister at the community centre; say only that it is about the sewing class."
+                )
+            data["safe_contact_time"] = rng.choice(
+                ["Weekday mornings", "After 4 pm, never at weekends", "Tuesdays at the centre"]
+            )
         return data
 
     def assessment(self, when: date, *, partial: bool = False) -> dict[str, Any]:
         rng = self.rng
-        self.assessment_date = when
         data: dict[str, Any] = {"assessment_date": when.isoformat(), "needs_identified": list(self.needs)}
         if partial:
             return data
@@ -564,7 +619,7 @@ class _Survivor:
         if self.immediate:
             data["immediate_safety_details"] = rng.choice(
                 [
-                    "Fears the perpetrator will come back to the shelter where she stays.",
+                    "Fears the perpetrator will come back to the shelter where {she} stays.",
                     "Was threatened after speaking to a community leader.",
                     "Does not feel safe walking to the water point alone.",
                 ]
@@ -573,17 +628,24 @@ class _Survivor:
             rng.choice(["yes", "no", "unknown"]) if self.violence in ("rape", "sexual_assault") else "no"
         )
         if "health_medical" in self.needs:
-            data["health_needs"] = rng.choice(["Pain and trouble sleeping.", "Would like a general check-up and information on contraception."])
+            data["health_needs"] = rng.choice(
+                ["Pain and trouble sleeping.", "Would like a general check-up and information on contraception."]
+            )
         if "psychosocial" in self.needs:
             data["psychosocial_needs"] = rng.choice(
                 ["Feels anxious and isolated; would like to talk to someone.", "Has nightmares and avoids going out."]
             )
         if "legal" in self.needs or "police_security" in self.needs:
             data["legal_needs"] = rng.choice(
-                ["Wants to know her options, without committing to anything yet.", "Needs help replacing her identity documents."]
+                [
+                    "Wants to know {her} options, without committing to anything yet.",
+                    "Needs help replacing {her} identity documents.",
+                ]
             )
         if self.child:
-            data["child_considerations"] = "The child wants to stay with her aunt, who is supportive. Keep the caregiver informed."
+            data["child_considerations"] = (
+                "The child wants to stay with {her} aunt, who is supportive. Keep the caregiver informed."
+            )
         data["self_harm_risk"] = "yes" if self.self_harm else "no"
         if self.self_harm:
             data["self_harm_action_taken"] = (
@@ -592,7 +654,7 @@ class _Survivor:
         data["assessment_notes"] = rng.choice(
             [
                 "Demo record. Strong support from a neighbour; attends the women's group.",
-                "Demo record. Resourceful and clear about what she wants; worried about her children.",
+                "Demo record. Resourceful and clear about what {she} wants; worried about {her} children.",
                 "Demo record. First time telling anyone; wants to go step by step.",
             ]
         )
@@ -609,15 +671,15 @@ class _Survivor:
             "safety_plan_developed_with_survivor": "yes",
             "safety_plan_date": when.isoformat(),
             "safety_plan_main_concern": "Being found by the perpetrator on the way to the distribution site.",
-            "safety_plan_details": "Keeps documents and a little money with a neighbour; goes to distributions with her cousin.",
-            "trusted_people": "Her cousin and the neighbour in the next block.",
+            "safety_plan_details": "Keeps documents and a little money with a neighbour; goes to distributions with {her} cousin.",
+            "trusted_people": "{Her} cousin and the neighbour in the next block.",
             "safe_places": "The women's safe space; the health post.",
             "emergency_contacts": "The demo agency hotline (fictional); the camp security focal point.",
             "safety_signal": "A text saying 'the bread is ready'.",
             "safety_plan_duration": self.rng.choice(["16_30_min", "31_60_min"]),
         }
 
-    def service_rows(self, agreed: date, needs: Sequence[str], clock: _Clock | None = None) -> list[dict[str, Any]]:
+    def service_rows(self, agreed: date, needs: Sequence[str]) -> list[dict[str, Any]]:
         rng = self.rng
         rows: list[dict[str, Any]] = []
         for need in needs:
@@ -646,11 +708,13 @@ class _Survivor:
         return rows
 
     def action_plan(self, agreed: date, *, agreed_yes: bool = True) -> dict[str, Any]:
-        self.plan_date = agreed
-        data: dict[str, Any] = {"plan_agreed": "yes" if agreed_yes else "no", "services": self.service_rows(agreed, self.needs)}
+        self.rows = self.service_rows(agreed, self.needs)
+        data: dict[str, Any] = {"plan_agreed": "yes" if agreed_yes else "no", "services": [dict(r) for r in self.rows]}
         if agreed_yes:
             data["action_plan_agreed_date"] = agreed.isoformat()
-            data["plan_summary"] = f"{len(self.needs)} goal(s) agreed with the survivor; next review at the first follow-up."
+            data["plan_summary"] = (
+                f"{len(self.needs)} goal(s) agreed with the survivor; next review at the first follow-up."
+            )
         return data
 
     def followup(self, when: date, *, last: bool, needs_met: bool, new_need: str | None = None) -> dict[str, Any]:
@@ -689,18 +753,22 @@ class _Survivor:
         return {"follow_ups": [dict(r) for r in self.followups]}
 
     def closure(self, reason: str, when: date, **extra: Any) -> dict[str, Any]:
-        data: dict[str, Any] = {"closure_reason": reason, "closure_case_file_updated": "yes", "closure_date": when.isoformat()}
+        data: dict[str, Any] = {
+            "closure_reason": reason,
+            "closure_case_file_updated": "yes",
+            "closure_date": when.isoformat(),
+        }
         if reason != "no_contact":
             data |= {"closure_needs_met": "yes", "closure_resume_notification": "yes"}
             if self.safety_plan:
                 data["closure_safety_plan_reviewed"] = "yes"
         data |= extra
         data["closure_assessment"] = {
-            "needs_met": "Goals met; the survivor feels safer and knows she can come back at any time.",
-            "survivor_request": "The survivor asked to close the case; she knows she can come back at any time.",
+            "needs_met": "Goals met; the survivor feels safer and knows {she} can come back at any time.",
+            "survivor_request": "The survivor asked to close the case; {she} knows {she} can come back at any time.",
             "no_contact": "No safe contact possible despite agreed attempts; case file up to date.",
-            "survivor_relocated": "The survivor moved to another region; she has the hotline number.",
-            "transferred": "Transferred, with the survivor's agreement, to a partner closer to her new home.",
+            "survivor_relocated": "The survivor moved to another region; {she} has the hotline number.",
+            "transferred": "Transferred, with the survivor's agreement, to a partner closer to {her} new home.",
         }[reason]
         return data
 
@@ -735,14 +803,20 @@ class _Seeder:
         self.users = users
         self.teams = [
             _Team(0, "caseworker", "supervisor", "CW-N01"),
-            _Team(1, "caseworker2" if "caseworker2" in users else "caseworker",
-                  "supervisor2" if "supervisor2" in users else "supervisor", "CW-S02"),
-        ]  # fmt: skip
+            _Team(
+                1,
+                "caseworker2" if "caseworker2" in users else "caseworker",
+                "supervisor2" if "supervisor2" in users else "supervisor",
+                "CW-S02",
+            ),
+        ]
         self.receiver = self.teams[1].caseworker  # receives referrals and the assignment
         self.manager = "cm_manager" if "cm_manager" in users else None
-        self.codes = rng.sample(range(1, 10000), 400)
         self.incident_no = rng.randint(100, 800)
         self.assigned = False
+        self.names: set[str] = set()
+        self.turns: Counter[str] = Counter()
+        self.sex = "female"  # of the survivor whose records are being written
         self.referrals = 0
 
     # -- helpers ----------------------------------------------------------------------------------------
@@ -753,21 +827,29 @@ class _Seeder:
             session, user, accounts.actor_for(session, user, self.module), self.module, self.policy, ip="demo"
         )
 
-    @staticmethod
-    def create(ctx: Context, record_type: str, data: dict[str, Any], link_to: str | None = None) -> _Rec:
-        view, _ = records.create(ctx, record_type, data, link_to=link_to)
+    def words(self, value: Any) -> Any:
+        """The texts, with the pronouns of the current survivor."""
+        if isinstance(value, str):
+            return value.format_map(_PRONOUNS[self.sex]) if "{" in value else value
+        if isinstance(value, list):
+            return [self.words(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.words(v) for k, v in value.items()}
+        return value
+
+    def create(self, ctx: Context, record_type: str, data: dict[str, Any], link_to: str | None = None) -> _Rec:
+        view, _ = records.create(ctx, record_type, self.words(data), link_to=link_to)
         return _Rec(record_type, view["id"], view["version"], view["stage"])
 
-    @staticmethod
-    def update(ctx: Context, rec: _Rec, data: dict[str, Any]) -> None:
-        rec.apply(records.update(ctx, rec.record_type, rec.id, rec.version, data))
+    def update(self, ctx: Context, rec: _Rec, data: dict[str, Any]) -> None:
+        rec.apply(records.update(ctx, rec.record_type, rec.id, rec.version, self.words(data)))
 
-    @staticmethod
-    def step(ctx: Context, rec: _Rec, transition: str, comment: str | None = None) -> None:
-        rec.apply(records.transition(ctx, rec.record_type, rec.id, transition, comment, None))
+    def step(self, ctx: Context, rec: _Rec, transition: str, comment: str | None = None) -> None:
+        rec.apply(records.transition(ctx, rec.record_type, rec.id, transition, self.words(comment), None))
 
     # -- the whole run --------------------------------------------------------------------------------
     def run(self, n: int) -> None:
+        codes = self.rng.sample(range(1, 10000), min(max(n, 1), 9999))
         for i in range(n):
             stage, story = PROFILES[i % len(PROFILES)]
             team = self.teams[0] if story in _NORTH_ONLY or i % 5 not in (1, 3) else self.teams[1]
@@ -778,22 +860,32 @@ class _Seeder:
             start = self.today - timedelta(days=self.rng.randint(low, high))
             sv = _Survivor(
                 self.rng,
-                f"GBV-{self.codes[i % len(self.codes)]:04d}",
+                f"GBV-{codes[i % len(codes)]:04d}",
                 team.index,
                 start,
                 self.today,
+                sex="male" if i % 9 == 4 else "female",
                 force_psychosocial=story == "referral",
                 unasked_safehouse=story == "emergency_referral",
+                taken=self.names,
             )
             clock = _Clock(self.rng, start, self.today)
-            with db.transaction(self.factory) as session:
-                case = self.case(session, team, sv, clock, stage, story)
-            if story == "declined":
-                continue
-            count = 2 if self.rng.random() < 0.22 else 1
-            for k in range(count):
+            self.sex = sv.sex
+            try:
                 with db.transaction(self.factory) as session:
-                    self.incident(session, team, sv, case, stage, second=k == 1)
+                    case = self.case(session, team, sv, clock, stage, story)
+                if story == "declined":
+                    continue
+                count = 2 if self.rng.random() < 0.22 else 1
+                for k in range(count):
+                    with db.transaction(self.factory) as session:
+                        self.incident(session, team, sv, case, stage, second=k == 1)
+            except ServiceError as exc:  # e.g. an overlay that asks for more than the GBV module
+                details = "; ".join(f"{k}: {v}" for k, v in exc.details.items())
+                raise ValueError(
+                    f"the demo data does not fit the module '{self.module.id}' (case {i + 1}, heading for the "
+                    f"stage '{stage}'): {exc.message}" + (f" ({details})" if details else "")
+                ) from exc
 
     # -- a case ---------------------------------------------------------------------------------------------
     def case(self, session: Session, team: _Team, sv: _Survivor, clock: _Clock, target: str, story: str) -> _Rec:
@@ -829,11 +921,13 @@ class _Seeder:
         self.update(cw, rec, sv.assessment(clock.after(1, 7), partial=target == "assessment" and rng.random() < 0.4))
         if story == "reassess":
             self.update(cw, rec, sv.closure("survivor_request", clock.after(1, 4)))
-            self.step(cw, rec, "request_early_closure", "The survivor said she no longer wants support.")
+            self.step(cw, rec, "request_early_closure", "The survivor said {she} no longer wants support.")
             self.step(
-                sup, rec, "reject_closure_reassess",
-                "The survivor called back the same day: she wants to continue. Please review her needs again.",
-            )  # fmt: skip
+                sup,
+                rec,
+                "reject_closure_reassess",
+                "The survivor called back the same day: {she} wants to continue. Please review {her} needs again.",
+            )
             self.update(cw, rec, _cleared_closure())
             return rec
         if target == "assessment":
@@ -841,7 +935,7 @@ class _Seeder:
         self.step(rng.choice([cw, cw, sup]), rec, "start_action_planning")
         if story == "relocated":
             self.update(cw, rec, sv.closure("survivor_relocated", clock.after(3, 20)))
-            self.step(cw, rec, "request_early_closure", "The survivor moved to another region with her family.")
+            self.step(cw, rec, "request_early_closure", "The survivor moved to another region with {her} family.")
             self.approve_closure(sup, rec)
             return rec
         plan_day = clock.after(2, 10)
@@ -855,9 +949,11 @@ class _Seeder:
         self.step(cw, rec, "request_action_plan_approval", "Plan agreed with the survivor.")
         if story == "sent_back":
             self.step(
-                sup, rec, "reject_action_plan",
-                "Please agree a due date for each goal with the survivor and add the health referral she asked about.",
-            )  # fmt: skip
+                sup,
+                rec,
+                "reject_action_plan",
+                "Please agree a due date for each goal with the survivor and add the health referral {she} asked about.",
+            )
             self.update(cw, rec, {"plan_summary": "Being revised with the survivor after the supervisor's review."})
             return rec
         if target == "action_plan_requested":
@@ -874,7 +970,8 @@ class _Seeder:
             sv.needs.append("livelihoods")
             sv.consents["consent_referral_livelihoods"] = "yes"
             self.update(cw, rec, {"consent_referral_livelihoods": "yes"})
-            self.update(cw, rec, {"action_plan_agreed_date": agreed.isoformat(), "services": sv.service_rows(sv.plan_date or agreed, sv.needs[:-1]) + sv.service_rows(agreed, ["livelihoods"])})
+            sv.rows += sv.service_rows(agreed, ["livelihoods"])
+            self.update(cw, rec, {"services": [dict(r) for r in sv.rows]})
             self.step(cw, rec, "request_action_plan_approval", "Revised plan: livelihoods goal added.")
             self.step(sup, rec, "approve_action_plan", "Approved.")
         if target == "implementation":
@@ -895,10 +992,14 @@ class _Seeder:
             return rec
         if story == "withdrawn":
             self.update(
-                cw, rec,
-                {"consent_withdrawn": "yes", "consent_withdrawn_date": clock.after(3, 14).isoformat(),
-                 "consent_withdrawn_notes": "Asked not to be contacted again; will come to the centre if she needs us."},
-            )  # fmt: skip
+                cw,
+                rec,
+                {
+                    "consent_withdrawn": "yes",
+                    "consent_withdrawn_date": clock.after(3, 14).isoformat(),
+                    "consent_withdrawn_notes": "Asked not to be contacted again; will come to the centre if {she} needs us.",
+                },
+            )
             self.update(cw, rec, sv.closure("survivor_request", clock.after(0, 3)))
             self.step(cw, rec, "request_closure", "Consent withdrawn; closing without further contact.")
         else:
@@ -910,7 +1011,9 @@ class _Seeder:
                 self.update(cw, rec, sv.closure("needs_met", clock.after(2, 10)))
             self.step(cw, rec, "request_closure", "Closure agreed with the survivor at the last follow-up.")
         if story == "kept_open":
-            self.step(sup, rec, "reject_closure", "She mentioned new worries at the last visit; one more follow-up first.")
+            self.step(
+                sup, rec, "reject_closure", "{She} mentioned new worries at the last visit; one more follow-up first."
+            )
             self.update(cw, rec, _cleared_closure())
             self.update(cw, rec, sv.followup(clock.after(3, 14), last=False, needs_met=False))
             return rec
@@ -920,7 +1023,9 @@ class _Seeder:
         if story != "withdrawn":
             self.feedback(sup, rec, clock)
         if story == "reopened":
-            self.step(cw, rec, "reopen", "The survivor came back: her ex-partner has started contacting her again.")
+            self.step(
+                cw, rec, "reopen", "The survivor came back: {her} ex-partner has started contacting {her_o} again."
+            )
             self.update(cw, rec, sv.followup(clock.after(10, 40), last=False, needs_met=False))
         return rec
 
@@ -959,9 +1064,15 @@ class _Seeder:
     def refer(self, session: Session, ctx: Context, rec: _Rec, need: str, *, accept: bool | None) -> None:
         forms = ["consent_referrals", "survivor_assessment", "action_plan"]
         view = records.refer(
-            ctx, "case", rec.id, _REFER_STEP[need], self.receiver, forms,
-            "For the survivors' support group the survivor asked to join.", None,
-        )  # fmt: skip
+            ctx,
+            "case",
+            rec.id,
+            _REFER_STEP[need],
+            self.receiver,
+            forms,
+            "For the survivors' support group the survivor asked to join.",
+            None,
+        )
         rec.apply(view)
         self.referrals += 1
         if accept is None:
@@ -976,8 +1087,10 @@ class _Seeder:
     def emergency_referral(self, session: Session, sup: Context, rec: _Rec, sv: _Survivor, clock: _Clock) -> None:
         """A supervisor refers to a shelter without recorded consent, in an emergency, with a reason."""
         when = clock.after(0, 2)
-        reason = "The survivor was in immediate danger and could not be reached safely to ask; she will be told as soon as it is safe."
-        rows = [r for r in sv.service_rows(sv.plan_date or when, sv.needs) if r["service_type"] != "safehouse"]
+        reason = self.words(
+            "The survivor was in immediate danger and could not be reached safely to ask; {she} will be told as soon as it is safe."
+        )
+        rows = [dict(r) for r in sv.rows if r["service_type"] != "safehouse"]
         rows.append(
             {
                 "service_type": "safehouse",
@@ -994,10 +1107,16 @@ class _Seeder:
         self.update(sup, rec, {"services": rows})
         rec.apply(
             records.refer(
-                sup, "case", rec.id, "refer_safehouse", self.receiver, ["survivor_assessment", "safety_plan"],
-                "Emergency shelter placement tonight.", reason,
+                sup,
+                "case",
+                rec.id,
+                "refer_safehouse",
+                self.receiver,
+                ["survivor_assessment", "safety_plan"],
+                "Emergency shelter placement tonight.",
+                reason,
             )
-        )  # fmt: skip
+        )
         self.referrals += 1
         to = self.ctx(session, self.receiver)
         for ref in records.referrals_for(to):
@@ -1015,26 +1134,20 @@ class _Seeder:
             violence = rng.choice(
                 ["psychological_emotional_abuse", "physical_assault", "denial_of_resources_opportunities_or_services"]
             )
-            delay = rng.randint(60, 700)
+            delay = rng.randint(60, 400)
         else:
-            target = rng.choice(
-                {
-                    "engagement": ["partial", "draft"],
-                    "assessment": ["draft", "complete"],
-                    "action_planning": ["complete", "reviewed"],
-                    "action_plan_requested": ["complete", "reviewed"],
-                    "implementation": ["reviewed", "reviewed", "archived"],
-                    "follow_up": ["reviewed", "archived"],
-                    "closure_requested": ["reviewed", "archived"],
-                    "closed": ["archived"],
-                }[stage]
-            )
+            # taken in turn, so that every stage of the incident workflow is reached
+            options = _FIRST_INCIDENT_STAGES[stage]
+            target = options[self.turns[stage] % len(options)]
+            self.turns[stage] += 1
             interview = sv.start
             violence = sv.violence
             delay = rng.choice([rng.randint(0, 3), rng.randint(4, 14), rng.randint(15, 60), rng.randint(60, 300)])
-        happened = interview - timedelta(days=delay)
+        # within the last 18 months, and never before the survivor's fifth birthday
+        happened = max(interview - timedelta(days=delay), self.today - timedelta(days=548))
         if sv.dob is not None and happened < sv.dob + timedelta(days=365 * 5):
             happened = interview
+        delay = (interview - happened).days
         age = _years_between(sv.dob, happened) if sv.dob else max(sv.age - delay // 365, 0)
         self.incident_no += 1
         data: dict[str, Any] = {
@@ -1045,7 +1158,7 @@ class _Seeder:
             "incident_date": happened.isoformat(),
             "incident_date_estimated": "yes" if delay > 30 and rng.random() < 0.6 else "no",
             "survivor_sex": sv.sex,
-            "consent_reporting": getattr(sv, "_consent_reporting", "yes"),
+            "consent_reporting": sv.consent_reporting,
         }
         if sv.dob is not None:
             data["survivor_date_of_birth"] = sv.dob.isoformat()
@@ -1053,7 +1166,9 @@ class _Seeder:
         else:
             data["survivor_age_entered"] = age
         if age >= 18:
-            data["survivor_marital_status"] = rng.choice(["single", "married_cohabitating", "divorced_separated", "widowed"])
+            data["survivor_marital_status"] = rng.choice(
+                ["single", "married_cohabitating", "divorced_separated", "widowed"]
+            )
         data["survivor_displacement_status"] = sv.displacement
         data["survivor_disability"] = "no"
         if age < 18:
@@ -1064,24 +1179,35 @@ class _Seeder:
         data["incident_timeofday"] = rng.choice(["morning", "afternoon", "evening_night", "evening_night", "unknown"])
         data["displacement_incident"] = (
             rng.choice(["during_refuge", "during_flight", "post_displacement"])
-            if sv.displacement in ("refugee", "asylum_seeker", "idp") else "not_displaced"
-        )  # fmt: skip
+            if sv.displacement in ("refugee", "asylum_seeker", "idp")
+            else "not_displaced"
+        )
         data["incident_location_type"] = rng.choice(_LOCATIONS[violence])
         region = rng.choice(["region_north", "region_east"] if team.index == 0 else ["region_south", "region_east"])
         data["incident_admin1"] = region
         data["incident_admin2"] = rng.choice(
-            {"region_north": ["north_hills", "north_lake"], "region_south": ["south_coast", "south_plains"],
-             "region_east": ["east_valley", "east_border"]}[region]
-        )  # fmt: skip
+            {
+                "region_north": ["north_hills", "north_lake"],
+                "region_south": ["south_coast", "south_plains"],
+                "region_east": ["east_valley", "east_border"],
+            }[region]
+        )
         data["incident_camp_town"] = rng.choice(["Demo Camp North", "Demo Camp South", "Sampleville", "Exampletown"])
         data["incident_description"] = rng.choice(_INCIDENT_STORIES[violence])
         data["service_referred_from"] = rng.choice(
-            ["self_referral", "self_referral", "health_medical", "community_or_camp_leader", "psychosocial",
-             "other_humanitarian"] + (["teacher_school_official"] if age < 18 else [])
-        )  # fmt: skip
+            [
+                "self_referral",
+                "self_referral",
+                "health_medical",
+                "community_or_camp_leader",
+                "psychosocial",
+                "other_humanitarian",
+            ]
+            + (["teacher_school_official"] if age < 18 else [])
+        )
         if target == "partial":
             data.pop("survivor_sex")
-            inc = self.create(cw, "incident", data, link_to=case.id)
+            self.create(cw, "incident", data, link_to=case.id)
             return
         inc = self.create(cw, "incident", data, link_to=case.id)
         self.update(cw, inc, self.violence_answers(sv, violence, age, happened, interview))
@@ -1099,12 +1225,16 @@ class _Seeder:
         if target == "archived":
             self.step(sup, inc, "archive")
 
-    def violence_answers(self, sv: _Survivor, violence: str, age: int, happened: date, interview: date) -> dict[str, Any]:
+    def violence_answers(
+        self, sv: _Survivor, violence: str, age: int, happened: date, interview: date
+    ) -> dict[str, Any]:
         rng = self.rng
         sexual = violence in ("rape", "sexual_assault")
         data: dict[str, Any] = {
             "gbv_type": violence,
-            "harmful_traditional_practice": "child_early_marriage" if violence == "forced_marriage" and age < 18 else "no",
+            "harmful_traditional_practice": "child_early_marriage"
+            if violence == "forced_marriage" and age < 18
+            else "no",
             "goods_money_exchanged": "yes" if sexual and rng.random() < 0.1 else "no",
             "abduction_type": "trafficked" if violence == "rape" and rng.random() < 0.05 else "none",
         }
@@ -1132,10 +1262,11 @@ class _Seeder:
                         ["unemployed", "farmer", "trader_business", "unknown", "armed_forces_group"]
                     ),
                     "perpetrator_nationality": rng.choice(["national", "refugee_country_a", "other"]),
-                    "perpetrator_previous_incident": "yes" if relationship == "intimate_partner_former_partner"
+                    "perpetrator_previous_incident": "yes"
+                    if relationship == "intimate_partner_former_partner"
                     else rng.choice(["no", "unknown"]),
                 }
-            )  # fmt: skip
+            )
         data["number_of_perpetrators"] = count
         data["perpetrators"] = rows
         # referrals
@@ -1149,7 +1280,7 @@ class _Seeder:
             if choice == "referred":
                 data[f"service_{kind}_referral_date"] = ref_day.isoformat()
 
-        status("medical", sexual or violence == "physical_assault" and "health_medical" in sv.needs)
+        status("medical", sexual or (violence == "physical_assault" and "health_medical" in sv.needs))
         data["service_psycho_referral"] = "provided_by_own_agency"
         status("safehouse", "safehouse" in sv.needs)
         legal = rng.choice(["yes", "no", "undecided", "undecided"])
@@ -1160,16 +1291,19 @@ class _Seeder:
         if age < 18:
             status("protection", True)
         if rng.random() < 0.3:
-            data["referral_notes"] = "Would like legal information later, once she feels ready."
+            data["referral_notes"] = "Would like legal information later, once {she} feels ready."
         return data
 
 
 def _cleared_closure() -> dict[str, Any]:
     """Answers that empty the closure form again, when the case stays open."""
-    keys = ("closure_reason", "closure_needs_met", "closure_resume_notification", "closure_case_file_updated",
-            "closure_safety_plan_reviewed", "closure_date", "closure_assessment")  # fmt: skip
+    keys = (
+        "closure_reason",
+        "closure_needs_met",
+        "closure_resume_notification",
+        "closure_case_file_updated",
+        "closure_safety_plan_reviewed",
+        "closure_date",
+        "closure_assessment",
+    )
     return dict.fromkeys(keys)
-
-
-__all__ = ["AGENCY_CODE", "CASE_STAGES", "DemoAccount", "seed"]
-_: Callable[..., Any] = seed

@@ -69,7 +69,7 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "max": (1, None),
     "not": (1, 1),
 }
-_JS_UNSAFE_REGEX = re.compile(r"\(\?P|\\A|\\Z|\(\?#|\(\?[aiLmsux]+[:)]|\*\+|\+\+|\?\+")
+_JS_UNSAFE_REGEX = re.compile(r"\(\?P|\\A|\\Z|\(\?#|\(\?\(|\\N\{|\(\?[aiLmsux]+[:)]|\*\+|\+\+|\?\+")
 
 
 class Env:

@@ -140,6 +140,9 @@ class Policy:
         visible = self.visible_fields(actor, record_type, holding)
         out = []
         for ch in changes:
+            if ch.get("field") == "(stage)":  # a workflow step: no answer is disclosed
+                out.append(ch)
+                continue
             f = rt.all_fields.get(ch.get("field", ""))
             if f is None or f.id not in visible:
                 continue

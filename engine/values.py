@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 _NUMERIC = re.compile(r"^\s*-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*$")
@@ -40,7 +40,10 @@ def as_number(v: Any) -> int | float | None:
         return v
     if isinstance(v, str) and _NUMERIC.match(v):
         text = v.strip()
-        return float(text) if "." in text else int(text)
+        try:
+            return float(text) if "." in text else int(text)
+        except ValueError:  # more digits than Python converts (over 4,300): not a usable number
+            return None
     return None
 
 
@@ -173,7 +176,7 @@ def round_half_away(x: Any, digits: Any = 0) -> Any:
     try:
         q = Decimal(1).scaleb(-int(d))
         return tidy(float(Decimal(repr(n)).quantize(q, rounding=ROUND_HALF_UP)))
-    except (InvalidOperation, ValueError, OverflowError):
+    except (ArithmeticError, ValueError):  # InvalidOperation, Overflow, …: not a usable number
         return ""
 
 

@@ -76,3 +76,26 @@ def run_vector(rt: RecordType, vector: dict[str, Any], default_today: str) -> tu
         values, parents = rows[int(index.rstrip("]"))], (ev.values,)
     env = Env(values, parents, today, vector.get("dot", ""), vector.get("choice"))
     return "value", expr(env)
+
+
+def browser_payload() -> list[dict[str, Any]]:
+    """Each non-error vector as {name, ast, env, expect}, with the answers normalised as the Python
+    evaluator sees them, so a browser evaluator can run exactly the same cases."""
+    from engine.expression_parser import parse, to_json
+
+    data = load_vectors()
+    rt = catalogue(data)
+    out = []
+    for v in data["vectors"]:
+        if "error" in v:
+            continue
+        today = v.get("today", data["today"])
+        ev = evaluate(rt, v.get("answers") or {}, today)
+        values: dict[str, Any] = ev.values
+        parents: list[dict[str, Any]] = []
+        if v.get("row"):
+            name, _, index = v["row"].partition("[")
+            values, parents = (ev.values.get(name) or [])[int(index.rstrip("]"))], [ev.values]
+        env = {"v": values, "up": parents, "today": today, "dot": v.get("dot", ""), "choice": v.get("choice")}
+        out.append({"name": v["name"], "ast": to_json(parse(v["expr"])), "env": env, "expect": v["expect"]})
+    return out

@@ -48,6 +48,18 @@ def _take_flash(request: Request) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _peek_flash(request: Request) -> dict[str, Any]:
+    """The flash data without consuming it (render() consumes it)."""
+    raw = request.cookies.get(FLASH)
+    if not raw:
+        return {}
+    try:
+        data = _flash_signer(request).loads(raw, max_age=120)
+    except BadSignature:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def redirect(request: Request, url: str, message: str | None = None, **extra: Any) -> Response:
     response = RedirectResponse(url, status_code=303)
     if message or extra:
@@ -392,7 +404,11 @@ async def record_page(request: Request) -> Response:
             h["at_label"] = _label_time(h["at"])
             for c in h["changes"]:
                 f = rt.all_fields.get(c["field"])
-                c["label"] = f.label if f else "Stage" if c["field"] == "(stage)" else c["field"]
+                if c["field"] == "(stage)" and wf is not None:
+                    old_s, new_s = wf.states.get(c.get("old") or ""), wf.states.get(c.get("new") or "")
+                    c["label"] = f"{old_s.label if old_s else c.get('old')} → {new_s.label if new_s else c.get('new')}"
+                else:
+                    c["label"] = f.label if f else c["field"]
         return render(
             request,
             "record.html",
@@ -478,6 +494,7 @@ def _form_page(
     conflict: list[dict[str, Any]] | None = None,
     server_errors: list[dict[str, Any]] | None = None,
     version: int | None = None,
+    after_save: bool = False,
 ) -> Response:
     rt = ctx.module.record_types[rec.record_type]
     if form_id not in ctx.policy.readable_forms(ctx.actor, rt.id, hold):
@@ -490,12 +507,18 @@ def _form_page(
     extra: dict[str, list[str]] = {}
     for e in server_errors or []:
         extra.setdefault(e["field"], []).append(e["message"])
-    fields = formview.build(form, ev, shown, editable, visible, extra)
+    attempted = values is not None or after_save  # errors show after a save, not on a first look
+    fields = formview.build(form, ev, shown, editable, visible, extra, show_errors=attempted)
     summary = []
-    if values is not None:  # errors are listed after a save attempt, not on first view
+    if attempted:
         for f in _walk(fields):
             for m in f.errors:
                 summary.append({"dom_id": f.dom_id, "label": f.label, "message": m})
+    summary_title = (
+        "Saved. These answers are still needed to complete the form"
+        if after_save and values is None
+        else "Please check these answers"
+    )
     definition = {
         "id": form.id,
         "relevant": form.relevant.to_json() if form.relevant else None,
@@ -519,6 +542,7 @@ def _form_page(
         form=form,
         fields=fields,
         summary=summary,
+        summary_title=summary_title,
         editable=editable and ev.forms_relevant.get(form_id, True),
         form_relevant=ev.forms_relevant.get(form_id, True),
         version=version or rec.version,
@@ -556,7 +580,7 @@ async def form_page(request: Request) -> Response:
         ctx = current_context(request, session)
         rec, hold = records.load(ctx, p["record_type"], p["id"])
         audit.record(session, "record.read", user=ctx.user, ip=ctx.ip, record_id=rec.id, form=p["form"])
-        return _form_page(request, ctx, rec, hold, p["form"])
+        return _form_page(request, ctx, rec, hold, p["form"], after_save=bool(_peek_flash(request).get("saved")))
 
     return await page(request, work)
 
@@ -625,7 +649,7 @@ async def form_submit(request: Request) -> Response:
                 server_errors=exc.details.get("errors", []),
                 version=version,
             )
-        return redirect(request, f"/records/{rt.id}/{rec.id}/forms/{p['form']}", "Saved.")
+        return redirect(request, f"/records/{rt.id}/{rec.id}/forms/{p['form']}", "Saved.", saved=True)
 
     return await page(request, work)
 
@@ -702,8 +726,13 @@ async def audit_page(request: Request) -> Response:
     return await page(request, work)
 
 
+async def favicon(request: Request) -> Response:
+    return Response(status_code=204, headers={"cache-control": "public, max-age=86400"})
+
+
 ROUTES = [
     Route("/", home, methods=["GET"]),
+    Route("/favicon.ico", favicon, methods=["GET"]),
     Route("/login", login_page, methods=["GET"]),
     Route("/login", login_submit, methods=["POST"]),
     Route("/logout", logout_submit, methods=["POST"]),

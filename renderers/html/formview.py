@@ -72,11 +72,13 @@ def build(
     editable: bool,
     visible: frozenset[str],
     submitted_errors: dict[str, list[str]] | None = None,
+    show_errors: bool = True,
 ) -> list[FieldView]:
     """Field views for `form`. `values` are what to show (the stored answers, or the user's
-    submission being re-displayed); `visible` limits the fields to those the user may see."""
+    submission being re-displayed); `visible` limits the fields to those the user may see.
+    `show_errors` is off for a first look at a form, so it does not open covered in warnings."""
     errors: dict[str, list[str]] = {}
-    for e in ev.errors:
+    for e in ev.errors if show_errors else ():
         errors.setdefault(e.path, []).append(e.message)
     for path, msgs in (submitted_errors or {}).items():
         errors.setdefault(path, []).extend(m for m in msgs if m not in errors.get(path, []))

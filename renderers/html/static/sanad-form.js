@@ -174,6 +174,8 @@
     return out;
   }
 
+  function isEmpty(v) { return v === "" || v === null || v === undefined || (Array.isArray(v) && v.length === 0); }
+
   // -- errors ---------------------------------------------------------------------------------
   function fieldErrors(c, box, env, value) {
     if (!box || box.hidden) return null;
@@ -194,13 +196,14 @@
     });
   }
 
-  function check(id) {
+  function check(id, showMissing) {
     var c = byId[id];
     if (!c || c.calculate || c.children || c.def.type === "note") return null;
     var box = container("f:" + id);
     var msg = fieldErrors(c, box, { v: values, up: [], today: today, dot: "", choice: null }, values[id]);
-    if (box) showError(box, msg);
-    return msg ? { box: box, label: c.def.label, message: msg } : null;
+    var missing = msg && isEmpty(values[id]);
+    if (box) showError(box, missing && !showMissing ? null : msg);
+    return msg ? { box: box, label: c.def.label, message: msg, missing: !!missing } : null;
   }
 
   // -- subform rows without a round trip ----------------------------------------------------------
@@ -262,10 +265,16 @@
     if (action && action !== "save") return;  // row buttons without JS fall through to the server
     evaluate();
     var problems = [];
-    order.forEach(function (id) { var p = check(id); if (p) problems.push(p); });
+    order.forEach(function (id) { var p = check(id, false); if (p) problems.push(p); });
     var summary = document.querySelector("[data-error-summary]");
-    if (!problems.length) { if (summary) summary.hidden = true; return; }
+    // Missing required answers do not stop a save (a record is often completed over several
+    // meetings; the server lists them after saving). Invalid answers do.
+    var blocking = problems.filter(function (p) { return !p.missing; });
+    if (!blocking.length) { if (summary) summary.hidden = true; return; }
+    problems = blocking;
     e.preventDefault();
+    var title = summary && summary.querySelector("[data-summary-title]");
+    if (title) title.textContent = "Please check these answers";
     if (!summary) return;
     var list = summary.querySelector("ul");
     list.innerHTML = "";
@@ -284,5 +293,7 @@
   });
 
   evaluate();
+  var shownSummary = document.querySelector("[data-error-summary]:not([hidden])");
+  if (shownSummary) shownSummary.focus();
   formEl.dataset.live = "1";
 })();
