@@ -224,3 +224,40 @@ def test_names_are_masked_in_lists_until_revealed_and_the_reveal_is_audited(srv:
     assert "Zaynab" not in a.get("/records/case").text  # shown once, not remembered
     audit = signed_in(srv, "dora").get("/audit", params={"action": "record.reveal"}).text
     assert "record.reveal" in audit and "amina" in audit
+
+
+def test_list_filters_search_by_survivor_code_and_accept_a_referral(srv: Server) -> None:
+    a = signed_in(srv, "amina")
+    first, second = new_case(a), new_case(a)
+    save(a, first, "survivor_information", 1, survivor_code="GBV-0042", sex="female")
+    save(a, second, "survivor_information", 1, survivor_code="GBV-0077", sex="male")
+    assert_rows = lambda r, n: re.findall(r'<tr>\s*<td><a href="/records/case/', r.text).__len__() == n  # noqa: E731
+    assert assert_rows(a.get("/records/case", params={"q": "GBV-0077"}), 1)
+    assert assert_rows(a.get("/records/case", params={"f_sex": "female"}), 1)
+    assert assert_rows(a.get("/records/case", params={"owner": "amina"}), 2)
+    assert assert_rows(a.get("/records/case", params={"owner": "sam"}), 0)
+    assert assert_rows(a.get("/records/case", params={"from": "2000-01-01", "to": "2999-01-01"}), 2)
+    assert assert_rows(a.get("/records/case", params={"from": "2999-01-01"}), 0)
+    # put the case where referrals happen (the workflow itself is tested elsewhere)
+    from sqlalchemy import text
+
+    from engine.storage import db
+
+    engine = db.make_engine(srv.url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE records SET stage = 'implementation' WHERE id = :id"), {"id": first})
+    engine.dispose()
+    sam = signed_in(srv, "sam")
+    r = sam.post(
+        f"/records/case/{first}/transitions/refer_health_medical",
+        data={"to": "bilal", "forms": ["survivor_information"], "override_reason": "Urgent care"},
+    )
+    assert str(r.url).endswith(first)
+    bilal = signed_in(srv, "bilal")
+    home = bilal.get("/").text
+    assert "Referred to you" in home and "Accept" in home
+    referral_id = re.search(r"/referrals/(\d+)/accept", home)
+    assert referral_id is not None
+    done = bilal.post(f"/referrals/{referral_id.group(1)}/accept")
+    assert "Referral accepted." in done.text
+    assert bilal.get(f"/records/case/{first}").status_code == 200

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -364,6 +365,10 @@ def list_records(
     sort: str = "updated",
     fields: tuple[str, ...] = (),
     page_size: int = PAGE_SIZE,
+    filters: dict[str, str] | None = None,
+    owner: str | None = None,
+    created_from: str | None = None,
+    created_to: str | None = None,
 ) -> dict[str, Any]:
     """A page of records in the user's scope; `fields` adds those answers (the ones the user may see)."""
     rt = _rt(ctx, record_type)
@@ -398,9 +403,37 @@ def list_records(
         query = query.where(own)
     if stage:
         query = query.where(Record.stage == stage)
+    # answers a list may filter or search on: list fields this role may see (never hidden ones)
+    role = actor.role
+    searchable = [
+        f
+        for f in (rt.scope.fields.get(fid) for fid in rt.list_fields)
+        if f is not None and role.may_read_form(f.form_id) and f.sensitivity in role.sensitivity
+    ]
     if q:
-        needle = q.strip().upper()
-        query = query.where(or_(Record.short_id.startswith(needle), Record.id.startswith(q.strip().lower())))
+        needle = q.strip()
+        query = query.where(
+            or_(
+                Record.short_id.startswith(needle.upper()),
+                Record.id.startswith(needle.lower()),
+                *(Record.data[f.id].as_string() == needle for f in searchable if f.type in ("text", "calculate")),
+            )
+        )
+    for fid, value in (filters or {}).items():
+        if value and any(f.id == fid for f in searchable):
+            query = query.where(Record.data[fid].as_string() == value)
+    if owner:
+        query = query.where(Record.owner_id.in_(select(User.id).where(User.username == owner)))
+    for bound, op in ((created_from, "from"), (created_to, "to")):
+        if bound:
+            try:
+                day = datetime.fromisoformat(bound)
+            except ValueError:
+                raise BadRequest("dates are written YYYY-MM-DD") from None
+            day = day.replace(tzinfo=UTC) if day.tzinfo is None else day
+            query = query.where(
+                Record.created_at >= day if op == "from" else Record.created_at < day + timedelta(days=1)
+            )
     total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = max(page, 1)
     order = Record.created_at.desc() if sort == "created" else Record.updated_at.desc()

@@ -286,8 +286,27 @@ async def record_list(request: Request) -> Response:
             raise NotFound("no such list")
         page_no = int(qp["page"]) if qp.get("page", "").isdigit() and int(qp["page"]) > 0 else 1
         sort = qp.get("sort", "updated")
+        choice_filters = [
+            rt.scope.fields[fid]
+            for fid in rt.list_fields
+            if rt.scope.fields[fid].choices
+            and rt.scope.fields[fid].sensitivity in ctx.actor.role.sensitivity
+            and ctx.actor.role.may_read_form(rt.scope.fields[fid].form_id)
+        ]
+        filters = {f.id: qp.get(f"f_{f.id}", "") for f in choice_filters}
         result = records.list_records(
-            ctx, rt_id, qp.get("stage") or None, qp.get("q") or None, page_no, sort, rt.list_fields, page_size=25
+            ctx,
+            rt_id,
+            qp.get("stage") or None,
+            qp.get("q") or None,
+            page_no,
+            sort,
+            rt.list_fields,
+            page_size=25,
+            filters=filters,
+            owner=qp.get("owner") or None,
+            created_from=qp.get("from") or None,
+            created_to=qp.get("to") or None,
         )
         columns = []
         for fid in rt.list_fields:
@@ -328,6 +347,12 @@ async def record_list(request: Request) -> Response:
             revealed=flash.get("revealed"),
             back=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
             can_create=ctx.policy.can_create(ctx.actor, rt_id),
+            choice_filters=[
+                {"id": f.id, "label": f.label, "choices": f.choices, "value": filters[f.id]} for f in choice_filters
+            ],
+            owner=qp.get("owner"),
+            date_from=qp.get("from"),
+            date_to=qp.get("to"),
             new_id=str(uuid.uuid4()),
         )
 
