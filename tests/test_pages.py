@@ -231,7 +231,10 @@ def test_list_filters_search_by_survivor_code_and_accept_a_referral(srv: Server)
     first, second = new_case(a), new_case(a)
     save(a, first, "survivor_information", 1, survivor_code="GBV-0042", sex="female")
     save(a, second, "survivor_information", 1, survivor_code="GBV-0077", sex="male")
-    assert_rows = lambda r, n: re.findall(r'<tr>\s*<td><a href="/records/case/', r.text).__len__() == n  # noqa: E731
+
+    def assert_rows(r: Any, n: int) -> bool:
+        return len(re.findall(r'<tr>\s*<td><a href="/records/case/', r.text)) == n
+
     assert assert_rows(a.get("/records/case", params={"q": "GBV-0077"}), 1)
     assert assert_rows(a.get("/records/case", params={"f_sex": "female"}), 1)
     assert assert_rows(a.get("/records/case", params={"owner": "amina"}), 2)
