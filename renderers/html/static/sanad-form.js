@@ -110,7 +110,7 @@
   }
 
   function display(v) {
-    if (v === "" || v === null || v === undefined) return "";
+    if (v === "" || v === null || v === undefined || (Array.isArray(v) && !v.length)) return "—";
     if (typeof v === "boolean") return v ? "yes" : "no";
     if (Array.isArray(v)) return v.join(", ");
     return String(v);
