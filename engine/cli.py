@@ -438,6 +438,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretty", action="store_true", help="indent the JSON")
     p.set_defaults(func=cmd_compile)
 
+    p = sub.add_parser("i18n", help="translation catalogs: extract, update, compile, status")
+    isub = p.add_subparsers(dest="i18n_command", metavar="COMMAND", required=True)
+    for name, text in (
+        ("extract", "write the .pot templates from the sources and the definitions"),
+        (
+            "update",
+            "write the templates and bring every .po catalog in step (keeps translations; "
+            "changed strings become fuzzy with the previous text)",
+        ),
+        ("compile", "write .mo files next to the .po catalogs"),
+        ("status", "translated / fuzzy / missing per catalog; exit 1 below --min"),
+    ):
+        q = isub.add_parser(name, help=text)
+        q.add_argument("paths", nargs="*", metavar="PATH", help="module folders (default: definitions/gbv)")
+        if name == "extract":
+            q.add_argument("--check", action="store_true", help="exit 1 if a catalog lacks a string of the sources")
+        if name == "status":
+            q.add_argument("--min", type=float, default=0.0, metavar="PERCENT", help="fail below this percentage")
+            q.add_argument("--show", type=int, default=10, help="list at most this many missing strings per catalog")
+        q.set_defaults(func=lambda a: __import__("engine.i18n_cli", fromlist=["main"]).main(a))
+
     p = sub.add_parser(
         "show",
         help="print a module as Sanad reads it, an overlay merged with its base, as YAML",

@@ -1,0 +1,239 @@
+"""`sanad i18n extract|update|compile|status`: the translators' catalogs, kept in step with the sources."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
+from engine import i18n
+from engine.loader import load_module
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INTERFACE_LOCALES = ("fr", "ar", "es")
+
+
+@dataclass
+class Target:
+    """One catalog family: a template (.pot) and its .po files under `folder`."""
+
+    domain: str
+    folder: str  # the locales folder
+    template: Catalog
+    locales: tuple[str, ...]
+
+
+def catalog_folder(module_path: str) -> str:
+    """A module's catalogs: its own locales/ folder, or for the reference module the repository's."""
+    own = os.path.join(module_path, "locales")
+    if os.path.isdir(own) or os.path.abspath(module_path) != os.path.join(REPO, "definitions", "gbv"):
+        return own
+    return i18n.ROOT_LOCALES
+
+
+def module_target(path: str) -> Target:
+    result = load_module(path)
+    if result.module is None or result.files is None or result.files.module is None:
+        raise SystemExit(f"sanad: {path} has errors; run 'sanad validate {path}' first")
+    m = result.module
+    overlay_only = path if m.extends else None
+    messages = i18n.definition_messages(m, result.docs, result.files.module, result.files.roles, only_from=overlay_only)
+    folder = catalog_folder(path)
+    template = i18n.catalog_for(messages, m.id, relative_to=os.path.dirname(folder))
+    return Target(m.id, folder, template, tuple(loc for loc in m.locales if loc != "en"))
+
+
+def interface_target() -> Target:
+    cat = Catalog(domain=i18n.INTERFACE_DOMAIN, project="Sanad", charset="utf-8")
+    method_map = [("engine/**.py", "python"), ("renderers/html/templates/**.html", "jinja2")]
+    options = {"renderers/html/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
+    for filename, lineno, message, comments, context in extract_from_dir(
+        REPO,
+        method_map,
+        options_map=options,
+        keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None},
+        comment_tags=("NOTE:",),
+        strip_comment_tags=True,
+    ):
+        cat.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    return Target(i18n.INTERFACE_DOMAIN, i18n.ROOT_LOCALES, cat, INTERFACE_LOCALES)
+
+
+def _po_path(t: Target, locale: str) -> str:
+    return os.path.join(t.folder, locale, "LC_MESSAGES", f"{t.domain}.po")
+
+
+def _write(path: str, cat: Catalog) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    buf = io.BytesIO()
+    write_po(buf, cat, width=100, sort_by_file=False, include_previous=True, ignore_obsolete=False)
+    with open(path, "wb") as fh:
+        fh.write(buf.getvalue())
+
+
+def _new_catalog(t: Target, locale: str) -> Catalog:
+    cat = Catalog(locale=locale, domain=t.domain, project="Sanad", charset="utf-8", fuzzy=False)
+    if locale.split("_")[0] == "ar":
+        cat._num_plurals, cat._plural_expr = 6, i18n.ARABIC_PLURAL_FORMS.split("plural=")[1].rstrip(";")
+    return cat
+
+
+def targets(paths: list[str]) -> list[Target]:
+    return [interface_target(), *(module_target(p) for p in paths)]
+
+
+def update(paths: list[str]) -> list[str]:
+    """Write the templates and bring every .po file in step with them; returns what was written."""
+    written = []
+    for t in targets(paths):
+        pot = os.path.join(t.folder, f"{t.domain}.pot")
+        _write(pot, t.template)
+        written.append(pot)
+        for locale in t.locales:
+            path = _po_path(t, locale)
+            if os.path.exists(path):
+                with open(path, "rb") as fh:
+                    cat = read_po(fh, locale=locale)
+            else:
+                cat = _new_catalog(t, locale)
+            cat.update(t.template, update_header_comment=False, update_creation_date=False)
+            if locale.split("_")[0] == "ar":
+                cat._num_plurals, cat._plural_expr = 6, i18n.ARABIC_PLURAL_FORMS.split("plural=")[1].rstrip(";")
+            _write(path, cat)
+            written.append(path)
+    return written
+
+
+def stale(paths: list[str]) -> list[str]:
+    """Catalogs that lack a string the sources now have (someone forgot 'sanad i18n update')."""
+    problems = []
+    for t in targets(paths):
+        wanted = {(m.context, m.id) for m in t.template if m.id}
+        for locale in t.locales:
+            path = _po_path(t, locale)
+            if not os.path.exists(path):
+                problems.append(f"{os.path.relpath(path)}: missing (run 'sanad i18n update')")
+                continue
+            with open(path, "rb") as fh:
+                have = {(m.context, m.id) for m in read_po(fh) if m.id}
+            missing = wanted - have
+            if missing:
+                problems.append(
+                    f"{os.path.relpath(path)}: {len(missing)} strings of the sources are not in it "
+                    "(run 'sanad i18n update')"
+                )
+    return problems
+
+
+def compile_all(paths: list[str]) -> list[str]:
+    out = []
+    for t in targets(paths):
+        for locale in t.locales:
+            path = _po_path(t, locale)
+            if not os.path.exists(path):
+                continue
+            with open(path, "rb") as fh:
+                cat = read_po(fh, locale=locale)
+            mo = path[:-3] + ".mo"
+            with open(mo, "wb") as fh:
+                write_mo(fh, cat)
+            out.append(mo)
+    return out
+
+
+@dataclass
+class Status:
+    path: str
+    total: int
+    translated: int
+    fuzzy: int
+    missing: list[str]
+    placeholder_problems: list[str]
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.translated / self.total if self.total else 100.0
+
+
+def status(paths: list[str]) -> list[Status]:
+    out = []
+    for t in targets(paths):
+        for locale in t.locales:
+            path = _po_path(t, locale)
+            if not os.path.exists(path):
+                out.append(Status(os.path.relpath(path), len(t.template), 0, 0, ["(no catalog yet)"], []))
+                continue
+            with open(path, "rb") as fh:
+                cat = read_po(fh, locale=locale)
+            total = translated = fuzzy = 0
+            missing: list[str] = []
+            bad: list[str] = []
+            for m in cat:
+                if not m.id:
+                    continue
+                total += 1
+                strings = m.string if isinstance(m.string, tuple) else (m.string,)
+                if m.fuzzy:
+                    fuzzy += 1
+                elif all(strings):
+                    translated += 1
+                    ids = m.id if isinstance(m.id, tuple) else (m.id,)
+                    want = {a or b for a, b in i18n.PLACEHOLDER.findall(" ".join(ids))}
+                    for s in strings:
+                        got = {a or b for a, b in i18n.PLACEHOLDER.findall(s)}
+                        if got != want:
+                            bad.append(
+                                f"{m.context or ''} {ids[0]!r}: placeholders {sorted(want)} became {sorted(got)}"
+                            )
+                            break
+                else:
+                    missing.append(
+                        f"{m.context + ' ' if m.context else ''}{m.id if isinstance(m.id, str) else m.id[0]}"
+                    )
+            out.append(Status(os.path.relpath(path), total, translated, fuzzy, missing, bad))
+    return out
+
+
+def main(args: Any) -> int:
+    paths = args.paths or [os.path.join(REPO, "definitions", "gbv")]
+    if args.i18n_command == "extract":
+        for t in targets(paths):
+            pot = os.path.join(t.folder, f"{t.domain}.pot")
+            _write(pot, t.template)
+            print(f"{os.path.relpath(pot)}: {len(t.template)} strings")
+        if args.check:
+            problems = stale(paths)
+            for p in problems:
+                print(p, file=sys.stderr)
+            return 1 if problems else 0
+        return 0
+    if args.i18n_command == "update":
+        for path in update(paths):
+            print(f"wrote {os.path.relpath(path)}")
+        return 0
+    if args.i18n_command == "compile":
+        for path in compile_all(paths):
+            print(f"compiled {os.path.relpath(path)}")
+        return 0
+    failed = False
+    for s in status(paths):
+        print(
+            f"{s.path}: {s.translated}/{s.total} translated ({s.percent:.1f}%), {s.fuzzy} fuzzy, "
+            f"{len(s.missing)} missing"
+        )
+        for m in s.missing[: args.show]:
+            print(f"    missing: {m}")
+        if len(s.missing) > args.show:
+            print(f"    … and {len(s.missing) - args.show} more")
+        for b in s.placeholder_problems:
+            print(f"    placeholder: {b}")
+        if s.percent < args.min or s.placeholder_problems:
+            failed = True
+    return 1 if failed else 0
