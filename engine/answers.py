@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from engine.i18n import N_
 from engine.model import Field
 from engine.values import as_number, parse_date, tidy
 
@@ -24,40 +25,40 @@ def normalize(f: Field, value: Any) -> tuple[Any, str | None]:
     t = f.type
     if t in ("text", "textarea"):
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            return "", "expected a text"
+            return "", N_("Expected a text.")
         return (value if isinstance(value, str) else str(tidy(value))), None
     if t == "integer":
         n = as_number(value)
         if n is None or not float(n).is_integer():
-            return "", "enter a whole number"
+            return "", N_("Enter a whole number.")
         return int(n), None
     if t == "decimal":
         n = as_number(value)
-        return ("", "enter a number") if n is None else (tidy(n), None)
+        return ("", N_("Enter a number.")) if n is None else (tidy(n), None)
     if t == "date":
         if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value) and parse_date(value):
             return value, None
-        return "", "enter a date as YYYY-MM-DD"
+        return "", N_("Enter a date as YYYY-MM-DD.")
     if t == "datetime":
         if isinstance(value, str) and _DATETIME.match(value) and parse_date(value[:10]):
             return value, None
-        return "", "enter a date and time as YYYY-MM-DDTHH:MM"
+        return "", N_("Enter a date and time as YYYY-MM-DDTHH:MM.")
     if t == "yes_no":
         if value in ("yes", "no"):
             return value, None
-        return "", "answer 'yes' or 'no'"
+        return "", N_("Answer 'yes' or 'no'.")
     if t == "select_one":
         if isinstance(value, str):
             return value, None
-        return "", "choose one of the options"
+        return "", N_("Choose one of the options.")
     if t == "select_multiple":
         items = value.split() if isinstance(value, str) else value
         if isinstance(items, list) and all(isinstance(x, str) for x in items):
             unique = list(dict.fromkeys(items))
             return (unique if unique else ""), None
-        return "", "choose options from the list"
+        return "", N_("Choose options from the list.")
     if t == "subform":
         if isinstance(value, list) and all(isinstance(r, dict) for r in value):
             return value, None
-        return [], "expected a list of rows"
+        return [], N_("Expected a list of rows.")
     return "", None  # note, calculate: no answer of their own

@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.answers import is_empty, normalize
 from engine.expression import Env
+from engine.i18n import _, current
 from engine.model import Field, FieldScope, Form, RecordType
 from engine.values import order, tidy, truth
 
@@ -109,7 +110,7 @@ def _compute(
     elif f.subform is not None:
         rows_raw, problem = normalize(f, raw.get(f.id))
         if problem:
-            ev.errors.append(FieldError(path, f, "type", problem))
+            ev.errors.append(FieldError(path, f, "type", _(problem)))
         rows: list[dict[str, Any]] = []
         values[f.id] = rows
         parents = (env.v, *env.up)
@@ -124,12 +125,18 @@ def _compute(
     else:
         value, problem = normalize(f, raw.get(f.id))
         if problem:
-            ev.errors.append(FieldError(path, f, "type", _sentence(problem)))
+            ev.errors.append(FieldError(path, f, "type", _(problem)))
         values[f.id] = value
 
 
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + "."
+def _message(f: Field, key: str) -> str | None:
+    """A message written in the definitions, in the current language (English if untranslated)."""
+    english = getattr(f, key)
+    if not english:
+        return None
+    from engine.i18n import field_path
+
+    return current().text(f"{field_path(f)}/{key}", english)[0]
 
 
 def _limit_error(f: Field, v: Any, path: str, ev: Evaluation) -> None:
@@ -140,18 +147,22 @@ def _limit_error(f: Field, v: Any, path: str, ev: Evaluation) -> None:
         measured = len(v) if f.type == "subform" else (v[:10] if f.type == "datetime" else v)
         if order(measured, limit) == sign:
             if f.type == "subform":
-                msg = f"Add at least {limit} rows." if key == "min" else f"Add no more than {limit} rows."
+                msg = (
+                    _("Add at least %(n)s rows.", n=limit)
+                    if key == "min"
+                    else _("Add no more than %(n)s rows.", n=limit)
+                )
             elif key == "min":
                 msg = (
-                    f"The answer must be {limit} or more."
+                    _("The answer must be %(limit)s or more.", limit=limit)
                     if f.type in ("integer", "decimal")
-                    else f"The date must be on or after {limit}."
+                    else _("The date must be on or after %(limit)s.", limit=limit)
                 )
             else:
                 msg = (
-                    f"The answer must be {limit} or less."
+                    _("The answer must be %(limit)s or less.", limit=limit)
                     if f.type in ("integer", "decimal")
-                    else f"The date must be on or before {limit}."
+                    else _("The date must be on or before %(limit)s.", limit=limit)
                 )
             ev.errors.append(FieldError(path, f, key, msg))
 
@@ -191,26 +202,34 @@ def _validate(
             ev.required.add(path)
         if f.subform is not None:
             if required and not v:
-                ev.errors.append(FieldError(path, f, "required", f.required_message or "Add at least one row."))
+                ev.errors.append(
+                    FieldError(path, f, "required", _message(f, "required_message") or _("Add at least one row."))
+                )
             _limit_error(f, v, path, ev)
             if f.constraint is not None and v:
                 env.dot = v
                 ok = truth(f.constraint(env))
                 env.dot = ""
                 if not ok:
-                    ev.errors.append(FieldError(path, f, "constraint", f.constraint_message or DEFAULT_CONSTRAINT))
+                    ev.errors.append(
+                        FieldError(path, f, "constraint", _message(f, "constraint_message") or _(DEFAULT_CONSTRAINT))
+                    )
             for i, row in enumerate(v):
                 _validate(f.subform, row, (values, *parents), today, f"{path}[{i}].", ev)
             continue
         if is_empty(v):
             if required and not any(e.path == path for e in ev.errors):
-                ev.errors.append(FieldError(path, f, "required", f.required_message or DEFAULT_REQUIRED))
+                ev.errors.append(
+                    FieldError(path, f, "required", _message(f, "required_message") or _(DEFAULT_REQUIRED))
+                )
             continue
         if f.choices is not None:
             chosen = v if isinstance(v, list) else [v]
             bad = [c for c in chosen if not choice_allowed(f, c, env)]
             if bad:
-                ev.errors.append(FieldError(path, f, "choice", f"'{bad[0]}' is not one of the options offered."))
+                ev.errors.append(
+                    FieldError(path, f, "choice", _("'%(value)s' is not one of the options offered.", value=bad[0]))
+                )
                 continue
         _limit_error(f, v, path, ev)
         if f.constraint is not None:
@@ -218,4 +237,6 @@ def _validate(
             ok = truth(f.constraint(env))
             env.dot = ""
             if not ok:
-                ev.errors.append(FieldError(path, f, "constraint", f.constraint_message or DEFAULT_CONSTRAINT))
+                ev.errors.append(
+                    FieldError(path, f, "constraint", _message(f, "constraint_message") or _(DEFAULT_CONSTRAINT))
+                )

@@ -359,6 +359,11 @@ def use(translator: Translator) -> Any:
     return _current.set(translator)
 
 
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown, with _()."""
+    return message
+
+
 def _(message: str, **values: Any) -> str:
     """Translate an interface message in the current request's language."""
     return current().gettext(message, **values)
@@ -374,3 +379,68 @@ def iter_po_files(root: str) -> Iterator[tuple[str, str, str]]:
             for name in sorted(os.listdir(folder)):
                 if name.endswith(".po"):
                     yield lang, name[:-3], os.path.join(folder, name)
+
+
+# -- choosing the language and building the translator -----------------------------------------------------
+def negotiate(requested: str | None, saved: str | None, accept_language: str | None, offered: tuple[str, ...]) -> str:
+    """?locale= for this request, then the user's saved choice, then Accept-Language, then the first offered."""
+    for choice in (requested, saved):
+        if choice and choice in offered:
+            return choice
+    if accept_language:
+        ranked = []
+        for part in accept_language.split(","):
+            lang, _, q = part.strip().partition(";q=")
+            try:
+                weight = float(q) if q else 1.0
+            except ValueError:
+                weight = 0.0
+            ranked.append((weight, lang.strip().lower().replace("-", "_")))
+        for _weight, lang in sorted(ranked, key=lambda x: -x[0]):
+            for candidate in (lang, lang.split("_")[0]):
+                if candidate in offered:
+                    return candidate
+    return offered[0] if offered else "en"
+
+
+def module_catalog_folders(module: Module) -> list[str]:
+    """Where a module's catalogs are, overlay first: each module folder's locales/, and the
+    repository's locales/ for the reference module."""
+    folders = []
+    for path in (module.path, *module.extends):
+        own = os.path.join(path, "locales")
+        folders.append(own if os.path.isdir(own) else ROOT_LOCALES)
+    return folders
+
+
+@cache
+def _translator(module_path: str, extends: tuple[str, ...], module_id: str, locale: str, stamp: float) -> Translator:
+    if locale == "en":
+        return Translator("en")
+    interface = load(os.path.join(ROOT_LOCALES, locale, "LC_MESSAGES", f"{INTERFACE_DOMAIN}.po"))
+    chain = []
+    for path in (module_path, *extends):
+        own = os.path.join(path, "locales")
+        folder = own if os.path.isdir(own) else ROOT_LOCALES
+        lc = os.path.join(folder, locale, "LC_MESSAGES")
+        if os.path.isdir(lc):
+            for name in sorted(os.listdir(lc)):
+                if name.endswith(".po") and name != f"{INTERFACE_DOMAIN}.po":
+                    entries = load(os.path.join(lc, name))
+                    if entries is not None:
+                        chain.append(entries)
+    return Translator(locale, interface, tuple(chain))
+
+
+def translator_for(module: Module, locale: str) -> Translator:
+    """The translator for a module in a language, built once (and again when a catalog changes)."""
+    stamp = 0.0
+    for folder in (*module_catalog_folders(module), ROOT_LOCALES):
+        lc = os.path.join(folder, locale, "LC_MESSAGES")
+        if os.path.isdir(lc):
+            stamp = max([stamp, *(os.path.getmtime(os.path.join(lc, n)) for n in os.listdir(lc))])
+    return _translator(module.path, module.extends, module.id, locale, stamp)
+
+
+# Interface strings that are not written as literal _() calls elsewhere: the yes/no options.
+_EXTRA_MESSAGES = (N_("Yes"), N_("No"))

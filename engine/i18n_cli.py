@@ -81,8 +81,14 @@ def _write(path: str, cat: Catalog) -> None:
 def _new_catalog(t: Target, locale: str) -> Catalog:
     cat = Catalog(locale=locale, domain=t.domain, project="Sanad", charset="utf-8", fuzzy=False)
     if locale.split("_")[0] == "ar":
-        cat._num_plurals, cat._plural_expr = 6, i18n.ARABIC_PLURAL_FORMS.split("plural=")[1].rstrip(";")
+        _arabic(cat)
     return cat
+
+
+def _arabic(cat: Catalog) -> None:
+    """Babel 2.18.0 writes Arabic plural forms 4 and 5 swapped; set the CLDR rule."""
+    setattr(cat, "_num_plurals", 6)  # noqa: B010 - Babel keeps these private
+    setattr(cat, "_plural_expr", i18n.ARABIC_PLURAL_FORMS.split("plural=")[1].rstrip(";"))  # noqa: B010
 
 
 def targets(paths: list[str]) -> list[Target]:
@@ -105,7 +111,7 @@ def update(paths: list[str]) -> list[str]:
                 cat = _new_catalog(t, locale)
             cat.update(t.template, update_header_comment=False, update_creation_date=False)
             if locale.split("_")[0] == "ar":
-                cat._num_plurals, cat._plural_expr = 6, i18n.ARABIC_PLURAL_FORMS.split("plural=")[1].rstrip(";")
+                _arabic(cat)
             _write(path, cat)
             written.append(path)
     return written
@@ -179,12 +185,14 @@ def status(paths: list[str]) -> list[Status]:
                 if not m.id:
                     continue
                 total += 1
-                strings = m.string if isinstance(m.string, tuple) else (m.string,)
+                strings = (
+                    tuple(str(x) for x in m.string) if isinstance(m.string, (tuple, list)) else (str(m.string or ""),)
+                )
                 if m.fuzzy:
                     fuzzy += 1
                 elif all(strings):
                     translated += 1
-                    ids = m.id if isinstance(m.id, tuple) else (m.id,)
+                    ids = tuple(str(x) for x in m.id) if isinstance(m.id, (tuple, list)) else (str(m.id),)
                     want = {a or b for a, b in i18n.PLACEHOLDER.findall(" ".join(ids))}
                     for s in strings:
                         got = {a or b for a, b in i18n.PLACEHOLDER.findall(s)}

@@ -560,7 +560,11 @@ class _Loader:
                     did_you_mean(override, self.known_permissions()) or "for consent, use consent_override",
                 )
             if expr is not None:
-                out.append(Guard(expr, g.get("message"), override))
+                key = "when_message" if when_path[-1] == "when" and len(when_path) == len(tpath) + 1 else None
+                where = "/".join(str(p) for p in when_path[len(tpath) : -1])
+                suffix = key or f"{where}/message"
+                path = f"workflows/{doc.data['id']}/transitions/{t['id']}/{suffix}"
+                out.append(Guard(expr, g.get("message"), override, path))
         return out
 
     def known_permissions(self) -> list[str]:

@@ -53,7 +53,8 @@ MODULE_PERMISSIONS = (
     "self_approve",
     "emergency_access",
 )
-YES_NO_CHOICES: tuple[tuple[str, str], ...] = (("yes", "Yes"), ("no", "No"))
+YES_NO_CHOICES: tuple[tuple[str, str], ...] = (("yes", "Yes"), ("no", "No"))  # labels translated as interface
+# strings; listed here for extraction: N_("Yes") N_("No")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +190,7 @@ class Guard:
     when: Expression
     message: str | None = None
     override: str | None = None
+    path: str = ""  # where the message is translated: workflows/<id>/transitions/<id>/guards/<n>/message
 
 
 @dataclass(eq=False, slots=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from engine.evaluation import Evaluation
 from engine.expression import Env
+from engine.i18n import _, current
 from engine.model import Role, Transition, Workflow
 
 DEFAULT_GUARD_MESSAGE = "The conditions for this step are not met yet."
@@ -45,31 +46,35 @@ def check_transition(
     needs_reason: list[str] = []
     overridden: list[str] = []
     if stage not in t.from_states:
-        label = wf.states[stage].label if stage in wf.states else stage
-        reasons.append(f"This step is not available at the stage '{label}'.")
+        label = state_label(wf, stage)
+        reasons.append(_("This step is not available at the stage '%(stage)s'.", stage=label))
     if role is None or role.id not in t.roles:
-        reasons.append(f"Your role ({role.label if role else 'none'}) cannot take this step.")
+        reasons.append(_("Your role (%(role)s) cannot take this step.", role=role.label if role else "—"))
     elif t.approval and requested_by_user and not role.can("self_approve"):
-        reasons.append("You made this request; another approver must decide on it.")
+        reasons.append(_("You made this request; another approver must decide on it."))
     for form_id in t.requires_forms:
         if not ev.forms_relevant.get(form_id, True):
             continue
         form = ev.record_type.forms.get(form_id)
-        title = form.title if form else form_id
+        title = current().text(f"forms/{form_id}/title", form.title)[0] if form else form_id
         errors = ev.errors_for(form_id)
         missing = sum(1 for e in errors if e.code == "required")
         if missing:
             reasons.append(
-                f"Complete the form '{title}' first: {missing} required "
-                f"answer{'s are' if missing != 1 else ' is'} missing."
+                current().ngettext(
+                    "Complete the form '%(form)s' first: %(num)s required answer is missing.",
+                    "Complete the form '%(form)s' first: %(num)s required answers are missing.",
+                    missing,
+                    form=title,
+                )
             )
         elif errors:
-            reasons.append(f"Correct the answers marked as errors in the form '{title}' first.")
+            reasons.append(_("Correct the answers marked as errors in the form '%(form)s' first.", form=title))
     env = Env(ev.values, (), today or ev.today)
     for guard in t.guards:
         if guard.when.holds(env):
             continue
-        message = guard.message or DEFAULT_GUARD_MESSAGE
+        message = current().text(guard.path, guard.message)[0] if guard.message else _(DEFAULT_GUARD_MESSAGE)
         if guard.override is not None and role is not None and role.can(guard.override):
             if override_reason and override_reason.strip():
                 overridden.append(message)
@@ -94,3 +99,13 @@ def check_transitions(
         check_transition(wf, t, ev, role, stage, requested_by_user=requested_by_user, today=today)
         for t in wf.transitions.values()
     ]
+
+
+def state_label(wf: Workflow, stage: str) -> str:
+    """A stage's label in the current language."""
+    state = wf.states.get(stage)
+    return current().text(f"workflows/{wf.id}/states/{stage}/label", state.label)[0] if state else stage
+
+
+def transition_label(wf: Workflow, t: Transition) -> str:
+    return current().text(f"workflows/{wf.id}/transitions/{t.id}/label", t.label)[0]

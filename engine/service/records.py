@@ -17,13 +17,14 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.evaluation import Evaluation, evaluate
+from engine.i18n import _, current
 from engine.model import Module, RecordType, Transition
 from engine.policy import Actor, Holding, Policy
 from engine.service import audit
 from engine.service.accounts import actor_for, find_user
 from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from engine.storage.models import Agency, Assignment, Record, RecordHistory, RecordLink, Referral, TransitionLog, User
-from engine.workflow import TransitionCheck, check_transition
+from engine.workflow import TransitionCheck, check_transition, state_label, transition_label
 
 PAGE_SIZE = 50
 _SHORT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -39,6 +40,7 @@ class Context:
     module: Module
     policy: Policy
     ip: str | None = None
+    locale: str = "en"
 
 
 def _rt(ctx: Context, record_type: str) -> RecordType:
@@ -92,8 +94,8 @@ def _is_uuid(value: str) -> bool:
 
 def _short_id(session: Session, rt: RecordType) -> str:
     prefix = rt.id[:1].upper()
-    for _ in range(20):
-        candidate = prefix + "-" + "".join(secrets.choice(_SHORT_ALPHABET) for _ in range(6))
+    for _attempt in range(20):
+        candidate = prefix + "-" + "".join(secrets.choice(_SHORT_ALPHABET) for _i in range(6))
         if session.scalar(select(Record.id).where(Record.short_id == candidate)) is None:
             return candidate
     raise RuntimeError("could not find a free short id")  # pragma: no cover - 31^6 ids
@@ -109,7 +111,9 @@ def _check_submission(ctx: Context, rt: RecordType, hold: Holding | None, data: 
     writable = ctx.policy.writable_fields(ctx.actor, rt.id, hold)
     unknown = sorted(k for k in data if k not in rt.scope.fields or k not in visible)
     if unknown:
-        raise Invalid("unknown fields", errors=[{"field": k, "message": "There is no such field."} for k in unknown])
+        raise Invalid(
+            _("unknown fields"), errors=[{"field": k, "message": _("There is no such field.")} for k in unknown]
+        )
     locked = sorted(k for k in data if k not in writable)
     if locked:
         raise Forbidden(
@@ -207,16 +211,17 @@ def view(ctx: Context, rec: Record, hold: Holding, ev: Evaluation | None = None)
             continue
         errs = ev.errors_for(fid)
         forms[fid] = {
-            "title": rt.forms[fid].title,
+            "title": current().text(f"forms/{fid}/title", rt.forms[fid].title)[0],
             "relevant": ev.forms_relevant.get(fid, True),
             "writable": fid in writable,
             "complete": not errs,
             "missing": sum(1 for e in errs if e.code == "required"),
         }
+    wf = ctx.module.workflow_for(rt.id)
     transitions = [
         {
             "id": c.transition.id,
-            "label": c.transition.label,
+            "label": transition_label(wf, c.transition) if wf else c.transition.label,
             "allowed": c.allowed,
             "needs_reason": c.can_override,
             "reasons": list(c.reasons + c.needs_reason),
@@ -270,7 +275,7 @@ def create(
     client-chosen id returns the stored record instead of making a second one."""
     rt = _rt(ctx, record_type)
     if not ctx.policy.can_create(ctx.actor, record_type):
-        raise Forbidden(f"your role may not create {rt.title.lower()} records")
+        raise Forbidden(_("Your role may not create these records."))
     if record_id is not None:
         if not _is_uuid(record_id):
             raise Invalid(
@@ -292,7 +297,7 @@ def create(
         parent = None
         for other_type in ctx.module.record_types:
             try:
-                parent, _ = _load(ctx, other_type, link_to)
+                parent, _holding = _load(ctx, other_type, link_to)
                 break
             except NotFound:
                 continue
@@ -301,7 +306,7 @@ def create(
     ev = evaluate(rt, answers)
     errors = _blocking_errors(ev)
     if errors:
-        raise Invalid("some answers are not valid", errors=errors)
+        raise Invalid(_("Some answers are not valid."), errors=errors)
     wf = ctx.module.workflow_for(record_type)
     t = audit.now()
     group_ids = sorted(ctx.actor.group_ids)
@@ -373,7 +378,7 @@ def list_records(
     """A page of records in the user's scope; `fields` adds those answers (the ones the user may see)."""
     rt = _rt(ctx, record_type)
     if not ctx.policy.may_on_type(ctx.actor, record_type, "read"):
-        raise Forbidden(f"your role may not read {rt.title.lower()} records")
+        raise Forbidden(_("Your role may not read these records."))
     actor = ctx.actor
     query = select(Record).where(Record.module == ctx.module.id, Record.record_type == record_type)
     own = or_(
@@ -472,7 +477,7 @@ def update(ctx: Context, record_type: str, record_id: str, version: Any, data: A
     rec, hold = _load(ctx, record_type, record_id)
     rt = ctx.module.record_types[record_type]
     if not ctx.policy.can_write(ctx.actor, record_type, hold):
-        raise Forbidden("you may not change this record")
+        raise Forbidden(_("You may not change this record."))
     if not isinstance(version, int) or isinstance(version, bool):
         raise BadRequest("'version' (the version you edited) is required, as a number")
     if version != rec.version:
@@ -487,7 +492,7 @@ def update(ctx: Context, record_type: str, record_id: str, version: Any, data: A
     ev = evaluate(rt, merged)
     errors = _blocking_errors(ev)
     if errors:
-        raise Invalid("some answers are not valid", errors=errors)
+        raise Invalid(_("Some answers are not valid."), errors=errors)
     new = ev.answers()
     changes = _diff(rec.data, new)
     if not changes:
@@ -563,13 +568,23 @@ def _checked(ctx: Context, rec: Record, t: Transition, override_reason: str | No
     mine = t.approval and _requested_by(ctx.session, rec) == ctx.user.id
     c = check_transition(wf, t, ev, ctx.actor.role, rec.stage, requested_by_user=mine, override_reason=override_reason)
     if rec.stage not in t.from_states:
-        label = wf.states[rec.stage].label
-        raise Conflict(f"'{t.label}' is not possible at the stage '{label}'", reasons=list(c.reasons), stage=rec.stage)
+        label = state_label(wf, rec.stage)
+        raise Conflict(
+            _("'%(step)s' is not possible at the stage '%(stage)s'.", step=transition_label(wf, t), stage=label),
+            reasons=list(c.reasons),
+            stage=rec.stage,
+        )
     if ctx.actor.role.id not in t.roles or (mine and not ctx.actor.role.can("self_approve")):
-        raise Forbidden(f"you may not take the step '{t.label}'", reasons=list(c.reasons))
+        raise Forbidden(
+            _("You may not take the step '%(step)s'.", step=transition_label(wf, t)), reasons=list(c.reasons)
+        )
     if not c.allowed:
         extra = {"needs_reason": True} if c.can_override else {}
-        raise Invalid(f"'{t.label}' cannot be taken yet", reasons=list(c.reasons + c.needs_reason), **extra)
+        raise Invalid(
+            _("'%(step)s' cannot be taken yet.", step=transition_label(wf, t)),
+            reasons=list(c.reasons + c.needs_reason),
+            **extra,
+        )
     return c
 
 
@@ -633,7 +648,7 @@ def _target(ctx: Context, username: Any) -> tuple[User, Actor]:
         raise BadRequest('name the user: {"to": "username"}')
     user = find_user(ctx.session, username)
     if user is None or user.disabled or user.module != ctx.module.id:
-        raise Invalid(f"there is no active user '{username}' in this module")
+        raise Invalid(_("There is no active user '%(user)s' in this module.", user=username))
     return user, actor_for(ctx.session, user, ctx.module)
 
 
@@ -641,7 +656,7 @@ def assign(ctx: Context, record_type: str, record_id: str, to: Any, comment: str
     rec, hold = _load(ctx, record_type, record_id)
     user, target = _target(ctx, to)
     if not ctx.policy.may_on_type(ctx.actor, record_type, "assign"):
-        raise Forbidden("your role may not assign records")
+        raise Forbidden(_("Your role may not assign records."))
     if not ctx.policy.can_assign_to(ctx.actor, record_type, hold, target):
         raise Invalid(
             f"'{user.username}' is not someone you can assign this record to (not in your scope, or their "
@@ -676,7 +691,7 @@ def refer(
     if not t.referral:
         raise BadRequest(f"'{t.label}' is not a referral step")
     if not ctx.policy.may_on_type(ctx.actor, record_type, "refer"):
-        raise Forbidden("your role may not refer records")
+        raise Forbidden(_("Your role may not refer records."))
     user: User | None = None
     agency: Agency | None = None
     if to_agency is not None:
@@ -686,11 +701,13 @@ def refer(
             raise BadRequest("'to_agency' is an agency code")
         agency = ctx.session.scalar(select(Agency).where(Agency.code == to_agency))
         if agency is None:
-            raise Invalid(f"there is no agency '{to_agency}'")
+            raise Invalid(_("There is no agency '%(agency)s'.", agency=to_agency))
     else:
         user, target = _target(ctx, to)
         if not ctx.policy.may_on_type(target, record_type, "read"):
-            raise Invalid(f"'{user.username}' cannot receive {rt.title.lower()} records (their role may not read them)")
+            raise Invalid(
+                _("'%(user)s' cannot receive these records (their role may not read them).", user=user.username)
+            )
     readable = ctx.policy.readable_forms(ctx.actor, record_type, hold)
     if not isinstance(forms, list) or not forms or not all(isinstance(f, str) for f in forms):
         raise BadRequest('list the forms to share: {"forms": ["survivor_assessment", ...]}')
@@ -767,9 +784,9 @@ def referrals_for(ctx: Context) -> list[dict[str, Any]]:
 def respond(ctx: Context, referral_id: int, accept: bool, comment: str | None) -> dict[str, Any]:
     ref = ctx.session.scalar(select(Referral).where(Referral.id == referral_id, _mine(ctx)))
     if ref is None:
-        raise NotFound("no such referral")
+        raise NotFound(_("There is no such referral."))
     if ref.status != "pending":
-        raise Conflict(f"this referral was already {ref.status}")
+        raise Conflict(_("This referral was already answered."))
     if ref.to_user_id is None and accept:
         ref.to_user_id = ctx.user.id  # accepted for the agency by this manager, who now holds it
     ref.status = "accepted" if accept else "declined"

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from engine import i18n
 from engine.registry import Registry
 from engine.service import accounts
 from engine.service.errors import BadRequest, Conflict, ServiceError, Unauthorized
@@ -157,7 +158,11 @@ def current_context(request: Request, session: Session) -> Context:
     if module is None:
         raise Unauthorized(f"this server does not serve the module '{user.module}' of your account")
     actor = accounts.actor_for(session, user, module)
-    return Context(session, user, actor, module, st.registry.policies[module.id], client_ip(request))
+    locale = i18n.negotiate(
+        request.query_params.get("locale"), user.locale, request.headers.get("accept-language"), module.locales
+    )
+    i18n.use(i18n.translator_for(module, locale))
+    return Context(session, user, actor, module, st.registry.policies[module.id], client_ip(request), locale)
 
 
 def handler(fn: Callable[[Request], Any]) -> Callable[[Request], Any]:

@@ -6,6 +6,7 @@ on every save and re-renders); with JavaScript the form re-evaluates live in the
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -19,12 +20,15 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from engine import i18n
 from engine.evaluation import evaluate
+from engine.i18n import _
 from engine.service import accounts, audit, records
 from engine.service.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts, Unauthorized
 from engine.service.records import Context
 from engine.storage.models import Record
 from engine.web.app import clear_session_cookie, current_context, in_transaction, set_session_cookie, state
+from engine.workflow import state_label, transition_label
 from renderers import html as renderer
 from renderers.html import formview
 from renderers.jsonform import field_to_json
@@ -75,29 +79,55 @@ def redirect(request: Request, url: str, message: str | None = None, **extra: An
 
 
 def _label_time(iso: str | None) -> str:
+    """A timestamp in the reader's language (Babel/CLDR), e.g. '24 nov. 2026, 21:59'."""
     if not iso:
         return ""
     try:
-        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
+        moment = datetime.fromisoformat(iso)
     except ValueError:
         return iso
+    from babel.dates import format_datetime
+
+    return format_datetime(moment, "short", locale=i18n.current().locale)
+
+
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "ar": "العربية", "es": "Español"}
+ANONYMOUS_LOCALES = ("en", "fr", "ar", "es")
+
+
+def anonymous_locale(request: Request) -> str:
+    """The language of a page shown before sign-in: ?locale=, else the browser's."""
+    st = state(request)
+    locale = i18n.negotiate(
+        request.query_params.get("locale"), None, request.headers.get("accept-language"), ANONYMOUS_LOCALES
+    )
+    module = next(iter(st.registry.modules.values()), None)
+    if module is not None:
+        i18n.use(i18n.translator_for(module, locale))
+    return locale
 
 
 def render(request: Request, template: str, ctx: Context | None, status: int = 200, **values: Any) -> HTMLResponse:
     flash = _take_flash(request)
+    locale = ctx.locale if ctx is not None else anonymous_locale(request)
+    tr = i18n.current()
     nav = []
     if ctx is not None and not ctx.actor.role.aggregate_only:
         for rt in ctx.module.record_types.values():
             if ctx.policy.may_on_type(ctx.actor, rt.id, "read"):
                 href = f"/records/{rt.id}"
-                nav.append({"href": href, "label": rt.title + "s", "current": request.url.path.startswith(href)})
+                label = tr.text(f"record_types/{rt.id}/title", rt.title)[0]
+                nav.append({"href": href, "label": label, "current": request.url.path.startswith(href)})
     if ctx is not None and ctx.actor.role.can("audit.read"):
-        nav.append({"href": "/audit", "label": "Audit log", "current": request.url.path.startswith("/audit")})
+        nav.append({"href": "/audit", "label": _("Audit log"), "current": request.url.path.startswith("/audit")})
+    offered = ctx.module.locales if ctx is not None else ANONYMOUS_LOCALES
     body = _env.get_template(template).render(
-        lang="en",
-        dir="ltr",
+        lang=locale,
+        dir=i18n.locale_direction(locale),
+        locales=[(code, LANGUAGE_NAMES.get(code, code)) for code in offered],
+        back_url=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         user=ctx.user if ctx else None,
-        role_label=ctx.actor.role.label if ctx else "",
+        role_label=tr.text(f"roles/{ctx.actor.role.id}/label", ctx.actor.role.label)[0] if ctx else "",
         nav=nav,
         flashes=flash.get("messages", []),
         flash=flash,
@@ -123,13 +153,13 @@ async def page(request: Request, fn: Any) -> Response:
             "error.html",
             None,
             404,
-            title="Not found",
-            message="There is no such page, or it is not yours to see.",
+            title=_("Not found"),
+            message=_("There is no such page, or it is not yours to see."),
         )
     except Forbidden as exc:
-        return render(request, "error.html", None, 403, title="Not allowed", message=exc.message)
+        return render(request, "error.html", None, 403, title=_("Not allowed"), message=exc.message)
     except ServiceError as exc:
-        return render(request, "error.html", None, exc.status, title="That did not work", message=exc.message)
+        return render(request, "error.html", None, exc.status, title=_("That did not work"), message=exc.message)
 
 
 async def action(request: Request, fn: Any, back: str) -> Response:
@@ -154,7 +184,7 @@ async def login_page(request: Request) -> Response:
         request,
         "login.html",
         None,
-        title="Sign in",
+        title=_("Sign in"),
         next=_safe_next(request.query_params.get("next")),
         idle_minutes=state(request).settings.idle_minutes,
     )
@@ -173,7 +203,7 @@ async def login_submit(request: Request) -> Response:
             "login.html",
             None,
             status,
-            title="Sign in",
+            title=_("Sign in"),
             error=message,
             username=username,
             next=nxt,
@@ -196,7 +226,7 @@ async def login_submit(request: Request) -> Response:
     sid = await in_transaction(request, work)
     if sid is None:
         st.throttle.failed(username, ip)
-        return fail("The user name or password is not right.", 401)
+        return fail(_("The user name or password is not right."), 401)
     st.throttle.succeeded(username)
     response = RedirectResponse(nxt, status_code=303)
     set_session_cookie(request, response, sid)
@@ -207,7 +237,7 @@ async def logout_submit(request: Request) -> Response:
     from engine.web.api import logout
 
     await logout(request)
-    response = redirect(request, "/login", "You are signed out.")
+    response = redirect(request, "/login", _("You are signed out."))
     clear_session_cookie(request, response)
     return response
 
@@ -218,7 +248,7 @@ def _rows(ctx: Context, items: list[dict[str, Any]], record_type: str) -> list[d
     for it in items:
         it["record_type"] = record_type
         it["stage_label"] = (
-            wf.states[it["stage"]].label if wf and it.get("stage") in wf.states else (it.get("stage") or "")
+            state_label(wf, it["stage"]) if wf and it.get("stage") in wf.states else (it.get("stage") or "")
         )
         it["updated_label"] = _label_time(it.get("updated_at"))
     return items
@@ -229,7 +259,7 @@ async def home(request: Request) -> Response:
         ctx = current_context(request, session)
         role = ctx.actor.role
         values: dict[str, Any] = {
-            "title": f"Welcome, {ctx.user.full_name or ctx.user.username}",
+            "title": _("Welcome, %(name)s", name=ctx.user.full_name or ctx.user.username),
             "aggregate_only": role.aggregate_only,
             "audit_link": role.can("audit.read"),
         }
@@ -251,7 +281,7 @@ async def home(request: Request) -> Response:
                     r for r in records.list_records(ctx, "case", None, None, 1)["items"] if r["stage"] not in finals
                 ]
                 values["mine"] = _rows(ctx, mine[:20], "case")
-                values["mine_title"] = "Your open cases"
+                values["mine_title"] = _("Your open cases")
             values["can_create"] = ctx.policy.can_create(ctx.actor, "case")
             values["new_id"] = str(uuid.uuid4())
         values.setdefault("mine", None)
@@ -331,7 +361,7 @@ async def record_list(request: Request) -> Response:
             request,
             "list.html",
             ctx,
-            title=rt.title + "s",
+            title=i18n.current().text(f"record_types/{rt.id}/title", rt.title)[0],
             rt=rt,
             items=items,
             columns=columns,
@@ -400,7 +430,7 @@ async def record_new(request: Request) -> Response:
         return redirect(
             request,
             f"/records/{rt_id}/{view['id']}/forms/{first}",
-            "The record is created. Fill in the forms in any order." if created else None,
+            _("The record is created. Fill in the forms in any order.") if created else None,
         )
 
     return await page(request, work)
@@ -430,10 +460,9 @@ async def record_page(request: Request) -> Response:
             for c in h["changes"]:
                 f = rt.all_fields.get(c["field"])
                 if c["field"] == "(stage)" and wf is not None:
-                    old_s, new_s = wf.states.get(c.get("old") or ""), wf.states.get(c.get("new") or "")
-                    c["label"] = f"{old_s.label if old_s else c.get('old')} → {new_s.label if new_s else c.get('new')}"
+                    c["label"] = f"{state_label(wf, c.get('old') or '')} → {state_label(wf, c.get('new') or '')}"
                 else:
-                    c["label"] = f.label if f else c["field"]
+                    c["label"] = i18n.current().text(f"{i18n.field_path(f)}/label", f.label)[0] if f else c["field"]
         return render(
             request,
             "record.html",
@@ -441,7 +470,7 @@ async def record_page(request: Request) -> Response:
             title=f"{rt.title} {view['short_id']}",
             rt=rt,
             rec=view,
-            stage_label=wf.states[view["stage"]].label if wf and view["stage"] else "",
+            stage_label=state_label(wf, view["stage"]) if wf and view["stage"] else "",
             forms=forms,
             steps=steps,
             transitions=view["transitions"],
@@ -475,9 +504,9 @@ async def record_transition(request: Request) -> Response:
             raise NotFound("no such step")
         if t.referral:
             records.refer(ctx, p["record_type"], p["id"], t.id, to, shared, comment, reason)
-            return redirect(request, back, f"Referred to {to}.")
+            return redirect(request, back, _("Referred to %(user)s.", user=to))
         records.transition(ctx, p["record_type"], p["id"], t.id, comment, reason)
-        return redirect(request, back, f"Done: {t.label}.")
+        return redirect(request, back, _("Done: %(step)s.", step=transition_label(wf, t) if wf else t.label))
 
     return await action(request, work, back)
 
@@ -490,7 +519,7 @@ async def record_assign(request: Request) -> Response:
 
     def work(session: Session) -> Response:
         records.assign(current_context(request, session), p["record_type"], p["id"], to, None)
-        return redirect(request, back, f"Assigned to {to}.")
+        return redirect(request, back, _("Assigned to %(user)s.", user=to))
 
     return await action(request, work, back)
 
@@ -502,7 +531,7 @@ async def referral_answer(request: Request) -> Response:
         if not raw.isdigit() or decision not in ("accept", "decline"):
             raise NotFound("no such referral")
         records.respond(current_context(request, session), int(raw), decision == "accept", None)
-        return redirect(request, "/", "Referral accepted." if decision == "accept" else "Referral declined.")
+        return redirect(request, "/", _("Referral accepted.") if decision == "accept" else _("Referral declined."))
 
     return await action(request, work, "/")
 
@@ -540,9 +569,9 @@ def _form_page(
             for m in f.errors:
                 summary.append({"dom_id": f.dom_id, "label": f.label, "message": m})
     summary_title = (
-        "Saved. These answers are still needed to complete the form"
+        _("Saved. These answers are still needed to complete the form")
         if after_save and values is None
-        else "Please check these answers"
+        else _("Please check these answers")
     )
     definition = {
         "id": form.id,
@@ -561,7 +590,7 @@ def _form_page(
         "form.html",
         ctx,
         status,
-        title=form.title,
+        title=i18n.current().text(f"forms/{form.id}/title", form.title)[0],
         rt=rt,
         rec={"id": rec.id, "short_id": rec.short_id},
         form=form,
@@ -674,7 +703,7 @@ async def form_submit(request: Request) -> Response:
                 server_errors=exc.details.get("errors", []),
                 version=version,
             )
-        return redirect(request, f"/records/{rt.id}/{rec.id}/forms/{p['form']}", "Saved.", saved=True)
+        return redirect(request, f"/records/{rt.id}/{rec.id}/forms/{p['form']}", _("Saved."), saved=True)
 
     return await page(request, work)
 
@@ -739,7 +768,7 @@ async def audit_page(request: Request) -> Response:
             request,
             "audit.html",
             ctx,
-            title="Audit log",
+            title=_("Audit log"),
             entries=entries,
             actions=AUDIT_ACTIONS,
             f_user=qp.get("user"),
@@ -751,6 +780,25 @@ async def audit_page(request: Request) -> Response:
     return await page(request, work)
 
 
+async def set_locale(request: Request) -> Response:
+    """The language switcher: saves the choice to the user's profile and goes back."""
+    async with request.form(max_files=0, max_fields=5) as form:
+        locale = str(form.get("locale") or "")
+        back = _safe_next(str(form.get("back") or "/"))
+
+    def work(session: Session) -> Response:
+        ctx = current_context(request, session)
+        if locale in ctx.module.locales:
+            ctx.user.locale = locale
+        return RedirectResponse(re.sub(r"([?&])locale=[^&]*&?", r"\1", back).rstrip("?&") or "/", status_code=303)
+
+    try:
+        return await in_transaction(request, work)
+    except Unauthorized:
+        target = back + ("&" if "?" in back else "?") + urlencode({"locale": locale})
+        return RedirectResponse(target, status_code=303)
+
+
 async def favicon(request: Request) -> Response:
     return Response(status_code=204, headers={"cache-control": "public, max-age=86400"})
 
@@ -758,6 +806,7 @@ async def favicon(request: Request) -> Response:
 ROUTES = [
     Route("/", home, methods=["GET"]),
     Route("/favicon.ico", favicon, methods=["GET"]),
+    Route("/locale", set_locale, methods=["POST"]),
     Route("/login", login_page, methods=["GET"]),
     Route("/login", login_submit, methods=["POST"]),
     Route("/logout", logout_submit, methods=["POST"]),

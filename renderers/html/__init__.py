@@ -34,4 +34,13 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["input_attrs"] = input_attrs
+    env.add_extension("jinja2.ext.i18n")
+    from engine import i18n
+
+    env.globals["t"] = lambda path, english: i18n.current().text(path, english)[0] if english else english
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda message, **kw: i18n.current().gettext(message, **kw),
+        ngettext=lambda s, p, n, **kw: i18n.current().ngettext(s, p, n, **kw),
+        newstyle=True,
+    )
     return env

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import i18n
 from engine.evaluation import Evaluation, choice_allowed
 from engine.expression import Env
 from engine.model import Field, Form
@@ -23,6 +24,7 @@ class ChoiceView:
     label: str
     selected: bool
     offered: bool
+    lang: str = "en"  # the language the label is in (English when it has no translation yet)
 
 
 @dataclass
@@ -42,6 +44,8 @@ class FieldView:
     rows: list[list[FieldView]] = field(default_factory=list)  # subform rows
     template: list[FieldView] = field(default_factory=list)  # an empty row, for "add a row"
     widget: str = "input"
+    label_lang: str = "en"
+    hint_lang: str = "en"
 
     @property
     def display(self) -> str:
@@ -104,30 +108,39 @@ def _fields(
         dom_id = "fld-" + name[2:].replace(".", "-")
         value = _display_value(values.get(f.id))
         relevant = path in ev.relevant
+        tr = i18n.current()
+        base = i18n.field_path(f)
+        label, label_lang = tr.text(f"{base}/label", f.label)
+        hint, hint_lang = tr.text(f"{base}/hint", f.hint) if f.hint else (None, "en")
         view = FieldView(
             id=f.id,
             name=name,
             dom_id=dom_id,
             type=f.type,
-            label=f.label,
-            hint=f.hint,
+            label=label,
+            hint=hint,
             value=value,
             relevant=relevant,
             required=path in ev.required,
             editable=editable and not f.read_only,
             errors=errors.get(path, []),
             widget=_widget(f),
+            label_lang=label_lang,
+            hint_lang=hint_lang,
         )
         if f.type == "calculate":
             view.value = ev.value_at(path) if relevant else ""
         if f.choices is not None:
             chosen = value if isinstance(value, list) else [value]
-            view.choices = [
-                ChoiceView(
-                    c.value, c.label, c.value in chosen, f.choice_filter is None or choice_allowed(f, c.value, env)
-                )
-                for c in f.choices
-            ]
+            view.choices = []
+            for c in f.choices:
+                if f.type == "yes_no":
+                    text = tr.gettext(c.label)
+                    lang = tr.locale if text != c.label or tr.locale == "en" else "en"
+                else:
+                    text, lang = tr.text(i18n.choice_path(f, c), c.label)
+                offered = f.choice_filter is None or choice_allowed(f, c.value, env)
+                view.choices.append(ChoiceView(c.value, text, c.value in chosen, offered, lang))
         if f.subform is not None:
             rows = value if isinstance(value, list) else []
             stored = ev.values.get(f.id)
