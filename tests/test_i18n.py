@@ -1,0 +1,168 @@
+"""Translations: extraction, the fallback chain, placeholders, Arabic plurals, language choice, RTL."""
+
+from __future__ import annotations
+
+import gettext
+import io
+import os
+import textwrap
+from typing import Any
+
+import pytest
+from babel import Locale
+from babel.messages.pofile import read_po
+
+from engine import i18n
+from engine.i18n_cli import module_target, stale, status
+from engine.loader import load_module
+from tests.conftest import ROOT, MakeModule
+from tests.server import PASSWORD, database, server
+
+GBV = os.path.join(ROOT, "definitions", "gbv")
+
+
+def test_definition_strings_are_extracted_with_paths_notes_and_lines() -> None:
+    target = module_target(GBV)
+    by_ctx = {m.context: m for m in target.template if m.id}
+    label = by_ctx["gbv:forms/type_of_violence/fields/gbv_type/label"]
+    assert label.id and label.auto_comments and "form" in label.auto_comments[0]
+    ((file, line),) = label.locations
+    assert file.endswith("definitions/gbv/forms/type_of_violence.yaml")
+    with open(os.path.join(GBV, "forms", "type_of_violence.yaml"), encoding="utf-8") as fh:
+        assert label.id.split()[0] in fh.read().splitlines()[line - 1]
+    assert "gbv:lookups/gbv_type/choices/rape/label" in by_ctx
+    assert any(c.startswith("gbv:workflows/case_workflow/transitions/") for c in by_ctx)
+    assert "gbv:roles/caseworker/label" in by_ctx
+    assert len(by_ctx) > 700
+
+
+def test_an_overlay_catalog_holds_only_the_overlays_own_strings() -> None:
+    target = module_target(os.path.join(ROOT, "examples", "country-overlay"))
+    contexts = {m.context for m in target.template if m.id}
+    assert "gbv_arcadia:forms/survivor_information/fields/residence_admin3/label" in contexts
+    assert not any("type_of_violence" in c for c in contexts)
+
+
+def _po(text: str) -> i18n.Entries:
+    path = io.BytesIO(textwrap.dedent(text).encode())
+    cat = read_po(path)
+    out = i18n.Entries(plural_func=gettext.c2py(cat.plural_expr))
+    for m in cat:
+        if m.id and isinstance(m.id, str) and m.string and not m.fuzzy:
+            if m.context:
+                out.by_path[m.context.split(":", 1)[1]] = (m.id, m.string)
+            else:
+                out.plain[m.id] = m.string
+    return out
+
+
+def test_fallback_chain_overlay_then_module_then_english() -> None:
+    overlay = _po("""
+        msgctxt "arc:forms/f/fields/a/label"
+        msgid "Age"
+        msgstr "Âge (Arcadie)"
+    """)
+    module = _po("""
+        msgctxt "gbv:forms/f/fields/a/label"
+        msgid "Age"
+        msgstr "Âge"
+
+        msgctxt "gbv:forms/f/fields/b/label"
+        msgid "Sex"
+        msgstr "Sexe"
+
+        msgctxt "gbv:forms/f/fields/c/label"
+        msgid "Old English text"
+        msgstr "Ancien texte"
+    """)
+    tr = i18n.Translator("fr", None, (overlay, module))
+    assert tr.text("forms/f/fields/a/label", "Age") == ("Âge (Arcadie)", "fr")
+    assert tr.text("forms/f/fields/b/label", "Sex") == ("Sexe", "fr")
+    # the English changed since it was translated: the old translation is not used
+    assert tr.text("forms/f/fields/c/label", "New English text") == ("New English text", "en")
+    assert tr.text("forms/f/fields/zzz/label", "Never translated") == ("Never translated", "en")
+    assert i18n.Translator("en", None, (module,)).text("forms/f/fields/b/label", "Sex") == ("Sex", "en")
+
+
+def test_a_translation_that_breaks_a_placeholder_falls_back_and_is_reported(tmp_path: Any) -> None:
+    entries = _po("""
+        msgid "Referred to %(user)s."
+        msgstr "Orienté vers %(utilisateur)s."
+    """)
+    tr = i18n.Translator("fr", entries, ())
+    assert tr.gettext("Referred to %(user)s.", user="amina") == "Referred to amina."
+
+
+def test_arabic_catalogs_have_the_cldr_plural_rule() -> None:
+    for name in ("sanad.po", "gbv.po"):
+        with open(os.path.join(i18n.ROOT_LOCALES, "ar", "LC_MESSAGES", name), "rb") as fh:
+            cat = read_po(fh)
+        rule = gettext.c2py(cat.plural_expr)
+        order = ["zero", "one", "two", "few", "many", "other"]
+        for n in (0, 1, 2, 3, 11, 99, 100, 101):
+            assert order[rule(n)] == Locale("ar").plural_form(n), (name, n)
+
+
+def test_language_negotiation_order() -> None:
+    offered = ("en", "fr", "ar", "es")
+    assert i18n.negotiate("ar", "fr", "es", offered) == "ar"
+    assert i18n.negotiate(None, "fr", "es", offered) == "fr"
+    assert i18n.negotiate(None, None, "de-DE,es;q=0.8,fr;q=0.5", offered) == "es"
+    assert i18n.negotiate("xx", None, "ar-SA", offered) == "ar"
+    assert i18n.negotiate(None, None, None, offered) == "en"
+
+
+def test_catalogs_are_in_step_with_the_sources() -> None:
+    paths = [GBV, os.path.join(ROOT, "examples", "child-protection"), os.path.join(ROOT, "examples", "country-overlay")]
+    assert stale(paths) == [], "run 'sanad i18n update' and commit the catalogs"
+    assert all(not s.placeholder_problems for s in status(paths))
+
+
+def test_pages_in_arabic_are_right_to_left(tmp_path: Any) -> None:
+    with database("sqlite", tmp_path) as url, server(url, [GBV]) as srv:
+        srv.add_user("amina", "caseworker")
+        c = srv.client()
+        page = c.get("/login", params={"locale": "ar"})
+        assert '<html lang="ar" dir="rtl">' in page.text
+        c.post("/login", data={"username": "amina", "password": PASSWORD, "next": "/"})
+        home = c.get("/", headers={"accept-language": "ar"})
+        assert 'dir="rtl"' in home.text
+        c.post("/locale", data={"locale": "fr", "back": "/"})
+        assert '<html lang="fr" dir="ltr">' in c.get("/").text  # the saved choice wins over Accept-Language
+
+
+def test_a_fifth_language_needs_no_code_change(make_module: MakeModule, tmp_path: Any) -> None:
+    root = make_module(
+        {
+            "module.yaml": """
+        id: mini
+        title: Mini module
+        version: '1'
+        default_locale: en
+        locales: [en, sw]
+        record_types:
+          case:
+            title: Case
+            forms: [intake, plan]
+            workflow: case_flow
+    """
+        }
+    )
+    lc = os.path.join(root, "locales", "sw", "LC_MESSAGES")
+    os.makedirs(lc)
+    with open(os.path.join(lc, "mini.po"), "w", encoding="utf-8") as fh:
+        fh.write(
+            'msgid ""\nmsgstr ""\n"Language: sw\\n"\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+            'msgctxt "mini:forms/intake/fields/sex/label"\nmsgid "Sex"\nmsgstr "Jinsia"\n'
+        )
+    module = load_module(root).module
+    assert module is not None
+    tr = i18n.translator_for(module, "sw")
+    assert tr.text("forms/intake/fields/sex/label", "Sex") == ("Jinsia", "sw")
+    with database("sqlite", tmp_path) as url, server(url, [root]) as srv:
+        srv.add_user("amina", "caseworker")
+        c = srv.client("amina")
+        rid = c.post("/api/v1/records/case", json={"data": {}}).json()["id"]
+        page = c.get(f"/records/case/{rid}/forms/intake", params={"locale": "sw"})
+        assert '<html lang="sw"' in page.text and "Jinsia" in page.text
+        assert 'lang="en"' in page.text  # untranslated labels are marked as English
