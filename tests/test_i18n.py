@@ -8,7 +8,6 @@ import os
 import textwrap
 from typing import Any
 
-import pytest
 from babel import Locale
 from babel.messages.pofile import read_po
 
