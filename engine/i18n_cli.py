@@ -92,7 +92,12 @@ def _arabic(cat: Catalog) -> None:
 
 
 def targets(paths: list[str]) -> list[Target]:
-    return [interface_target(), *(module_target(p) for p in paths)]
+    """The interface catalogs (in every language any of the modules offers) and each module's."""
+    modules = [module_target(p) for p in paths]
+    interface = interface_target()
+    offered = sorted({loc for t in modules for loc in t.locales}) or list(INTERFACE_LOCALES)
+    interface.locales = tuple(offered)
+    return [interface, *modules]
 
 
 def update(paths: list[str]) -> list[str]:
