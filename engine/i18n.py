@@ -444,3 +444,30 @@ def translator_for(module: Module, locale: str) -> Translator:
 
 # Interface strings that are not written as literal _() calls elsewhere: the yes/no options.
 _EXTRA_MESSAGES = (N_("Yes"), N_("No"))
+
+
+def extract_yaml(
+    fileobj: Any, keywords: Any, comment_tags: Any, options: dict[str, Any]
+) -> Iterator[tuple[int, str, tuple[str, str], list[str]]]:
+    """A Babel extractor for definition YAML (entry point `babel.extractors: sanad`).
+
+    Use it in a Babel mapping file (`[sanad: definitions/**.yaml]`) or `pybabel extract -F`: each
+    translatable string comes out as pgettext(path, English) with its note and line, exactly as
+    `sanad i18n extract` writes them. The module is the nearest folder above the file holding a
+    module.yaml.
+    """
+    from engine.loader import load_module
+
+    name = os.path.abspath(getattr(fileobj, "name", "") or "")
+    folder = os.path.dirname(name)
+    while folder and not os.path.exists(os.path.join(folder, "module.yaml")):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return
+        folder = parent
+    result = load_module(folder)
+    if result.module is None or result.files is None or result.files.module is None:
+        return
+    for m in definition_messages(result.module, result.docs, result.files.module, result.files.roles):
+        if os.path.abspath(m.file) == name:
+            yield m.line, "pgettext", (m.context, m.text), [m.note]

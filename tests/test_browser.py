@@ -272,3 +272,35 @@ def test_the_conformance_vectors_pass_in_the_browser(site: dict[str, Any]) -> No
             failed.append((v["name"], want, got))
     assert len(vectors) >= 450
     assert failed == []
+
+
+@pytest.mark.parametrize("locale", ["ar", "fr", "es"])
+def test_pages_in_each_language(site: dict[str, Any], locale: str) -> None:
+    """The main pages in each language: direction, no script error, no interface string left in English."""
+    from babel.messages.pofile import read_po
+
+    from engine import i18n
+
+    with open(f"{i18n.ROOT_LOCALES}/{locale}/LC_MESSAGES/sanad.po", "rb") as fh:
+        catalog = read_po(fh)
+    english = {
+        m.id
+        for m in catalog
+        if m.id and isinstance(m.id, str) and m.string and "%(" not in m.id and len(m.id) > 12 and m.string != m.id
+    }
+    page = sign_in(site, "caseworker")
+    worker_case = page.request.get("/api/v1/records/case?stage=follow_up").json()["items"][0]["id"]
+    for name, url in (
+        ("case-page", f"/records/case/{worker_case}"),
+        ("long-form", f"/records/case/{worker_case}/forms/survivor_information"),
+        ("home", "/"),
+        ("case-list", "/records/case"),
+    ):
+        page.goto(f"{site['base']}{url}?locale={locale}")
+        assert page.get_attribute("html", "lang") == locale
+        assert page.get_attribute("html", "dir") == ("rtl" if locale == "ar" else "ltr")
+        text = page.inner_text("body")
+        left = sorted(s for s in english if s in text)
+        assert left == [], f"{url} in {locale} still shows English interface text: {left[:5]}"
+        screenshot(page, f"{name}-{locale}")
+    assert page.js_errors == []

@@ -165,3 +165,14 @@ def test_a_fifth_language_needs_no_code_change(make_module: MakeModule, tmp_path
         page = c.get(f"/records/case/{rid}/forms/intake", params={"locale": "sw"})
         assert '<html lang="sw"' in page.text and "Jinsia" in page.text
         assert 'lang="en"' in page.text  # untranslated labels are marked as English
+
+
+def test_the_babel_extractor_entry_point_reads_definition_yaml() -> None:
+    from babel.messages.extract import extract_from_file
+
+    path = os.path.join(GBV, "forms", "type_of_violence.yaml")
+    found = list(extract_from_file("sanad", path, keywords={"pgettext": ((1, "c"), 2)}))
+    contexts = {ctx for _line, _msg, _comments, ctx in found}
+    assert "gbv:forms/type_of_violence/fields/gbv_type/label" in contexts
+    line, message, comments, _ctx = next(f for f in found if f[3] == "gbv:forms/type_of_violence/title")
+    assert line > 0 and message and comments == ["Title of a form"]
