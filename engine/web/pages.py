@@ -451,7 +451,7 @@ async def record_page(request: Request) -> Response:
             ids = list(wf.states)
             here = ids.index(view["stage"])
             steps = [
-                {"label": s.label, "state": "done" if i < here else "current" if i == here else "ahead"}
+                {"label": state_label(wf, s.id), "state": "done" if i < here else "current" if i == here else "ahead"}
                 for i, s in enumerate(wf.states.values())
             ]
         history = records.history(ctx, rt.id, view["id"])
