@@ -455,8 +455,19 @@ async def record_page(request: Request) -> Response:
                 for i, s in enumerate(wf.states.values())
             ]
         history = records.history(ctx, rt.id, view["id"])
+        actions = {"create": _("created"), "update": _("changed"), "transition": _("workflow step")}
+        for link in view["links"]:
+            other_rt = ctx.module.record_types.get(link["record_type"])
+            other_wf = ctx.module.workflow_for(link["record_type"])
+            link["type_label"] = (
+                i18n.current().text(f"record_types/{other_rt.id}/title", other_rt.title)[0]
+                if other_rt
+                else link["record_type"]
+            )
+            link["stage_label"] = state_label(other_wf, link["stage"]) if other_wf and link["stage"] else ""
         for h in history:
             h["at_label"] = _label_time(h["at"])
+            h["action_label"] = actions.get(h["action"], h["action"])
             for c in h["changes"]:
                 f = rt.all_fields.get(c["field"])
                 if c["field"] == "(stage)" and wf is not None:
