@@ -293,8 +293,11 @@ def test_pages_in_each_language(site: dict[str, Any], locale: str) -> None:
     for name, url in (
         ("case-page", f"/records/case/{worker_case}"),
         ("long-form", f"/records/case/{worker_case}/forms/survivor_information"),
+        ("consent-form", f"/records/case/{worker_case}/forms/consent_services"),
+        ("action-plan", f"/records/case/{worker_case}/forms/action_plan"),
         ("home", "/"),
         ("case-list", "/records/case"),
+        ("incident-list", "/records/incident"),
     ):
         page.goto(f"{site['base']}{url}?locale={locale}")
         assert page.get_attribute("html", "lang") == locale
@@ -304,3 +307,11 @@ def test_pages_in_each_language(site: dict[str, Any], locale: str) -> None:
         assert left == [], f"{url} in {locale} still shows English interface text: {left[:5]}"
         screenshot(page, f"{name}-{locale}")
     assert page.js_errors == []
+    dpo = sign_in(site, "dpo")
+    dpo.goto(f"{site['base']}/audit?locale={locale}")
+    assert dpo.get_attribute("html", "dir") == ("rtl" if locale == "ar" else "ltr")
+    assert not sorted(s for s in english if s in dpo.inner_text("body"))
+    login = site["browser"].new_page()
+    login.goto(f"{site['base']}/login?locale={locale}")
+    assert login.get_attribute("html", "lang") == locale
+    assert not sorted(s for s in english if s in login.inner_text("body"))

@@ -176,3 +176,18 @@ def test_the_babel_extractor_entry_point_reads_definition_yaml() -> None:
     assert "gbv:forms/type_of_violence/fields/gbv_type/label" in contexts
     line, message, comments, _ctx = next(f for f in found if f[3] == "gbv:forms/type_of_violence/title")
     assert line > 0 and message and comments == ["Title of a form"]
+
+
+def test_the_api_answers_in_the_requested_language(tmp_path: Any) -> None:
+    with database("sqlite", tmp_path) as url, server(url, [GBV]) as srv:
+        srv.add_user("amina", "caseworker")
+        c = srv.client("amina")
+        rec = c.post("/api/v1/records/case", json={"data": {}}).json()
+        en = {t["id"]: t for t in rec["transitions"]}["start_assessment"]
+        fr = {
+            t["id"]: t
+            for t in c.get(f"/api/v1/records/case/{rec['id']}", params={"locale": "fr"}).json()["transitions"]
+        }
+        assert fr["start_assessment"]["label"] != en["label"] and fr["start_assessment"]["reasons"] != en["reasons"]
+        r = c.post(f"/api/v1/records/case/{rec['id']}/transitions/start_assessment?locale=ar", json={})
+        assert r.status_code == 422 and not r.json()["error"].isascii()
