@@ -14,6 +14,9 @@ _DATETIME = re.compile(
 )
 
 
+_LOCAL_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+
+
 def is_empty(value: Any) -> bool:
     return value is None or value == "" or value == []
 
@@ -23,6 +26,8 @@ def normalize(f: Field, value: Any) -> tuple[Any, str | None]:
     if is_empty(value):
         return ([] if f.type == "subform" else ""), None
     t = f.type
+    if isinstance(value, str) and t in ("integer", "decimal", "date", "datetime"):
+        value = value.translate(_LOCAL_DIGITS).strip()  # Arabic-Indic digits typed by users read as 0-9
     if t in ("text", "textarea"):
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             return "", N_("Expected a text.")

@@ -203,3 +203,13 @@ def test_scenarios_can_check_the_no_self_approval_rule(make_module: MakeModule) 
     suite = collect(root)
     assert not suite.report.items and len(suite.scenarios) == 2
     assert [f.format() for sc in suite.scenarios for f in sc.run()] == []
+
+
+def test_arabic_indic_digits_are_read_as_numbers_and_dates(mini: LoadResult) -> None:
+    ev = evaluate(
+        rt(mini),
+        {"dob": "٢٠١٥-٠٥-٠١", "consent": "yes", "goal": "x", "services": [{"service": "A", "cost": "٣"}]},
+        "2026-01-01",
+    )
+    assert ev.values["dob"] == "2015-05-01" and ev.values["age"] == 10
+    assert ev.value_at("services[0].cost") == 3
