@@ -463,3 +463,13 @@ def test_referral_to_another_agency_is_accepted_by_its_manager(srv: Server) -> N
         ).status_code
         == 422
     )
+
+
+def test_refused_requests_are_audited(srv: Server) -> None:
+    a, b = srv.client("amina"), srv.client("bilal")
+    rec = create(a)
+    assert b.get(f"/api/v1/records/case/{rec['id']}").status_code == 404
+    assert a.post(f"/api/v1/records/case/{rec['id']}/transitions/approve_plan", json={}).status_code == 409
+    entries = srv.client("dpo").get("/api/v1/audit", params={"action": "request.refused"}).json()["entries"]
+    seen = {(e["user"], e["record_id"], e["details"]["status"]) for e in entries}
+    assert ("bilal", rec["id"], 404) in seen and ("amina", rec["id"], 409) in seen

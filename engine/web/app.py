@@ -23,10 +23,11 @@ from starlette.routing import Route
 
 from engine import i18n
 from engine.registry import Registry
-from engine.service import accounts
+from engine.service import accounts, audit
 from engine.service.errors import BadRequest, Conflict, ServiceError, Unauthorized
 from engine.service.records import Context
 from engine.storage import db
+from engine.storage.models import Session as LoginSession
 from engine.storage.models import User
 from engine.web.security import SecurityMiddleware
 
@@ -165,6 +166,44 @@ def current_context(request: Request, session: Session) -> Context:
     return Context(session, user, actor, module, st.registry.policies[module.id], client_ip(request), locale)
 
 
+AUDITED_REFUSALS = {403, 404, 409, 422}
+
+
+async def audit_refusal(request: Request, exc: ServiceError) -> None:
+    """Record a refused request by a signed-in user (e.g. opening a record out of scope), in its own
+    transaction: the refused change itself was rolled back, the attempt is kept."""
+    if exc.status not in AUDITED_REFUSALS:
+        return
+    sid = _session_id(request)
+    if sid is None:
+        return
+    st = state(request)
+
+    def work() -> None:
+        with db.transaction(st.factory) as session:
+            row = session.get(LoginSession, sid)
+            user = session.get(User, row.user_id) if row is not None and row.ended_at is None else None
+            if user is None:
+                return
+            record_id = request.path_params.get("id") if isinstance(request.path_params.get("id"), str) else None
+            audit.record(
+                session,
+                "request.refused",
+                user=user,
+                ip=client_ip(request),
+                record_id=record_id if record_id and len(record_id) <= 36 else None,
+                method=request.method,
+                path=request.url.path,
+                status=exc.status,
+                reason=exc.message[:200],
+            )
+
+    try:
+        await run_in_threadpool(work)
+    except Exception:  # auditing a refusal must never turn it into a 500
+        return
+
+
 def handler(fn: Callable[[Request], Any]) -> Callable[[Request], Any]:
     """Turn service errors into JSON error responses (never a 500 for bad input)."""
 
@@ -173,6 +212,7 @@ def handler(fn: Callable[[Request], Any]) -> Callable[[Request], Any]:
             result: Response = await fn(request)
             return result
         except ServiceError as exc:
+            await audit_refusal(request, exc)
             return error_response(exc)
 
     return wrapped

@@ -27,7 +27,14 @@ from engine.service import accounts, audit, records
 from engine.service.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts, Unauthorized
 from engine.service.records import Context
 from engine.storage.models import Record
-from engine.web.app import clear_session_cookie, current_context, in_transaction, set_session_cookie, state
+from engine.web.app import (
+    audit_refusal,
+    clear_session_cookie,
+    current_context,
+    in_transaction,
+    set_session_cookie,
+    state,
+)
 from engine.workflow import state_label, transition_label
 from renderers import html as renderer
 from renderers.html import formview
@@ -147,7 +154,8 @@ async def page(request: Request, fn: Any) -> Response:
     except Unauthorized:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
-    except NotFound:
+    except NotFound as exc:
+        await audit_refusal(request, exc)
         return render(
             request,
             "error.html",
@@ -157,8 +165,10 @@ async def page(request: Request, fn: Any) -> Response:
             message=_("There is no such page, or it is not yours to see."),
         )
     except Forbidden as exc:
+        await audit_refusal(request, exc)
         return render(request, "error.html", None, 403, title=_("Not allowed"), message=exc.message)
     except ServiceError as exc:
+        await audit_refusal(request, exc)
         return render(request, "error.html", None, exc.status, title=_("That did not work"), message=exc.message)
 
 
@@ -170,6 +180,7 @@ async def action(request: Request, fn: Any, back: str) -> Response:
     except Unauthorized:
         return RedirectResponse("/login?" + urlencode({"next": back}), status_code=303)
     except ServiceError as exc:
+        await audit_refusal(request, exc)
         reasons = " ".join(exc.details.get("reasons", []))
         return redirect(request, back, f"{exc.message}. {reasons}".strip())
 
@@ -721,6 +732,7 @@ async def form_submit(request: Request) -> Response:
 
 # -- audit ---------------------------------------------------------------------------------------
 AUDIT_ACTIONS = [
+    "request.refused",
     "login.success",
     "login.failure",
     "logout",
