@@ -219,7 +219,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"sanad: serving {names} on http://{args.host}:{args.port} (database {settings.database_url.split('://')[0]})",
         file=sys.stderr,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        proxy_headers=bool(args.behind_proxy),
+        forwarded_allow_ips=args.behind_proxy or None,
+    )
     return 0
 
 
@@ -498,6 +505,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument(
+        "--behind-proxy",
+        metavar="IPS",
+        help="trust X-Forwarded-Proto/For from these proxy addresses (e.g. 127.0.0.1) so that cookies are "
+        "marked Secure behind a TLS proxy and the audit log records the client's address",
+    )
     p.add_argument(
         "--idle-minutes",
         type=int,
