@@ -280,7 +280,7 @@ class _Loader:
                 doc.at((*fpath, key), key=True), "field.key-not-allowed", f"'{key}' does not apply to a {t} field", why
             )
 
-        if t in ("select_one", "select_multiple"):
+        if t in ("select_one", "select_multiple") or (t == "calculate" and "choices" in raw):
             if "choices" not in raw:
                 self.report.add(
                     f.pos,
@@ -307,7 +307,7 @@ class _Loader:
             if "choices" in raw:
                 not_allowed("choices", "yes_no fields always answer 'yes' or 'no'; use select_one for other options")
         elif "choices" in raw:
-            not_allowed("choices", "only select_one and select_multiple fields have choices")
+            not_allowed("choices", "only select_one, select_multiple and calculate fields have choices")
         if "choice_filter" in raw and t not in ("select_one", "select_multiple"):
             not_allowed("choice_filter", "only select fields can filter their choices")
         if "calculate" in raw and t != "calculate":

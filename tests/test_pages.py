@@ -264,3 +264,13 @@ def test_list_filters_search_by_survivor_code_and_accept_a_referral(srv: Server)
     done = bilal.post(f"/referrals/{referral_id.group(1)}/accept")
     assert "Referral accepted." in done.text
     assert bilal.get(f"/records/case/{first}").status_code == 200
+
+
+def test_calculated_codes_are_shown_with_their_labels_in_the_readers_language(srv: Server) -> None:
+    a = signed_in(srv, "amina")
+    rid = new_case(a)
+    save(a, rid, "survivor_information", 1, survivor_code="GBV-0042", sex="female", date_of_birth="2014-01-01")
+    for locale, word in (("en", "Yes"), ("fr", "Oui"), ("es", "Sí")):
+        page = a.get(f"/records/case/{rid}/forms/survivor_information", params={"locale": locale}).text
+        box = page.split('data-field="is_child"')[1].split("</output>")[0]
+        assert box.endswith(word), (locale, box[-40:])

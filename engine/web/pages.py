@@ -595,10 +595,12 @@ def _form_page(
         if after_save and values is None
         else _("Please check these answers")
     )
+    field_defs = [_visible_json(field_to_json(f), visible) for f in form.fields if f.id in visible]
+    _translate_choices(field_defs, rt)
     definition = {
         "id": form.id,
         "relevant": form.relevant.to_json() if form.relevant else None,
-        "fields": [_visible_json(field_to_json(f), visible) for f in form.fields if f.id in visible],
+        "fields": field_defs,
         "order": [name for kind, name in _order(rt) if kind == "field" and name in visible],
     }
     record_values = ctx.policy.filter_data(ctx.actor, rt.id, hold, ev.values)
@@ -627,6 +629,18 @@ def _form_page(
         conflict=conflict,
         today=ev.today,
     )
+
+
+def _translate_choices(nodes: list[dict[str, Any]], rt: Any) -> None:
+    """Option labels in the definition sent to the browser, in the reader's language."""
+    tr = i18n.current()
+    for node in nodes:
+        f = rt.all_fields.get(node["id"])
+        if f is not None and f.choices and node.get("choices"):
+            for ch, c in zip(node["choices"], f.choices, strict=False):
+                ch["label"] = tr.gettext(c.label) if f.type == "yes_no" else tr.text(i18n.choice_path(f, c), c.label)[0]
+        if node.get("fields"):
+            _translate_choices(node["fields"], rt)
 
 
 def _order(rt: Any) -> list[tuple[str, str]]:

@@ -99,7 +99,7 @@
       if (c.calculate) {
         row[c.id] = c.calculate(env);
         var out = box && box.querySelector("output");
-        if (out) out.textContent = display(row[c.id]);
+        if (out) out.textContent = displayFor(c, row[c.id]);
       } else {
         row[c.id] = box ? readValue(c, name) : "";
       }
@@ -107,6 +107,16 @@
       filterChoices(c, box, env);
     });
     return row;
+  }
+
+  function displayFor(c, v) {
+    if (c.def.choices && v !== "" && v !== null && v !== undefined) {
+      var labels = {};
+      c.def.choices.forEach(function (ch) { labels[ch.value] = ch.label; });
+      var vals = Array.isArray(v) ? v : [v];
+      return vals.map(function (x) { return labels[x] !== undefined ? labels[x] : String(x); }).join(", ");
+    }
+    return display(v);
   }
 
   function display(v) {
@@ -150,7 +160,7 @@
       if (c.calculate) {
         values[id] = c.calculate(env);
         var out = box && box.querySelector("output");
-        if (out) out.textContent = display(values[id]);
+        if (out) out.textContent = displayFor(c, values[id]);
       } else if (c.children) {
         values[id] = rowsOf(c).map(function (rowEl) { return evalRow(c, rowEl, values); });
       } else {
