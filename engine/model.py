@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from engine.diagnostics import Position
 
@@ -25,20 +25,7 @@ FieldType = Literal[
     "calculate",
     "subform",
 ]
-FIELD_TYPES: tuple[str, ...] = (
-    "text",
-    "textarea",
-    "integer",
-    "decimal",
-    "date",
-    "datetime",
-    "select_one",
-    "select_multiple",
-    "yes_no",
-    "note",
-    "calculate",
-    "subform",
-)
+FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
 SELECT_TYPES = frozenset({"select_one", "select_multiple", "yes_no"})
 Sensitivity = Literal["direct", "quasi", "none"]
 Scope = Literal["own", "group", "agency", "all"]

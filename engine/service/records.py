@@ -165,6 +165,13 @@ def _merge_keep_hidden(
     return merged
 
 
+def _history(ctx: Context, rec: Record, at: datetime, action: str, changes: list[dict[str, Any]]) -> None:
+    """One history entry for the record's current version (in the caller's transaction)."""
+    ctx.session.add(
+        RecordHistory(record_id=rec.id, version=rec.version, user_id=ctx.user.id, at=at, action=action, changes=changes)
+    )
+
+
 def _diff(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
     keys = list(dict.fromkeys([*old, *new]))
     return [{"field": k, "old": old.get(k), "new": new.get(k)} for k in keys if old.get(k) != new.get(k)]
@@ -328,16 +335,7 @@ def create(
     )
     ctx.session.add(rec)
     ctx.session.flush()
-    ctx.session.add(
-        RecordHistory(
-            record_id=rec.id,
-            version=rec.version,
-            user_id=ctx.user.id,
-            at=t,
-            action="create",
-            changes=_diff({}, rec.data),
-        )
-    )
+    _history(ctx, rec, t, "create", _diff({}, rec.data))
     if parent is not None:
         ctx.session.add(
             RecordLink(from_id=parent.id, to_id=rec.id, kind=record_type, created_by=ctx.user.id, created_at=t)
@@ -501,11 +499,7 @@ def update(ctx: Context, record_type: str, record_id: str, version: Any, data: A
     rec.data = new
     rec.updated_at, rec.updated_by = t, ctx.user.id
     ctx.session.flush()  # the UPDATE ... WHERE version = n: a concurrent save makes it fail (409)
-    ctx.session.add(
-        RecordHistory(
-            record_id=rec.id, version=rec.version, user_id=ctx.user.id, at=t, action="update", changes=changes
-        )
-    )
+    _history(ctx, rec, t, "update", changes)
     audit.record(
         ctx.session,
         "record.update",
@@ -608,16 +602,7 @@ def _log_transition(ctx: Context, rec: Record, t: Transition, comment: str | Non
         rec.stage = t.to
         rec.updated_at, rec.updated_by = at, ctx.user.id
         ctx.session.flush()
-        ctx.session.add(
-            RecordHistory(
-                record_id=rec.id,
-                version=rec.version,
-                user_id=ctx.user.id,
-                at=at,
-                action="transition",
-                changes=[{"field": "(stage)", "old": before, "new": t.to}],
-            )
-        )
+        _history(ctx, rec, at, "transition", [{"field": "(stage)", "old": before, "new": t.to}])
     ctx.session.add(
         TransitionLog(
             record_id=rec.id,

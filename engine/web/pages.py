@@ -48,19 +48,9 @@ def _flash_signer(request: Request) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(state(request).settings.secret_key, salt="sanad-flash")
 
 
-def _take_flash(request: Request) -> dict[str, Any]:
-    raw = request.cookies.get(FLASH)
-    if not raw:
-        return {}
-    try:
-        data = _flash_signer(request).loads(raw, max_age=120)
-    except BadSignature:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _peek_flash(request: Request) -> dict[str, Any]:
-    """The flash data without consuming it (render() consumes it)."""
+    """The flash data (a message and small state for the next page), if the cookie is genuine and fresh;
+    render() then deletes the cookie, so it is shown once."""
     raw = request.cookies.get(FLASH)
     if not raw:
         return {}
@@ -115,7 +105,7 @@ def anonymous_locale(request: Request) -> str:
 
 
 def render(request: Request, template: str, ctx: Context | None, status: int = 200, **values: Any) -> HTMLResponse:
-    flash = _take_flash(request)
+    flash = _peek_flash(request)
     locale = ctx.locale if ctx is not None else anonymous_locale(request)
     tr = i18n.current()
     nav = []
@@ -367,7 +357,7 @@ async def record_list(request: Request) -> Response:
             params["page"] = str(n)
             return f"/records/{rt_id}?{urlencode(params)}"
 
-        flash = _take_flash(request)
+        flash = _peek_flash(request)
         return render(
             request,
             "list.html",
