@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.answers import is_empty, normalize
 from engine.expression import Env
-from engine.i18n import _, current
+from engine.i18n import _, current, field_path
 from engine.model import Field, FieldScope, Form, RecordType
 from engine.values import order, tidy, truth
 
@@ -134,8 +134,6 @@ def _message(f: Field, key: str) -> str | None:
     english = getattr(f, key)
     if not english:
         return None
-    from engine.i18n import field_path
-
     return current().text(f"{field_path(f)}/{key}", english)[0]
 
 

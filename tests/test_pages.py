@@ -274,3 +274,13 @@ def test_calculated_codes_are_shown_with_their_labels_in_the_readers_language(sr
         page = a.get(f"/records/case/{rid}/forms/survivor_information", params={"locale": locale}).text
         box = page.split('data-field="is_child"')[1].split("</output>")[0]
         assert box.endswith(word), (locale, box[-40:])
+
+
+def test_an_answer_cleared_before_adding_a_row_stays_cleared(srv: Server) -> None:
+    c = signed_in(srv, "amina")
+    rid = new_case(c)
+    assert "Saved." in save(c, rid, "action_plan", 1, plan_summary="Safety first").text
+    r = c.post(
+        f"/records/case/{rid}/forms/action_plan", data={"version": "2", "action": "add:services", "f:plan_summary": ""}
+    )
+    assert r.status_code == 200 and 'data-row="0"' in r.text and "Safety first" not in r.text

@@ -50,20 +50,34 @@ def _rt(ctx: Context, record_type: str) -> RecordType:
     return rt
 
 
+def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
+    """Who holds each record (owner, agency, group, assignees, referrals), in two queries for all."""
+    ids = [r.id for r in recs]
+    assignees: dict[str, set[int]] = {i: set() for i in ids}
+    referrals: dict[str, dict[int, frozenset[str]]] = {i: {} for i in ids}
+    agencies: dict[str, dict[int, frozenset[str]]] = {i: {} for i in ids}
+    if ids:
+        for rid, uid in session.execute(
+            select(Assignment.record_id, Assignment.user_id).where(
+                Assignment.record_id.in_(ids), Assignment.active.is_(True)
+            )
+        ):
+            assignees[rid].add(uid)
+        for ref in session.scalars(
+            select(Referral).where(Referral.record_id.in_(ids), Referral.status.in_(("pending", "accepted")))
+        ):
+            target = referrals[ref.record_id] if ref.to_user_id is not None else agencies[ref.record_id]
+            key = ref.to_user_id if ref.to_user_id is not None else ref.to_agency_id
+            if key is not None:
+                target[key] = target.get(key, frozenset()) | frozenset(ref.forms)
+    return {
+        r.id: Holding(r.owner_id, r.agency_id, r.group_id, frozenset(assignees[r.id]), referrals[r.id], agencies[r.id])
+        for r in recs
+    }
+
+
 def holding(session: Session, rec: Record) -> Holding:
-    assignees = frozenset(
-        session.scalars(select(Assignment.user_id).where(Assignment.record_id == rec.id, Assignment.active.is_(True)))
-    )
-    referrals: dict[int, frozenset[str]] = {}
-    agencies: dict[int, frozenset[str]] = {}
-    for ref in session.scalars(
-        select(Referral).where(Referral.record_id == rec.id, Referral.status.in_(("pending", "accepted")))
-    ):
-        if ref.to_user_id is not None:
-            referrals[ref.to_user_id] = referrals.get(ref.to_user_id, frozenset()) | frozenset(ref.forms)
-        elif ref.to_agency_id is not None:
-            agencies[ref.to_agency_id] = agencies.get(ref.to_agency_id, frozenset()) | frozenset(ref.forms)
-    return Holding(rec.owner_id, rec.agency_id, rec.group_id, assignees, referrals, agencies)
+    return holdings(session, [rec])[rec.id]
 
 
 def _load(ctx: Context, record_type: str, record_id: str) -> tuple[Record, Holding]:
@@ -266,8 +280,10 @@ def _links(ctx: Context, rec: Record) -> list[dict[str, Any]]:
             ),
         )
     ).all()
-    for _link, other in rows:
-        if ctx.policy.can_read(ctx.actor, other.record_type, holding(ctx.session, other)):
+    others = [other for _link, other in rows]
+    held = holdings(ctx.session, others)
+    for other in others:
+        if ctx.policy.can_read(ctx.actor, other.record_type, held[other.id]):
             out.append(
                 {"id": other.id, "short_id": other.short_id, "record_type": other.record_type, "stage": other.stage}
             )
@@ -442,6 +458,7 @@ def list_records(
     order = Record.created_at.desc() if sort == "created" else Record.updated_at.desc()
     rows = ctx.session.scalars(query.order_by(order, Record.id).offset((page - 1) * page_size).limit(page_size))
     items = list(rows)
+    held = holdings(ctx.session, items) if fields else {}
     usernames = _usernames(ctx.session, {r.owner_id for r in items})
     audit.record(
         ctx.session, "record.list", user=ctx.user, ip=ctx.ip, record_type=record_type, page=page, count=len(items)
@@ -456,7 +473,7 @@ def list_records(
                 "owner": usernames.get(r.owner_id),
                 "updated_at": audit.iso(r.updated_at),
                 "created_at": audit.iso(r.created_at),
-                **({"fields": _listed(ctx, r, fields)} if fields else {}),
+                **({"fields": _listed(ctx, r, held[r.id], fields)} if fields else {}),
             }
             for r in items
         ],
@@ -466,8 +483,8 @@ def list_records(
     }
 
 
-def _listed(ctx: Context, rec: Record, fields: tuple[str, ...]) -> dict[str, Any]:
-    data = ctx.policy.filter_data(ctx.actor, rec.record_type, holding(ctx.session, rec), rec.data)
+def _listed(ctx: Context, rec: Record, hold: Holding, fields: tuple[str, ...]) -> dict[str, Any]:
+    data = ctx.policy.filter_data(ctx.actor, rec.record_type, hold, rec.data)
     return {f: data[f] for f in fields if f in data}
 
 

@@ -653,6 +653,13 @@ def _walk(fields: list[formview.FieldView]) -> list[formview.FieldView]:
     return out
 
 
+def _shown(stored: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
+    """What the form shows after a submission that was not saved: the user's answers over the stored
+    ones, with the answers they cleared left empty."""
+    merged = {**stored, **submitted}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
 async def form_page(request: Request) -> Response:
     p = request.path_params
 
@@ -690,19 +697,17 @@ async def form_submit(request: Request) -> Response:
             elif len(parts) == 3 and parts[2].isdigit() and int(parts[2]) < len(rows):
                 rows.pop(int(parts[2]))
             data[sub] = rows
-            shown = {**rec.data, **{k: v for k, v in data.items() if v is not None}}
             return _form_page(
                 request,
                 ctx,
                 rec,
                 hold,
                 p["form"],
-                shown,
+                _shown(rec.data, data),
                 version=int(version_raw) if version_raw.isdigit() else rec.version,
             )
         version = int(version_raw) if version_raw.isdigit() else None
-        shown = {**rec.data, **{k: v for k, v in data.items()}}
-        shown = {k: v for k, v in shown.items() if v is not None}
+        shown = _shown(rec.data, data)
         try:
             records.update(ctx, rt.id, rec.id, version, data)
         except Conflict as exc:
