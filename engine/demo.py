@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.model import Module
-from engine.registry import Registry
+from engine.language.model import Module
+from engine.runtime.registry import Registry
 from engine.service import accounts, records
 from engine.service.errors import ServiceError
 from engine.service.records import Context

@@ -8,9 +8,9 @@ from typing import Any
 import yaml
 
 from engine.diagnostics import Position, Report
-from engine.evaluation import evaluate
-from engine.expression import FIELD_VALUE_TYPES, Env, ExprContext, compile_expression
-from engine.model import Choice, Field, FieldScope, RecordType
+from engine.runtime.evaluation import evaluate
+from engine.expressions.compiler import FIELD_VALUE_TYPES, Env, ExprContext, compile_expression
+from engine.language.model import Choice, Field, FieldScope, RecordType
 
 VECTORS = os.path.join(os.path.dirname(__file__), "conformance", "expressions.yaml")
 
@@ -81,7 +81,7 @@ def run_vector(rt: RecordType, vector: dict[str, Any], default_today: str) -> tu
 def browser_payload() -> list[dict[str, Any]]:
     """Each non-error vector as {name, ast, env, expect}, with the answers normalised as the Python
     evaluator sees them, so a browser evaluator can run exactly the same cases."""
-    from engine.expression_parser import parse, to_json
+    from engine.expressions.parser import parse, to_json
 
     data = load_vectors()
     rt = catalogue(data)

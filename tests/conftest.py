@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from engine.loader import LoadResult, load_module
+from engine.language.loader import LoadResult, load_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

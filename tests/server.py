@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from engine.registry import Registry
+from engine.runtime.registry import Registry
 from engine.service import accounts
 from engine.storage import db
 from engine.web.app import Settings, create_app

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from engine.loader import load_module
-from engine.model import Field, Module, Role
+from engine.language.loader import load_module
+from engine.language.model import Field, Module, Role
 from tests.conftest import ROOT
 from tests.server import Server, database, server
 

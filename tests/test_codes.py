@@ -1,4 +1,4 @@
-"""Every diagnostic code in engine.codes.CODES, triggered by a small broken module.
+"""Every diagnostic code in engine.diagnostics.codes.CODES, triggered by a small broken module.
 
 Each case starts from a minimal valid module (`make_module`), replaces or adds one file with a
 realistic mistake, loads it through the engine API and checks where the finding is reported:
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.codes import CODES
+from engine.diagnostics.codes import CODES
 from engine.diagnostics import Diagnostic
-from engine.loader import load_module
-from engine.scenarios import collect
+from engine.language.loader import load_module
+from engine.runtime.scenarios import collect
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "broken"
@@ -192,7 +192,7 @@ class Case:
     code: str
     files: dict[str, str | bytes | None]
     at: tuple[str, int, int]
-    scenarios: bool = False  # checked by engine.scenarios.collect (scenario files in tests/)
+    scenarios: bool = False  # checked by engine.runtime.scenarios.collect (scenario files in tests/)
     also: list[str] = field(default_factory=list)  # other codes this mistake is expected to raise
 
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import demo
-from engine.evaluation import evaluate
-from engine.registry import Registry
+from engine.runtime.evaluation import evaluate
+from engine.runtime.registry import Registry
 from engine.storage import db
 from engine.storage.models import (
     Assignment,

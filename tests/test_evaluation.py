@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.evaluation import evaluate
-from engine.loader import LoadResult, load_module
+from engine.runtime.evaluation import evaluate
+from engine.language.loader import LoadResult, load_module
 from tests.conftest import MakeModule
 
 
@@ -178,7 +178,7 @@ def test_a_constraint_on_a_subform_is_checked_against_its_rows(make_module: Make
 
 
 def test_scenarios_can_check_the_no_self_approval_rule(make_module: MakeModule) -> None:
-    from engine.scenarios import collect
+    from engine.runtime.scenarios import collect
 
     root = make_module(
         {

@@ -12,8 +12,8 @@ from babel import Locale
 from babel.messages.pofile import read_po
 
 from engine import i18n
-from engine.i18n_cli import module_target, stale, status
-from engine.loader import load_module
+from engine.i18n.catalogs import module_target, stale, status
+from engine.language.loader import load_module
 from tests.conftest import ROOT, MakeModule
 from tests.server import PASSWORD, database, server
 

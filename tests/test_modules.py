@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from engine.scenarios import Scenario, collect
+from engine.runtime.scenarios import Scenario, collect
 from tests.conftest import ROOT
 
 MODULES = sorted(

@@ -8,9 +8,9 @@ import textwrap
 import pytest
 
 from engine.cli import main
-from engine.evaluation import evaluate
-from engine.loader import load_module
-from engine.scenarios import collect
+from engine.runtime.evaluation import evaluate
+from engine.language.loader import load_module
+from engine.runtime.scenarios import collect
 from tests.conftest import MakeModule
 
 BASE_TESTS = """

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.diagnostics import Position, Report
-from engine.expression import ExprContext, compile_expression
-from engine.loader import load_module
-from engine.model import FieldScope
+from engine.expressions.compiler import ExprContext, compile_expression
+from engine.language.loader import load_module
+from engine.language.model import FieldScope
 from tests.conftest import BASE_FILES
 
 SCALARS = st.one_of(
@@ -142,7 +142,7 @@ ANSWER_VALUES = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(sorted(_CASE.all_fields)), ANSWER_VALUES, max_size=12))
 def test_any_submitted_answers_are_evaluated_without_crashing(answers: dict[str, object]) -> None:
-    from engine.evaluation import evaluate
+    from engine.runtime.evaluation import evaluate
 
     ev = evaluate(_CASE, answers, "2026-11-24")
     cleaned = ev.answers()

@@ -9,7 +9,7 @@ import os
 import pytest
 from jsonschema import Draft202012Validator
 
-from engine import schema
+from engine.language import schema
 from tests.conftest import ROOT
 
 

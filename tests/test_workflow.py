@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine.evaluation import evaluate
-from engine.loader import LoadResult
-from engine.workflow import check_transitions
+from engine.runtime.evaluation import evaluate
+from engine.language.loader import LoadResult
+from engine.runtime.workflow import check_transitions
 
 COMPLETE = {"sex": "female", "consent": "yes", "dob": "1990-01-01", "goal": "Safety"}
 
@@ -46,8 +46,8 @@ def test_no_self_approval_without_the_permission(mini: LoadResult) -> None:
 
 
 def test_a_guard_with_override_needs_a_reason_from_a_role_that_may_override(make_module) -> None:  # type: ignore[no-untyped-def]
-    from engine.loader import load_module
-    from engine.workflow import check_transition
+    from engine.language.loader import load_module
+    from engine.runtime.workflow import check_transition
     from tests.conftest import BASE_FILES
 
     workflow = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.diagnostics import Report
-from engine.yamlfile import parse_text
+from engine.language.yamlfile import parse_text
 
 
 def parse(text: str) -> tuple[object, Report]:

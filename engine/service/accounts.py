@@ -14,8 +14,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.model import Module
-from engine.policy import Actor
+from engine.language.model import Module
+from engine.runtime.policy import Actor
 from engine.service import audit
 from engine.service.errors import BadRequest, Invalid, NotFound, TooManyAttempts, Unauthorized
 from engine.storage.models import Agency, Group, User, UserGroup

@@ -16,15 +16,15 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.evaluation import Evaluation, evaluate
 from engine.i18n import _, current
-from engine.model import Module, RecordType, Transition
-from engine.policy import Actor, Holding, Policy
+from engine.language.model import Module, RecordType, Transition
+from engine.runtime.evaluation import Evaluation, evaluate
+from engine.runtime.policy import Actor, Holding, Policy
+from engine.runtime.workflow import TransitionCheck, check_transition, state_label, transition_label
 from engine.service import audit
 from engine.service.accounts import actor_for, find_user
 from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from engine.storage.models import Agency, Assignment, Record, RecordHistory, RecordLink, Referral, TransitionLog, User
-from engine.workflow import TransitionCheck, check_transition, state_label, transition_label
 
 PAGE_SIZE = 50
 _SHORT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"

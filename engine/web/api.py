@@ -124,7 +124,7 @@ async def modules(request: Request) -> Response:
 
 
 async def form(request: Request) -> Response:
-    from renderers.jsonform import field_to_json
+    from renderers.json.form import field_to_json
 
     module_id, form_id = request.path_params["module"], request.path_params["form"]
 

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine import i18n
-from engine.registry import Registry
+from engine.runtime.registry import Registry
 from engine.service import accounts, audit
 from engine.service.errors import BadRequest, Conflict, ServiceError, Unauthorized
 from engine.service.records import Context

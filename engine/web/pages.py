@@ -21,8 +21,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from engine import i18n
-from engine.evaluation import evaluate
 from engine.i18n import _
+from engine.runtime.evaluation import evaluate
+from engine.runtime.workflow import state_label, transition_label
 from engine.service import accounts, audit, records
 from engine.service.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts, Unauthorized
 from engine.service.records import Context
@@ -35,10 +36,9 @@ from engine.web.app import (
     set_session_cookie,
     state,
 )
-from engine.workflow import state_label, transition_label
 from renderers import html as renderer
 from renderers.html import formview
-from renderers.jsonform import field_to_json
+from renderers.json.form import field_to_json
 
 FLASH = "sanad_flash"
 _env = renderer.environment()

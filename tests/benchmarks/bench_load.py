@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from engine.loader import load_module
+from engine.language.loader import load_module
 from tests.benchmarks._timing import best, environment, fmt_mb, fmt_time, interleaved, median, run_once, table
 from tests.benchmarks.generate import generate_module
 
@@ -80,7 +80,7 @@ _CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 if sys.argv[1] == "load":
-    from engine.loader import load_module
+    from engine.language.loader import load_module
     t1 = time.perf_counter()
     r = load_module(sys.argv[2])
     ok = r.module is not None

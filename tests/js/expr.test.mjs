@@ -4,7 +4,7 @@
 // regex() and of randomly generated well-typed expressions. Run: node --test tests/js/
 //
 // Python is called once (tests/js/run_conformance.mjs): it parses each vector to its JSON AST and
-// normalises the vector's answers with engine.evaluation.evaluate, as tests/conformance_support.py
+// normalises the vector's answers with engine.runtime.evaluation.evaluate, as tests/conformance_support.py
 // does, so that JS sees exactly the values the Python evaluator sees.
 
 import assert from 'node:assert/strict';

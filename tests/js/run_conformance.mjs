@@ -2,7 +2,7 @@
 // (the reference implementation) in ONE call for
 //   - every expression conformance vector (tests/conformance/expressions.yaml) with its JSON AST
 //     and the env exactly as tests/conformance_support.py builds it (answers normalised by
-//     engine.evaluation.evaluate, the row and its parents for `row:` vectors, dot, choice, today);
+//     engine.runtime.evaluation.evaluate, the row and its parents for `row:` vectors, dot, choice, today);
 //   - differential cases: engine/values.py functions on many odd values, Python re.search on
 //     patterns x texts, and randomly generated expressions that pass the type checker, each with
 //     the Python result.
@@ -27,11 +27,11 @@ export function loadSanadExpr() {
 const PYTHON = String.raw`
 import json, math, random, re, sys, warnings, yaml
 warnings.simplefilter("ignore")
-from engine import values as V
+from engine.expressions import values as V
 from engine.diagnostics import Position, Report
-from engine.evaluation import evaluate
-from engine.expression import FIELD_VALUE_TYPES, ExprContext, Env, compile_expression
-from engine.expression_parser import parse, to_json
+from engine.runtime.evaluation import evaluate
+from engine.expressions.compiler import FIELD_VALUE_TYPES, ExprContext, Env, compile_expression
+from engine.expressions.parser import parse, to_json
 from tests.conformance_support import VECTORS, catalogue, run_vector
 
 with open(VECTORS, encoding="utf-8") as fh:

@@ -7,7 +7,7 @@
 // engine, as the server exports it, then compiled once with SanadExpr.compileCondition) and in
 // SurveyJS syntax (one ConditionRunner per condition, built once). Each side gets the record in
 // its own natural shape, prepared before timing: Sanad's values with '' for unanswered questions
-// (and [] for a subform without rows), as engine.evaluation produces them; SurveyJS's values with
+// (and [] for a subform without rows), as engine.runtime.evaluation produces them; SurveyJS's values with
 // unanswered questions left out, as a SurveyJS survey stores them.
 //
 // Before timing, both sides must give the same truth value for every record and condition
@@ -174,7 +174,7 @@ const SanadExpr = globalThis.SanadExpr;
 function parseWithPython(sources) {
   const code = [
     'import json, sys',
-    'from engine.expression_parser import parse, to_json',
+    'from engine.expressions.parser import parse, to_json',
     'print(json.dumps([to_json(parse(s)) for s in json.load(sys.stdin)]))',
   ].join('\n');
   const out = execFileSync('python3', ['-c', code], {

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.evaluation import Evaluation
-from engine.expression import Env
+from engine.expressions.compiler import Env
 from engine.i18n import _, current
-from engine.model import Role, Transition, Workflow
+from engine.language.model import Role, Transition, Workflow
+from engine.runtime.evaluation import Evaluation
 
 DEFAULT_GUARD_MESSAGE = "The conditions for this step are not met yet."
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.diagnostics import Report, did_you_mean
-from engine.yamlfile import Path, YamlDoc
+from engine.language.yamlfile import Path, YamlDoc
 
 Source = tuple[YamlDoc, Path]
 

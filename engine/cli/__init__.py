@@ -9,11 +9,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from engine import __version__, schema
+from engine import __version__
 from engine.diagnostics import Diagnostic, display_path, to_json
-from engine.loader import load_module
-from engine.scenarios import check_scenarios, collect
-from engine.yamlfile import YamlDoc
+from engine.language import schema
+from engine.language.loader import load_module
+from engine.language.yamlfile import YamlDoc
+from engine.runtime.scenarios import check_scenarios, collect
 
 
 def _plural(n: int, word: str) -> str:
@@ -86,7 +87,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from renderers.jsonform import record_type_to_json
+    from renderers.json.form import record_type_to_json
 
     result = load_module(args.path)
     if result.module is None:
@@ -172,7 +173,7 @@ def _database(args: argparse.Namespace, *, create: bool = False) -> tuple[str, A
 
 
 def _registry(args: argparse.Namespace) -> Any:
-    from engine.registry import DEFAULT_DEFINITIONS, DefinitionsError, Registry
+    from engine.runtime.registry import DEFAULT_DEFINITIONS, DefinitionsError, Registry
 
     paths = args.definitions or [DEFAULT_DEFINITIONS]
     try:
@@ -464,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "status":
             q.add_argument("--min", type=float, default=0.0, metavar="PERCENT", help="fail below this percentage")
             q.add_argument("--show", type=int, default=10, help="list at most this many missing strings per catalog")
-        q.set_defaults(func=lambda a: __import__("engine.i18n_cli", fromlist=["main"]).main(a))
+        q.set_defaults(func=lambda a: __import__("engine.i18n.catalogs", fromlist=["main"]).main(a))
 
     p = sub.add_parser(
         "show",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from engine.diagnostics import Position
 
 if TYPE_CHECKING:
-    from engine.expression import Expression
+    from engine.expressions.compiler import Expression
 
 FieldType = Literal[
     "text",

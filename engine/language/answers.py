@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.i18n import N_
-from engine.model import Field
-from engine.values import as_number, parse_date, tidy
+from engine.expressions.values import as_number, parse_date, tidy
+
+if TYPE_CHECKING:
+    from engine.language.model import Field
 
 _DATETIME = re.compile(
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$"
 )
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction into the interface catalog; it is translated where it is shown."""
+    return message
 
 
 _LOCAL_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")

@@ -9,12 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import schema
-from engine.answers import normalize
-from engine.dependencies import order_record_type
 from engine.diagnostics import Position, Report, did_you_mean
-from engine.expression import FIELD_VALUE_TYPES, ExprContext, Expression, compile_expression
-from engine.model import (
+from engine.expressions.compiler import FIELD_VALUE_TYPES, ExprContext, Expression, compile_expression
+from engine.expressions.values import as_number, parse_date
+from engine.language import schema
+from engine.language.answers import normalize
+from engine.language.dependencies import order_record_type
+from engine.language.model import (
     MODULE_PERMISSIONS,
     RECORD_ACTIONS,
     YES_NO_CHOICES,
@@ -31,9 +32,8 @@ from engine.model import (
     Transition,
     Workflow,
 )
-from engine.overlay import Merger
-from engine.values import as_number, parse_date
-from engine.yamlfile import Path, YamlDoc, read_file
+from engine.language.overlay import Merger
+from engine.language.yamlfile import Path, YamlDoc, read_file
 
 _FOLDERS = {"forms": "form", "lookups": "lookup", "workflows": "workflow", "tests": "scenarios"}
 _OTHER_FOLDERS = {"locales", "docs"}  # folders of a module that hold no definitions

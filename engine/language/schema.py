@@ -16,7 +16,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
 from engine.diagnostics import Report, did_you_mean
-from engine.yamlfile import _TRUTHY_11, YamlDoc
+from engine.language.yamlfile import _TRUTHY_11, YamlDoc
 
 ID_PATTERN = "^[a-z][a-z0-9_]*$"
 _PATTERN_WORDS = {
@@ -55,12 +55,12 @@ _TYPE_WORDS = {
 
 
 def schema_path(kind: str) -> str:
-    return str(resources.files("engine") / "schemas" / f"{kind}.schema.json")
+    return str(resources.files("engine.language") / "schemas" / f"{kind}.schema.json")
 
 
 @cache
 def load_schema(kind: str) -> dict[str, Any]:
-    text = (resources.files("engine") / "schemas" / f"{kind}.schema.json").read_text("utf-8")
+    text = (resources.files("engine.language") / "schemas" / f"{kind}.schema.json").read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from engine.answers import is_empty, normalize
-from engine.expression import Env
+from engine.expressions.compiler import Env
+from engine.expressions.values import order, tidy, truth
 from engine.i18n import _, current, field_path
-from engine.model import Field, FieldScope, Form, RecordType
-from engine.values import order, tidy, truth
+from engine.language.answers import is_empty, normalize
+from engine.language.model import Field, FieldScope, Form, RecordType
 
 DEFAULT_REQUIRED = "This field is required."
 DEFAULT_CONSTRAINT = "This answer is not valid."

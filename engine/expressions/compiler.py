@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine import values as V
 from engine.diagnostics import Position, Report, did_you_mean
-from engine.expression_parser import ExpressionSyntaxError, Node, parse, to_json
-from engine.model import Field, FieldScope
+from engine.expressions import values as V
+from engine.expressions.parser import ExpressionSyntaxError, Node, parse, to_json
+
+if TYPE_CHECKING:
+    from engine.language.model import Field, FieldScope
 
 Fn = Callable[["Env"], Any]
 

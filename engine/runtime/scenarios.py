@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import schema
 from engine.diagnostics import Position, Report, did_you_mean, display_path
-from engine.evaluation import Evaluation, FieldError, evaluate
-from engine.loader import load_module
-from engine.model import FieldScope, Module, RecordType
-from engine.values import as_number, is_number
-from engine.workflow import check_transitions
-from engine.yamlfile import Path, YamlDoc, read_file
+from engine.expressions.values import as_number, is_number
+from engine.language import schema
+from engine.language.loader import load_module
+from engine.language.model import FieldScope, Module, RecordType
+from engine.language.yamlfile import Path, YamlDoc, read_file
+from engine.runtime.evaluation import Evaluation, FieldError, evaluate
+from engine.runtime.workflow import check_transitions
 
 _PATH_PART = re.compile(r"^([a-z][a-z0-9_]*)(?:\[([0-9]+)\])?$")
 _FIELD_LISTS = ("visible", "hidden", "required", "not_required", "errors")

@@ -13,10 +13,11 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-from engine import i18n
-from engine.loader import load_module
+from engine.i18n import extraction, translator
+from engine.language import packaged
+from engine.language.loader import load_module
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = packaged.SOURCE_ROOT
 INTERFACE_LOCALES = ("fr", "ar", "es")
 
 
@@ -33,9 +34,9 @@ class Target:
 def catalog_folder(module_path: str) -> str:
     """A module's catalogs: its own locales/ folder, or for the reference module the repository's."""
     own = os.path.join(module_path, "locales")
-    if os.path.isdir(own) or os.path.abspath(module_path) != os.path.join(REPO, "definitions", "gbv"):
+    if os.path.isdir(own) or os.path.abspath(module_path) != os.path.abspath(packaged.reference_module()):
         return own
-    return i18n.ROOT_LOCALES
+    return translator.ROOT_LOCALES
 
 
 def module_target(path: str) -> Target:
@@ -44,14 +45,16 @@ def module_target(path: str) -> Target:
         raise SystemExit(f"sanad: {path} has errors; run 'sanad validate {path}' first")
     m = result.module
     overlay_only = path if m.extends else None
-    messages = i18n.definition_messages(m, result.docs, result.files.module, result.files.roles, only_from=overlay_only)
+    messages = extraction.definition_messages(
+        m, result.docs, result.files.module, result.files.roles, only_from=overlay_only
+    )
     folder = catalog_folder(path)
-    template = i18n.catalog_for(messages, m.id, relative_to=os.path.dirname(folder))
+    template = extraction.catalog_for(messages, m.id, relative_to=os.path.dirname(folder))
     return Target(m.id, folder, template, tuple(loc for loc in m.locales if loc != "en"))
 
 
 def interface_target() -> Target:
-    cat = Catalog(domain=i18n.INTERFACE_DOMAIN, project="Sanad", charset="utf-8")
+    cat = Catalog(domain=translator.INTERFACE_DOMAIN, project="Sanad", charset="utf-8")
     method_map = [("engine/**.py", "python"), ("renderers/html/templates/**.html", "jinja2")]
     options = {"renderers/html/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
     for filename, lineno, message, comments, context in extract_from_dir(
@@ -63,7 +66,7 @@ def interface_target() -> Target:
         strip_comment_tags=True,
     ):
         cat.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
-    return Target(i18n.INTERFACE_DOMAIN, i18n.ROOT_LOCALES, cat, INTERFACE_LOCALES)
+    return Target(translator.INTERFACE_DOMAIN, translator.ROOT_LOCALES, cat, INTERFACE_LOCALES)
 
 
 def _po_path(t: Target, locale: str) -> str:
@@ -88,7 +91,7 @@ def _new_catalog(t: Target, locale: str) -> Catalog:
 def _arabic(cat: Catalog) -> None:
     """Babel 2.18.0 writes Arabic plural forms 4 and 5 swapped; set the CLDR rule."""
     setattr(cat, "_num_plurals", 6)  # noqa: B010 - Babel keeps these private
-    setattr(cat, "_plural_expr", i18n.ARABIC_PLURAL_FORMS.split("plural=")[1].rstrip(";"))  # noqa: B010
+    setattr(cat, "_plural_expr", extraction.ARABIC_PLURAL_FORMS.split("plural=")[1].rstrip(";"))  # noqa: B010
 
 
 def targets(paths: list[str]) -> list[Target]:
@@ -198,9 +201,9 @@ def status(paths: list[str]) -> list[Status]:
                 elif all(strings):
                     translated += 1
                     ids = tuple(str(x) for x in m.id) if isinstance(m.id, (tuple, list)) else (str(m.id),)
-                    want = {a or b for a, b in i18n.PLACEHOLDER.findall(" ".join(ids))}
+                    want = {a or b for a, b in extraction.PLACEHOLDER.findall(" ".join(ids))}
                     for s in strings:
-                        got = {a or b for a, b in i18n.PLACEHOLDER.findall(s)}
+                        got = {a or b for a, b in extraction.PLACEHOLDER.findall(s)}
                         if got != want:
                             bad.append(
                                 f"{m.context or ''} {ids[0]!r}: placeholders {sorted(want)} became {sorted(got)}"
@@ -215,7 +218,7 @@ def status(paths: list[str]) -> list[Status]:
 
 
 def main(args: Any) -> int:
-    paths = args.paths or [os.path.join(REPO, "definitions", "gbv")]
+    paths = args.paths or [packaged.reference_module()]
     if args.i18n_command == "extract":
         for t in targets(paths):
             pot = os.path.join(t.folder, f"{t.domain}.pot")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.expression import Expression
-from engine.model import Field, Form, Module
+from engine.expressions.compiler import Expression
+from engine.language.model import Field, Form, Module
 
 
 def _ast(expr: Expression | None) -> dict[str, Any] | None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from engine.diagnostics import Report
-from engine.expression import Expression
-from engine.model import Field, FieldScope, Form, RecordType
+from engine.expressions.compiler import Expression
+from engine.language.model import Field, FieldScope, Form, RecordType
 
 Node = Form | Field
 

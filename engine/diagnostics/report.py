@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
-from engine.codes import CODES, Severity
+from engine.diagnostics.codes import CODES, Severity
 
 
 @dataclass(frozen=True, order=True)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.model import Field, FieldScope, Module, RecordType, Role
+from engine.language.model import Field, FieldScope, Module, RecordType, Role
 
 
 @dataclass(frozen=True)
