@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.language.model import Module
 from engine.runtime.registry import Registry
-from engine.service import accounts, records
+from engine.service import accounts, assignments, records, referrals, transitions
+from engine.service.context import Context
 from engine.service.errors import ServiceError
-from engine.service.records import Context
 from engine.storage import db
 from engine.storage.models import Record, User
 
@@ -845,7 +845,7 @@ class _Seeder:
         rec.apply(records.update(ctx, rec.record_type, rec.id, rec.version, self.words(data)))
 
     def step(self, ctx: Context, rec: _Rec, transition: str, comment: str | None = None) -> None:
-        rec.apply(records.transition(ctx, rec.record_type, rec.id, transition, self.words(comment), None))
+        rec.apply(transitions.transition(ctx, rec.record_type, rec.id, transition, self.words(comment), None))
 
     # -- the whole run --------------------------------------------------------------------------------
     def run(self, n: int) -> None:
@@ -986,7 +986,9 @@ class _Seeder:
             self.refer(session, cw, rec, "psychosocial", accept=self.referrals % 2 == 0)
         if story == "assigned" and self.manager and not self.assigned:
             mgr = self.ctx(session, self.manager)
-            records.assign(mgr, "case", rec.id, self.receiver, "Covering follow-ups while the caseworker is on leave.")
+            assignments.assign(
+                mgr, "case", rec.id, self.receiver, "Covering follow-ups while the caseworker is on leave."
+            )
             self.assigned = True
         if target == "follow_up" and story not in ("reopened", "kept_open"):
             return rec
@@ -1063,7 +1065,7 @@ class _Seeder:
 
     def refer(self, session: Session, ctx: Context, rec: _Rec, need: str, *, accept: bool | None) -> None:
         forms = ["consent_referrals", "survivor_assessment", "action_plan"]
-        view = records.refer(
+        view = referrals.refer(
             ctx,
             "case",
             rec.id,
@@ -1078,10 +1080,10 @@ class _Seeder:
         if accept is None:
             return
         to = self.ctx(session, self.receiver)
-        for ref in records.referrals_for(to):
+        for ref in referrals.referrals_for(to):
             if ref["record_id"] == rec.id and ref["status"] == "pending":
                 if accept:
-                    records.respond(to, ref["id"], True, "Accepted; first group session next week.")
+                    referrals.respond(to, ref["id"], True, "Accepted; first group session next week.")
                 break
 
     def emergency_referral(self, session: Session, sup: Context, rec: _Rec, sv: _Survivor, clock: _Clock) -> None:
@@ -1106,7 +1108,7 @@ class _Seeder:
         )
         self.update(sup, rec, {"services": rows})
         rec.apply(
-            records.refer(
+            referrals.refer(
                 sup,
                 "case",
                 rec.id,
@@ -1119,9 +1121,9 @@ class _Seeder:
         )
         self.referrals += 1
         to = self.ctx(session, self.receiver)
-        for ref in records.referrals_for(to):
+        for ref in referrals.referrals_for(to):
             if ref["record_id"] == rec.id and ref["status"] == "pending":
-                records.respond(to, ref["id"], True, "Placement confirmed.")
+                referrals.respond(to, ref["id"], True, "Placement confirmed.")
                 break
 
     # -- an incident ------------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ class Server:
     def close(self) -> None:
         for c in self.clients:
             c.__exit__(None, None, None)
-        self.app.state.sanad.engine.dispose()
+        self.app.state.sanad.database.dispose()
 
 
 @contextmanager

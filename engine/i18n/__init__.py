@@ -24,9 +24,9 @@ from engine.i18n.translator import (
 
 __all__ = [
     "INTERFACE_DOMAIN",
+    "N_",
     "ROOT_LOCALES",
     "Entries",
-    "N_",
     "Translator",
     "_",
     "choice_path",

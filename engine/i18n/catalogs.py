@@ -1,12 +1,11 @@
-"""`sanad i18n extract|update|compile|status`: the translators' catalogs, kept in step with the sources."""
+"""The translators' catalogs, kept in step with the sources: templates (.pot) from the interface and
+the definitions, .po catalogs updated, compiled and checked (`sanad i18n`)."""
 
 from __future__ import annotations
 
 import io
 import os
-import sys
 from dataclasses import dataclass
-from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -73,7 +72,7 @@ def _po_path(t: Target, locale: str) -> str:
     return os.path.join(t.folder, locale, "LC_MESSAGES", f"{t.domain}.po")
 
 
-def _write(path: str, cat: Catalog) -> None:
+def write(path: str, cat: Catalog) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     buf = io.BytesIO()
     write_po(buf, cat, width=100, sort_by_file=False, include_previous=True, ignore_obsolete=False)
@@ -108,7 +107,7 @@ def update(paths: list[str]) -> list[str]:
     written = []
     for t in targets(paths):
         pot = os.path.join(t.folder, f"{t.domain}.pot")
-        _write(pot, t.template)
+        write(pot, t.template)
         written.append(pot)
         for locale in t.locales:
             path = _po_path(t, locale)
@@ -120,7 +119,7 @@ def update(paths: list[str]) -> list[str]:
             cat.update(t.template, update_header_comment=False, update_creation_date=False)
             if locale.split("_")[0] == "ar":
                 _arabic(cat)
-            _write(path, cat)
+            write(path, cat)
             written.append(path)
     return written
 
@@ -215,41 +214,3 @@ def status(paths: list[str]) -> list[Status]:
                     )
             out.append(Status(os.path.relpath(path), total, translated, fuzzy, missing, bad))
     return out
-
-
-def main(args: Any) -> int:
-    paths = args.paths or [packaged.reference_module()]
-    if args.i18n_command == "extract":
-        for t in targets(paths):
-            pot = os.path.join(t.folder, f"{t.domain}.pot")
-            _write(pot, t.template)
-            print(f"{os.path.relpath(pot)}: {len(t.template)} strings")
-        if args.check:
-            problems = stale(paths)
-            for p in problems:
-                print(p, file=sys.stderr)
-            return 1 if problems else 0
-        return 0
-    if args.i18n_command == "update":
-        for path in update(paths):
-            print(f"wrote {os.path.relpath(path)}")
-        return 0
-    if args.i18n_command == "compile":
-        for path in compile_all(paths):
-            print(f"compiled {os.path.relpath(path)}")
-        return 0
-    failed = False
-    for s in status(paths):
-        print(
-            f"{s.path}: {s.translated}/{s.total} translated ({s.percent:.1f}%), {s.fuzzy} fuzzy, "
-            f"{len(s.missing)} missing"
-        )
-        for m in s.missing[: args.show]:
-            print(f"    missing: {m}")
-        if len(s.missing) > args.show:
-            print(f"    … and {len(s.missing) - args.show} more")
-        for b in s.placeholder_problems:
-            print(f"    placeholder: {b}")
-        if s.percent < args.min or s.placeholder_problems:
-            failed = True
-    return 1 if failed else 0

@@ -69,6 +69,16 @@ def definition_messages(
                 ("record_types", rt_id, "title"),
             )
         )
+        add(
+            _msg(
+                mid,
+                f"record_types/{rt_id}/link_action",
+                rt.get("link_action"),
+                "A button on the page of a linked record that records a new one of this type",
+                module_doc,
+                ("record_types", rt_id, "link_action"),
+            )
+        )
     for doc in docs.get("form", []):
         fd = doc.data
         fid = fd["id"]

@@ -181,8 +181,16 @@ class _Loader:
         for rt_id, rt in data["record_types"].items():
             self._label(doc, ("record_types", rt_id, "title"), rt["title"])
             self.record_types[rt_id] = RecordType(
-                rt_id, rt["title"], tuple(rt["forms"]), rt.get("workflow"), FieldScope()
+                rt_id,
+                rt["title"],
+                tuple(rt["forms"]),
+                rt.get("workflow"),
+                FieldScope(),
+                recorded_from=tuple(rt.get("recorded_from", ())),
+                link_action=rt.get("link_action"),
             )
+            if "link_action" in rt:
+                self._label(doc, ("record_types", rt_id, "link_action"), rt["link_action"])
 
     # -- forms and fields ---------------------------------------------------------------------
     def load_form(self, doc: YamlDoc) -> None:
@@ -677,6 +685,17 @@ class _Loader:
                     )
                 owner.forms[fid] = form  # still checked and compiled, just never shown
 
+    def check_links(self, module_doc: YamlDoc) -> None:
+        for rt in self.record_types.values():
+            for j, other in enumerate(rt.recorded_from):
+                if other not in self.record_types:
+                    self.report.add(
+                        module_doc.at(("record_types", rt.id, "recorded_from", j)),
+                        "ref.unknown-record-type",
+                        f"there is no record type '{other}' to record a '{rt.id}' from",
+                        did_you_mean(other, self.record_types),
+                    )
+
     def check_list_fields(self, module_doc: YamlDoc) -> None:
         for rt in self.record_types.values():
             for j, fid in enumerate(rt.list_fields):
@@ -923,6 +942,7 @@ def load_module(path: str) -> LoadResult:
         ld.load_workflow(d)
     ld.link_workflows(module_doc)
     ld.check_list_fields(module_doc)
+    ld.check_links(module_doc)
     if files.roles is not None:
         ld.load_roles(files.roles)
     ld.finish_roles()

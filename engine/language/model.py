@@ -157,9 +157,9 @@ class RecordType:
     forms: dict[str, Form] = field(default_factory=dict)
     all_fields: dict[str, Field] = field(default_factory=dict)  # every field at any depth, by id
     steps: tuple[Form | Field, ...] = ()
-    list_fields: tuple[
-        str, ...
-    ] = ()  # columns of record lists  # top-level evaluation order: forms (their relevance) and fields
+    list_fields: tuple[str, ...] = ()  # columns of record lists
+    recorded_from: tuple[str, ...] = ()  # record types from whose page one of these is recorded (and linked)
+    link_action: str | None = None  # the label of that button
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,42 @@ class Holding:
     agency_referrals: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Reach:
+    """Which records a user reaches, as plain data: the one scope rule.
+
+    The policy derives it from the user's role, agency and groups; `storage.scope` turns it into the
+    SQL condition of every list, count and search; `relation` answers the same question for one
+    record. Nothing else decides which records a user may reach."""
+
+    user_id: int
+    #: the role's scope is `all`: every record of the module
+    everything: bool = False
+    #: records of these groups (roles scoped to a group or wider)
+    group_ids: frozenset[int] = frozenset()
+    #: records of this agency (roles scoped to the agency or wider)
+    agency_id: int | None = None
+    #: referrals to this agency that nobody there has accepted yet (its agency-wide users decide)
+    agency_inbox: int | None = None
+
+    def relation(self, holding: Holding) -> str | None:
+        """How the user reaches one record: 'own' (owner or assignee), 'group', 'agency', 'all',
+        'referral', or None (out of reach: the record is reported as not found)."""
+        if holding.owner_id == self.user_id or self.user_id in holding.assignee_ids:
+            return "own"
+        if holding.group_id is not None and holding.group_id in self.group_ids:
+            return "group"
+        if self.agency_id is not None and holding.agency_id == self.agency_id:
+            return "agency"
+        if self.everything:
+            return "all"
+        if self.user_id in holding.referrals:
+            return "referral"
+        if self.agency_inbox is not None and self.agency_inbox in holding.agency_referrals:
+            return "referral"
+        return None
+
+
 class Policy:
     def __init__(self, module: Module) -> None:
         self.module = module
@@ -53,22 +89,21 @@ class Policy:
             and actor.role.can(f"{record_type}.{action}")
         )
 
+    def reach(self, actor: Actor) -> Reach:
+        """Which records the actor reaches, as data (the one scope rule: see `Reach`)."""
+        scope = actor.role.scope
+        wide = scope in ("agency", "all")
+        return Reach(
+            user_id=actor.user_id,
+            everything=scope == "all",
+            group_ids=actor.group_ids if scope in ("group", "agency", "all") else frozenset(),
+            agency_id=actor.agency_id if wide else None,
+            agency_inbox=actor.agency_id if wide else None,
+        )
+
     def relation(self, actor: Actor, holding: Holding) -> str | None:
         """How the actor reaches the record: 'own', 'group', 'agency', 'all', 'referral' or None."""
-        scope = actor.role.scope
-        if holding.owner_id == actor.user_id or actor.user_id in holding.assignee_ids:
-            return "own"
-        if scope in ("group", "agency", "all") and holding.group_id is not None and holding.group_id in actor.group_ids:
-            return "group"
-        if scope in ("agency", "all") and holding.agency_id is not None and holding.agency_id == actor.agency_id:
-            return "agency"
-        if scope == "all":
-            return "all"
-        if actor.user_id in holding.referrals:
-            return "referral"
-        if scope in ("agency", "all") and actor.agency_id is not None and actor.agency_id in holding.agency_referrals:
-            return "referral"  # the receiving agency's managers decide who takes it
-        return None
+        return self.reach(actor).relation(holding)
 
     def can_read(self, actor: Actor, record_type: str, holding: Holding) -> bool:
         return self.may_on_type(actor, record_type, "read") and self.relation(actor, holding) is not None

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from engine.language.loader import load_module
 from engine.language.model import Module
 from engine.runtime.policy import Policy
-
-DEFAULT_DEFINITIONS = os.path.join("definitions", "gbv")
 
 
 class DefinitionsError(Exception):

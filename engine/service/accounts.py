@@ -6,8 +6,10 @@ import secrets
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -111,6 +113,76 @@ def end_session(session: Session, sid: str) -> None:
     row = session.get(LoginSession, sid)
     if row is not None and row.ended_at is None:
         row.ended_at = audit.now()
+
+
+def sign_in(
+    session: Session, ph: PasswordHasher, username: str, password: str, ip: str | None, serves: Callable[[str], bool]
+) -> tuple[User, str] | None:
+    """Check a password and open a session: (user, session id), or None (audited either way). A
+    user of a module this server does not serve cannot sign in."""
+    user = find_user(session, username)
+    ok = verify_password(ph, user, password)
+    if not ok or user is None or user.disabled or not serves(user.module):
+        audit.record(session, "login.failure", username=username, ip=ip)
+        return None
+    sid = start_session(session, user, ip)
+    audit.record(session, "login.success", user=user, ip=ip)
+    return user, sid
+
+
+def profile(user: User) -> dict[str, Any]:
+    """A user as the API shows them to themselves."""
+    return {"username": user.username, "role": user.role, "module": user.module, "full_name": user.full_name}
+
+
+def sign_out(session: Session, sid: str, ip: str | None) -> None:
+    """End a session (audited when it was live)."""
+    row = session.get(LoginSession, sid)
+    user = session.get(User, row.user_id) if row is not None and row.ended_at is None else None
+    end_session(session, sid)
+    if user is not None:
+        audit.record(session, "logout", user=user, ip=ip)
+
+
+def session_user(session: Session, sid: str) -> User | None:
+    """The user of a session that has not ended (without refreshing it)."""
+    row = session.get(LoginSession, sid)
+    return session.get(User, row.user_id) if row is not None and row.ended_at is None else None
+
+
+def set_locale(user: User, locale: str) -> None:
+    """Remember the user's language for their next pages (saved with the caller's transaction)."""
+    user.locale = locale
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user account as `sanad users list` shows it."""
+
+    username: str
+    module: str
+    role: str
+    agency: str | None
+    groups: tuple[str, ...]
+    disabled: bool
+
+
+def list_accounts(session: Session) -> list[Account]:
+    agencies = {aid: code for aid, code in session.execute(select(Agency.id, Agency.code))}
+    groups: dict[int, list[str]] = {}
+    for uid, code in session.execute(select(UserGroup.user_id, Group.code).join(Group, Group.id == UserGroup.group_id)):
+        groups.setdefault(uid, []).append(code)
+    return [
+        Account(
+            u.username,
+            u.module,
+            u.role,
+            agencies.get(u.agency_id) if u.agency_id is not None else None,
+            tuple(groups.get(u.id, [])),
+            u.disabled,
+        )
+        for u in session.scalars(select(User).order_by(User.username))
+    ]
 
 
 def group_ids(session: Session, user: User) -> frozenset[int]:

@@ -65,3 +65,30 @@ def entries(
     if since:
         q = q.where(AuditEntry.at >= since)
     return list(session.scalars(q))
+
+
+def as_json(e: AuditEntry) -> dict[str, Any]:
+    """One entry as the API, the pages and `sanad audit list --format json` show it."""
+    return {
+        "id": e.id,
+        "at": iso(e.at),
+        "user": e.username,
+        "ip": e.ip,
+        "action": e.action,
+        "record_id": e.record_id,
+        "details": e.details or {},
+    }
+
+
+def search(
+    session: Session,
+    *,
+    username: str | None = None,
+    record_id: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Entries matching the filters, newest first, as `as_json` shows them."""
+    rows = entries(session, username=username, record_id=record_id, action=action, since=since, limit=limit)
+    return [as_json(e) for e in rows]

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from engine.service import accounts, audit, records
-from engine.service.errors import BadRequest, Forbidden, NotFound, ServiceError, Unauthorized
-from engine.web.app import (
-    clear_session_cookie,
-    current_context,
-    in_transaction,
-    json_body,
-    set_session_cookie,
-    state,
-    user_json,
-)
+from engine.service import accounts, assignments, audit, listing, records, referrals, transitions
+from engine.service.context import Context
+from engine.service.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from engine.web.context import clear_session_cookie, in_context, json_body, set_session_cookie, sign_in, sign_out
 from engine.web.openapi import spec
+from renderers.json.form import field_to_json
 
 JSON = dict[str, Any]
+
+
+async def answer(request: Request, use_case: Callable[[Context], Any], status: int = 200) -> Response:
+    """Run a use case for the signed-in user in one transaction; its result as JSON."""
+    return JSONResponse(await in_context(request, use_case), status_code=status)
 
 
 def _str(body: JSON, key: str) -> str | None:
@@ -36,100 +35,66 @@ async def login(request: Request) -> Response:
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         raise BadRequest('send {"username": …, "password": …}')
-    st = state(request)
-    ip = request.client.host if request.client else None
-    st.throttle.check(username, ip)
-
-    def work(session: Session) -> tuple[JSON, str] | None:
-        user = accounts.find_user(session, username)
-        ok = accounts.verify_password(st.hasher, user, password)
-        if not ok or user is None or user.disabled or st.registry.module(user.module) is None:
-            audit.record(session, "login.failure", username=username, ip=ip)
-            return None
-        sid = accounts.start_session(session, user, ip)
-        audit.record(session, "login.success", user=user, ip=ip)
-        return user_json(user), sid
-
-    result = await in_transaction(request, work)
+    result = await sign_in(request, username, password)
     if result is None:
-        st.throttle.failed(username, ip)
         raise Unauthorized("the user name or password is not right")
-    st.throttle.succeeded(username)
     response = JSONResponse({"user": result[0]})
     set_session_cookie(request, response, result[1])
     return response
 
 
 async def logout(request: Request) -> Response:
-    from engine.web.app import _session_id
-
-    sid = _session_id(request)
-
-    def work(session: Session) -> None:
-        if sid:
-            user = None
-            try:
-                user = current_context(request, session).user
-            except ServiceError:
-                pass
-            accounts.end_session(session, sid)
-            if user is not None:
-                audit.record(session, "logout", user=user, ip=request.client.host if request.client else None)
-
-    await in_transaction(request, work)
+    await sign_out(request)
     response = JSONResponse({"signed_out": True})
     clear_session_cookie(request, response)
     return response
 
 
-async def me(request: Request) -> Response:
-    def work(session: Session) -> JSON:
-        ctx = current_context(request, session)
-        role = ctx.actor.role
-        return {
-            "user": user_json(ctx.user),
-            "role": {
-                "id": role.id,
-                "label": role.label,
-                "scope": role.scope,
-                "permissions": sorted(role.permissions),
-                "aggregate_only": role.aggregate_only,
-            },
-        }
+def _me(ctx: Context) -> JSON:
+    role = ctx.actor.role
+    return {
+        "user": accounts.profile(ctx.user),
+        "role": {
+            "id": role.id,
+            "label": role.label,
+            "scope": role.scope,
+            "permissions": sorted(role.permissions),
+            "aggregate_only": role.aggregate_only,
+        },
+    }
 
-    return JSONResponse(await in_transaction(request, work))
+
+async def me(request: Request) -> Response:
+    return await answer(request, _me)
+
+
+def _modules(ctx: Context) -> JSON:
+    m = ctx.module
+    return {
+        "modules": [
+            {
+                "id": m.id,
+                "title": m.title,
+                "version": m.version,
+                "locales": list(m.locales),
+                "record_types": [
+                    {"id": rt.id, "title": rt.title, "forms": list(rt.form_ids)}
+                    for rt in m.record_types.values()
+                    if ctx.policy.may_on_type(ctx.actor, rt.id, "read")
+                ],
+            }
+        ]
+    }
 
 
 async def modules(request: Request) -> Response:
-    def work(session: Session) -> JSON:
-        ctx = current_context(request, session)
-        m = ctx.module
-        return {
-            "modules": [
-                {
-                    "id": m.id,
-                    "title": m.title,
-                    "version": m.version,
-                    "locales": list(m.locales),
-                    "record_types": [
-                        {"id": rt.id, "title": rt.title, "forms": list(rt.form_ids)}
-                        for rt in m.record_types.values()
-                        if ctx.policy.may_on_type(ctx.actor, rt.id, "read")
-                    ],
-                }
-            ]
-        }
-
-    return JSONResponse(await in_transaction(request, work))
+    return await answer(request, _modules)
 
 
 async def form(request: Request) -> Response:
-    from renderers.json.form import field_to_json
-
     module_id, form_id = request.path_params["module"], request.path_params["form"]
 
-    def work(session: Session) -> JSON:
-        ctx = current_context(request, session)
+    def work(ctx: Context) -> JSON:
         if module_id != ctx.module.id or form_id not in ctx.module.forms:
             raise NotFound("no such form")
         f = ctx.module.forms[form_id]
@@ -148,7 +113,7 @@ async def form(request: Request) -> Response:
             "locale": request.query_params.get("locale", ctx.module.default_locale),
         }
 
-    return JSONResponse(await in_transaction(request, work))
+    return await answer(request, work)
 
 
 def _page(request: Request) -> int:
@@ -161,106 +126,75 @@ def _page(request: Request) -> int:
 async def records_collection(request: Request) -> Response:
     rt = request.path_params["record_type"]
     if request.method == "GET":
-        page = _page(request)
-
-        def listing(session: Session) -> JSON:
-            ctx = current_context(request, session)
-            return records.list_records(ctx, rt, request.query_params.get("stage"), request.query_params.get("q"), page)
-
-        return JSONResponse(await in_transaction(request, listing))
+        page, q = _page(request), request.query_params
+        return await answer(request, lambda ctx: listing.list_records(ctx, rt, q.get("stage"), q.get("q"), page))
     body = await json_body(request)
     extra = set(body) - {"data", "id", "link_to"}
     if extra:
         raise BadRequest(f"unknown keys: {', '.join(sorted(extra))} (send data, and optionally id and link_to)")
-
-    def create(session: Session) -> tuple[JSON, bool]:
-        ctx = current_context(request, session)
-        return records.create(ctx, rt, body.get("data", {}), _str(body, "id"), _str(body, "link_to"))
-
-    view, created = await in_transaction(request, create)
+    view, created = await in_context(
+        request, lambda ctx: records.create(ctx, rt, body.get("data", {}), _str(body, "id"), _str(body, "link_to"))
+    )
     return JSONResponse(view, status_code=201 if created else 200)
 
 
 async def record_item(request: Request) -> Response:
     rt, rid = request.path_params["record_type"], request.path_params["id"]
     if request.method == "GET":
-        return JSONResponse(await in_transaction(request, lambda s: records.read(current_context(request, s), rt, rid)))
+        return await answer(request, lambda ctx: records.read(ctx, rt, rid))
     body = await json_body(request)
     extra = set(body) - {"data", "version"}
     if extra:
         raise BadRequest(f"unknown keys: {', '.join(sorted(extra))} (send version and data)")
-    return JSONResponse(
-        await in_transaction(
-            request,
-            lambda s: records.update(current_context(request, s), rt, rid, body.get("version"), body.get("data", {})),
-        )
-    )
+    return await answer(request, lambda ctx: records.update(ctx, rt, rid, body.get("version"), body.get("data", {})))
 
 
 async def record_history(request: Request) -> Response:
     rt, rid = request.path_params["record_type"], request.path_params["id"]
-    return JSONResponse(
-        {"history": await in_transaction(request, lambda s: records.history(current_context(request, s), rt, rid))}
-    )
+    return await answer(request, lambda ctx: {"history": records.history(ctx, rt, rid)})
 
 
 async def record_transition(request: Request) -> Response:
     p = request.path_params
     body = await json_body(request)
-    return JSONResponse(
-        await in_transaction(
-            request,
-            lambda s: records.transition(
-                current_context(request, s),
-                p["record_type"],
-                p["id"],
-                p["transition"],
-                _str(body, "comment"),
-                _str(body, "override_reason"),
-            ),
-        )
+    comment, reason = _str(body, "comment"), _str(body, "override_reason")
+    return await answer(
+        request, lambda ctx: transitions.transition(ctx, p["record_type"], p["id"], p["transition"], comment, reason)
     )
 
 
 async def record_assign(request: Request) -> Response:
     p = request.path_params
     body = await json_body(request)
-    return JSONResponse(
-        await in_transaction(
-            request,
-            lambda s: records.assign(
-                current_context(request, s), p["record_type"], p["id"], body.get("to"), _str(body, "comment")
-            ),
-        )
+    comment = _str(body, "comment")
+    return await answer(
+        request, lambda ctx: assignments.assign(ctx, p["record_type"], p["id"], body.get("to"), comment)
     )
 
 
 async def record_refer(request: Request) -> Response:
     p = request.path_params
     body = await json_body(request)
-    return JSONResponse(
-        await in_transaction(
-            request,
-            lambda s: records.refer(
-                current_context(request, s),
-                p["record_type"],
-                p["id"],
-                body.get("transition"),
-                body.get("to"),
-                body.get("forms"),
-                _str(body, "comment"),
-                _str(body, "override_reason"),
-                body.get("to_agency"),
-            ),
+    comment, reason = _str(body, "comment"), _str(body, "override_reason")
+    return await answer(
+        request,
+        lambda ctx: referrals.refer(
+            ctx,
+            p["record_type"],
+            p["id"],
+            body.get("transition"),
+            body.get("to"),
+            body.get("forms"),
+            comment,
+            reason,
+            body.get("to_agency"),
         ),
-        status_code=201,
+        status=201,
     )
 
 
 async def referral_list(request: Request) -> Response:
-    return JSONResponse(
-        {"referrals": await in_transaction(request, lambda s: records.referrals_for(current_context(request, s)))}
-    )
+    return await answer(request, lambda ctx: {"referrals": referrals.referrals_for(ctx)})
 
 
 async def referral_respond(request: Request) -> Response:
@@ -270,40 +204,22 @@ async def referral_respond(request: Request) -> Response:
     decision = request.path_params["decision"]
     if decision not in ("accept", "decline"):
         raise NotFound("use /accept or /decline")
-    accept = decision == "accept"
     body = await json_body(request)
-    return JSONResponse(
-        await in_transaction(
-            request, lambda s: records.respond(current_context(request, s), int(raw), accept, _str(body, "comment"))
-        )
-    )
+    comment = _str(body, "comment")
+    return await answer(request, lambda ctx: referrals.respond(ctx, int(raw), decision == "accept", comment))
 
 
 async def audit_list(request: Request) -> Response:
     q = request.query_params
 
-    def work(session: Session) -> JSON:
-        ctx = current_context(request, session)
+    def work(ctx: Context) -> JSON:
         if not ctx.actor.role.can("audit.read"):
             raise Forbidden("your role may not read the audit log")
-        rows = audit.entries(session, username=q.get("user"), record_id=q.get("record"), action=q.get("action"))
-        audit.record(session, "audit.read", user=ctx.user, ip=ctx.ip, filters=dict(q))
-        return {
-            "entries": [
-                {
-                    "id": e.id,
-                    "at": audit.iso(e.at),
-                    "user": e.username,
-                    "ip": e.ip,
-                    "action": e.action,
-                    "record_id": e.record_id,
-                    "details": e.details,
-                }
-                for e in rows
-            ]
-        }
+        entries = audit.search(ctx.session, username=q.get("user"), record_id=q.get("record"), action=q.get("action"))
+        audit.record(ctx.session, "audit.read", user=ctx.user, ip=ctx.ip, filters=dict(q))
+        return {"entries": entries}
 
-    return JSONResponse(await in_transaction(request, work))
+    return await answer(request, work)
 
 
 async def openapi(request: Request) -> Response:

@@ -1,0 +1,65 @@
+"""What the command groups share: user-facing errors, opening the database, loading the definitions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engine.language import packaged
+from engine.runtime.registry import DefinitionsError, Registry
+from engine.service.database import Database, DatabaseUnavailable, resolve_url
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit status 1."""
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def say(message: str) -> None:
+    """A progress or status line for the person at the terminal (stderr, so stdout stays data)."""
+    print(f"sanad: {message}", file=sys.stderr)
+
+
+def database(args: argparse.Namespace, *, create: bool = False) -> Database:
+    """The database of --db (or the default), ready to use; set up when new and `create`."""
+    db = Database.open(resolve_url(args.db))
+    try:
+        db.ready(create=create, announce=say)
+    except DatabaseUnavailable as exc:
+        db.dispose()
+        raise CliError(str(exc)) from None
+    return db
+
+
+def definition_paths(args: argparse.Namespace) -> list[str]:
+    """--definitions, else the reference module shipped with Sanad."""
+    return list(args.definitions or [packaged.reference_module()])
+
+
+def registry(args: argparse.Namespace) -> Registry:
+    try:
+        return Registry.load(definition_paths(args))
+    except DefinitionsError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        raise CliError("the definitions have errors; the server was not started") from None
+
+
+def data_options(p: argparse.ArgumentParser) -> None:
+    """--definitions and --db: every data command takes both, so several deployments can be driven
+    from one shell."""
+    p.add_argument(
+        "--definitions",
+        action="append",
+        metavar="PATH",
+        help="a module folder (repeatable; default: the GBV reference module shipped with Sanad); "
+        "users list marks roles it does not define",
+    )
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL (default: $SANAD_DATABASE_URL, then a SQLite file in the data folder, $SANAD_DATA_DIR)",
+    )

@@ -1,0 +1,186 @@
+"""Commands for the person who runs Sanad: the database, user accounts and the audit log."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.cli.common import CliError, data_options, database, registry
+from engine.service import accounts, audit
+from engine.service.database import Database, DatabaseUnavailable, display_url, resolve_url
+from engine.service.errors import ServiceError
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    url = resolve_url(args.db)
+    try:
+        db = Database.open(url)
+    except Exception as exc:
+        raise CliError(f"cannot migrate {display_url(url)}: {str(exc).splitlines()[0]}") from None
+    try:
+        before = db.revision()
+        db.upgrade()
+        after = db.revision()
+    except DatabaseUnavailable as exc:
+        raise CliError(str(exc)) from None
+    except Exception as exc:
+        raise CliError(f"cannot migrate {display_url(url)}: {str(exc).splitlines()[0]}") from None
+    finally:
+        db.dispose()
+    print(
+        f"{display_url(url)}: "
+        + ("already up to date" if before == after else f"migrated from {before or 'empty'} to {after}")
+    )
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password (10 characters or more): ")
+        if getpass.getpass("Same password again: ") != password:
+            raise CliError("the two passwords differ")
+    else:
+        raise CliError("no password: use --password-stdin to read it from standard input")
+    return password
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    reg = registry(args)
+    module = reg.module(args.module) if args.module else next(iter(reg.modules.values()))
+    if module is None:
+        raise CliError(f"no module '{args.module}' in the definitions; there is {', '.join(reg.modules)}")
+    db = database(args, create=True)
+    password = _read_password(args)
+    try:
+        with db.transaction() as session:
+            user = accounts.add_user(
+                session,
+                accounts.hasher(),
+                module,
+                args.name,
+                password,
+                args.role,
+                args.agency,
+                args.group,
+                args.full_name,
+            )
+            print(f"added {user.username} ({args.role} in {module.id})")
+    except ServiceError as exc:
+        raise CliError(exc.message) from None
+    finally:
+        db.dispose()
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    db = database(args)
+    try:
+        with db.reading() as session:
+            users = accounts.list_accounts(session)
+    finally:
+        db.dispose()
+    roles: dict[str, set[str]] | None = None
+    if args.definitions:
+        roles = {mid: set(m.roles) for mid, m in registry(args).modules.items()}
+    print(f"{'user':20} {'module':12} {'role':18} {'agency':12} {'groups':20} status")
+    for u in users:
+        print(
+            f"{u.username:20} {u.module:12} {u.role:18} {u.agency or '-':12} "
+            f"{','.join(u.groups) or '-':20} {'disabled' if u.disabled else 'active'}"
+            + (
+                "  (role not in the definitions)"
+                if roles is not None and u.role not in roles.get(u.module, set())
+                else ""
+            )
+        )
+    print(f"{len(users)} user{'s' if len(users) != 1 else ''}")
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    db = database(args)
+    try:
+        with db.transaction() as session:
+            accounts.disable_user(session, args.name)
+    except ServiceError as exc:
+        raise CliError(exc.message) from None
+    finally:
+        db.dispose()
+    print(f"disabled {args.name}; their sessions have ended")
+    return 0
+
+
+def cmd_audit_list(args: argparse.Namespace) -> int:
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise CliError("--since takes a date like 2026-11-01 or 2026-11-01T08:00") from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+    db = database(args)
+    try:
+        with db.reading() as session:
+            entries = audit.search(
+                session, username=args.user, record_id=args.record, action=args.action, since=since, limit=args.limit
+            )
+    finally:
+        db.dispose()
+    if args.format == "json":
+        print(json.dumps(entries, ensure_ascii=False, indent=2))
+        return 0
+    for e in reversed(entries):
+        details = " ".join(f"{k}={v}" for k, v in e["details"].items() if v not in (None, "", []))
+        at = datetime.fromisoformat(e["at"]).strftime("%Y-%m-%d %H:%M:%S")
+        print(
+            f"{at}  {e['user'] or '-':16} {e['ip'] or '-':15} {e['action']:18} {(e['record_id'] or '-')[:8]:8}  {details}"
+        )
+    print(f"{len(entries)} entr{'ies' if len(entries) != 1 else 'y'}")
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("db", help="database maintenance")
+    dbsub = p.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    q = dbsub.add_parser("upgrade", help="create or migrate the database to this version of Sanad")
+    data_options(q)
+    q.set_defaults(func=cmd_db_upgrade)
+
+    p = sub.add_parser("users", help="add, list and disable user accounts")
+    usub = p.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
+    q = usub.add_parser("add", help="add a user (the password is asked, or read with --password-stdin)")
+    q.add_argument("name", help="the user name they sign in with")
+    q.add_argument("--role", required=True, help="a role id from the module's roles.yaml")
+    q.add_argument("--agency", help="the agency code (created if new)")
+    q.add_argument("--group", action="append", help="a user group code (repeatable; created if new)")
+    q.add_argument("--module", help="the module id (default: the first module served)")
+    q.add_argument("--full-name", help="the person's name, shown to colleagues")
+    q.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    data_options(q)
+    q.set_defaults(func=cmd_users_add)
+    q = usub.add_parser("list", help="list the user accounts")
+    data_options(q)
+    q.set_defaults(func=cmd_users_list)
+    q = usub.add_parser("disable", help="disable an account and end its sessions")
+    q.add_argument("name")
+    data_options(q)
+    q.set_defaults(func=cmd_users_disable)
+
+    p = sub.add_parser("audit", help="read the audit log (for the data protection officer)")
+    asub = p.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
+    q = asub.add_parser("list", help="list audit entries, newest last")
+    q.add_argument("--user", help="only this user name")
+    q.add_argument("--record", help="only this record (id or its first characters)")
+    q.add_argument("--action", help="only this action, e.g. record.read or login.failure")
+    q.add_argument("--since", help="only entries from this date/time (ISO, UTC if no zone)")
+    q.add_argument("--limit", type=int, default=200, help="at most this many entries (default 200)")
+    q.add_argument("--format", choices=["text", "json"], default="text")
+    data_options(q)
+    q.set_defaults(func=cmd_audit_list)

@@ -1,0 +1,129 @@
+"""Who is asking, and reaching a record: the context every use case takes, and the one way to load
+a record (a record the user may not reach is reported as not found)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.language.model import Module, RecordType
+from engine.runtime.policy import Actor, Holding, Policy
+from engine.service.errors import NotFound
+from engine.storage.models import Assignment, Record, RecordHistory, Referral, TransitionLog, User
+from engine.storage.scope import OPEN_REFERRAL
+
+
+@dataclass
+class Context:
+    """Who is asking, in which module, from where."""
+
+    session: Session
+    user: User
+    actor: Actor
+    module: Module
+    policy: Policy
+    ip: str | None = None
+    locale: str = "en"
+
+
+def find_type(ctx: Context, record_type: str) -> RecordType:
+    rt = ctx.module.record_types.get(record_type)
+    if rt is None:
+        raise NotFound(f"there is no record type '{record_type}'")
+    return rt
+
+
+def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
+    """Who holds each record (owner, agency, group, assignees, referrals), in two queries for all."""
+    ids = [r.id for r in recs]
+    assignees: dict[str, set[int]] = {i: set() for i in ids}
+    referrals: dict[str, dict[int, frozenset[str]]] = {i: {} for i in ids}
+    agencies: dict[str, dict[int, frozenset[str]]] = {i: {} for i in ids}
+    if ids:
+        for rid, uid in session.execute(
+            select(Assignment.record_id, Assignment.user_id).where(
+                Assignment.record_id.in_(ids), Assignment.active.is_(True)
+            )
+        ):
+            assignees[rid].add(uid)
+        for ref in session.scalars(
+            select(Referral).where(Referral.record_id.in_(ids), Referral.status.in_(OPEN_REFERRAL))
+        ):
+            target = referrals[ref.record_id] if ref.to_user_id is not None else agencies[ref.record_id]
+            key = ref.to_user_id if ref.to_user_id is not None else ref.to_agency_id
+            if key is not None:
+                target[key] = target.get(key, frozenset()) | frozenset(ref.forms)
+    return {
+        r.id: Holding(r.owner_id, r.agency_id, r.group_id, frozenset(assignees[r.id]), referrals[r.id], agencies[r.id])
+        for r in recs
+    }
+
+
+def holding(session: Session, rec: Record) -> Holding:
+    return holdings(session, [rec])[rec.id]
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def load(ctx: Context, record_type: str, record_id: str) -> tuple[Record, Holding]:
+    """The record (by id or short id) and who holds it, if it is of this type and module and the
+    user may read it; NotFound otherwise."""
+    rec = ctx.session.get(Record, record_id) if is_uuid(record_id) else None
+    if rec is None:
+        rec = ctx.session.scalar(select(Record).where(Record.short_id == record_id.upper()))
+    if rec is None or rec.module != ctx.module.id or rec.record_type != record_type:
+        raise NotFound("no such record")
+    hold = holding(ctx.session, rec)
+    if not ctx.policy.can_read(ctx.actor, record_type, hold):
+        raise NotFound("no such record")
+    return rec, hold
+
+
+def load_any(ctx: Context, record_id: str) -> Record | None:
+    """A record of any type of the module that the user may read, or None."""
+    for other_type in ctx.module.record_types:
+        try:
+            return load(ctx, other_type, record_id)[0]
+        except NotFound:
+            continue
+    return None
+
+
+def usernames(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {uid: name for uid, name in session.execute(select(User.id, User.username).where(User.id.in_(ids)))}
+
+
+def requested_by(session: Session, rec: Record) -> int | None:
+    """Who moved the record into its current stage (the requester, for an approval)."""
+    last = session.scalar(
+        select(TransitionLog)
+        .where(TransitionLog.record_id == rec.id, TransitionLog.to_stage == rec.stage)
+        .order_by(TransitionLog.id.desc())
+        .limit(1)
+    )
+    return last.user_id if last else None
+
+
+def add_history(ctx: Context, rec: Record, at: datetime, action: str, changes: list[dict[str, Any]]) -> None:
+    """One history entry for the record's current version (in the caller's transaction)."""
+    ctx.session.add(
+        RecordHistory(record_id=rec.id, version=rec.version, user_id=ctx.user.id, at=at, action=action, changes=changes)
+    )
+
+
+def diff(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+    keys = list(dict.fromkeys([*old, *new]))
+    return [{"field": k, "old": old.get(k), "new": new.get(k)} for k in keys if old.get(k) != new.get(k)]

@@ -1,0 +1,125 @@
+"""Lists of records: a page of the records a user reaches, filtered, searched and sorted; counts
+by stage. The records a user reaches come from the one scope rule (`storage.scope`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from engine.i18n import _
+from engine.runtime.policy import Holding
+from engine.service import audit
+from engine.service.context import Context, find_type, holdings, usernames
+from engine.service.errors import BadRequest, Forbidden
+from engine.storage.models import Record, User
+from engine.storage.scope import records_in_reach
+
+PAGE_SIZE = 50
+
+
+def list_records(
+    ctx: Context,
+    record_type: str,
+    stage: str | None,
+    q: str | None,
+    page: int,
+    sort: str = "updated",
+    fields: tuple[str, ...] = (),
+    page_size: int = PAGE_SIZE,
+    filters: dict[str, str] | None = None,
+    owner: str | None = None,
+    created_from: str | None = None,
+    created_to: str | None = None,
+) -> dict[str, Any]:
+    """A page of records in the user's scope; `fields` adds those answers (the ones the user may see)."""
+    rt = find_type(ctx, record_type)
+    if not ctx.policy.may_on_type(ctx.actor, record_type, "read"):
+        raise Forbidden(_("Your role may not read these records."))
+    query = select(Record).where(
+        Record.module == ctx.module.id,
+        Record.record_type == record_type,
+        records_in_reach(ctx.policy.reach(ctx.actor)),
+    )
+    if stage:
+        query = query.where(Record.stage == stage)
+    # answers a list may filter or search on: list fields this role may see (never hidden ones)
+    role = ctx.actor.role
+    searchable = [
+        f
+        for f in (rt.scope.fields.get(fid) for fid in rt.list_fields)
+        if f is not None and role.may_read_form(f.form_id) and f.sensitivity in role.sensitivity
+    ]
+    if q:
+        needle = q.strip()
+        query = query.where(
+            or_(
+                Record.short_id.startswith(needle.upper()),
+                Record.id.startswith(needle.lower()),
+                *(Record.data[f.id].as_string() == needle for f in searchable if f.type in ("text", "calculate")),
+            )
+        )
+    for fid, value in (filters or {}).items():
+        if value and any(f.id == fid for f in searchable):
+            query = query.where(Record.data[fid].as_string() == value)
+    if owner:
+        query = query.where(Record.owner_id.in_(select(User.id).where(User.username == owner)))
+    for bound, op in ((created_from, "from"), (created_to, "to")):
+        if bound:
+            try:
+                day = datetime.fromisoformat(bound)
+            except ValueError:
+                raise BadRequest("dates are written YYYY-MM-DD") from None
+            day = day.replace(tzinfo=UTC) if day.tzinfo is None else day
+            query = query.where(
+                Record.created_at >= day if op == "from" else Record.created_at < day + timedelta(days=1)
+            )
+    total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = max(page, 1)
+    order = Record.created_at.desc() if sort == "created" else Record.updated_at.desc()
+    rows = ctx.session.scalars(query.order_by(order, Record.id).offset((page - 1) * page_size).limit(page_size))
+    items = list(rows)
+    held = holdings(ctx.session, items) if fields else {}
+    owners = usernames(ctx.session, {r.owner_id for r in items})
+    audit.record(
+        ctx.session, "record.list", user=ctx.user, ip=ctx.ip, record_type=record_type, page=page, count=len(items)
+    )
+    return {
+        "items": [
+            {
+                "id": r.id,
+                "short_id": r.short_id,
+                "stage": r.stage,
+                "version": r.version,
+                "owner": owners.get(r.owner_id),
+                "updated_at": audit.iso(r.updated_at),
+                "created_at": audit.iso(r.created_at),
+                **({"fields": _listed(ctx, r, held[r.id], fields)} if fields else {}),
+            }
+            for r in items
+        ],
+        "page": page,
+        "page_size": page_size,
+        "total": total,
+    }
+
+
+def _listed(ctx: Context, rec: Record, hold: Holding, fields: tuple[str, ...]) -> dict[str, Any]:
+    data = ctx.policy.filter_data(ctx.actor, rec.record_type, hold, rec.data)
+    return {f: data[f] for f in fields if f in data}
+
+
+def stage_counts(ctx: Context, record_type: str) -> list[tuple[str, int]]:
+    """(stage label, number of records) in the user's reach, for every stage of the workflow. Only
+    agency-wide and module-wide roles get counts (aggregate roles see counts, never records)."""
+    wf = ctx.module.workflow_for(record_type)
+    if wf is None or ctx.actor.role.scope not in ("agency", "all"):
+        return []
+    q = select(Record.stage, func.count()).where(
+        Record.module == ctx.module.id,
+        Record.record_type == record_type,
+        records_in_reach(ctx.policy.reach(ctx.actor)),
+    )
+    counts = {stage: n for stage, n in ctx.session.execute(q.group_by(Record.stage))}
+    return [(s.label, counts.get(s.id, 0)) for s in wf.states.values()]

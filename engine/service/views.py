@@ -1,0 +1,100 @@
+"""A record as one user may see it: answers filtered by the policy, forms with their state, the
+workflow steps open to the user, and linked records they may read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from engine.i18n import current
+from engine.language.model import RecordType
+from engine.runtime.evaluation import Evaluation, evaluate
+from engine.runtime.policy import Holding
+from engine.runtime.workflow import TransitionCheck, check_transition, transition_label
+from engine.service import audit
+from engine.service.context import Context, holdings, requested_by, usernames
+from engine.storage.models import Record, RecordLink
+
+
+def transition_checks(ctx: Context, rec: Record, rt: RecordType, ev: Evaluation) -> list[TransitionCheck]:
+    wf = ctx.module.workflow_for(rt.id)
+    if wf is None or rec.stage is None:
+        return []
+    mine = requested_by(ctx.session, rec) == ctx.user.id
+    return [
+        check_transition(wf, t, ev, ctx.actor.role, rec.stage, requested_by_user=mine and t.approval)
+        for t in wf.transitions.values()
+    ]
+
+
+def view(ctx: Context, rec: Record, hold: Holding, ev: Evaluation | None = None) -> dict[str, Any]:
+    """The record as this user may see it."""
+    rt = ctx.module.record_types[rec.record_type]
+    ev = ev or evaluate(rt, rec.data)
+    readable = ctx.policy.readable_forms(ctx.actor, rt.id, hold)
+    writable = ctx.policy.writable_forms(ctx.actor, rt.id, hold)
+    names = usernames(ctx.session, {rec.owner_id})
+    forms = {}
+    for fid in rt.form_ids:
+        if fid not in readable:
+            continue
+        errs = ev.errors_for(fid)
+        forms[fid] = {
+            "title": current().text(f"forms/{fid}/title", rt.forms[fid].title)[0],
+            "relevant": ev.forms_relevant.get(fid, True),
+            "writable": fid in writable,
+            "complete": not errs,
+            "missing": sum(1 for e in errs if e.code == "required"),
+        }
+    wf = ctx.module.workflow_for(rt.id)
+    transitions = [
+        {
+            "id": c.transition.id,
+            "label": transition_label(wf, c.transition) if wf else c.transition.label,
+            "allowed": c.allowed,
+            "needs_reason": c.can_override,
+            "reasons": list(c.reasons + c.needs_reason),
+            "referral": c.transition.referral,
+        }
+        for c in transition_checks(ctx, rec, rt, ev)
+        if rec.stage in c.transition.from_states and ctx.actor.role.id in c.transition.roles
+    ]
+    return {
+        "id": rec.id,
+        "short_id": rec.short_id,
+        "module": rec.module,
+        "record_type": rec.record_type,
+        "stage": rec.stage,
+        "version": rec.version,
+        "owner": names.get(rec.owner_id),
+        "created_at": audit.iso(rec.created_at),
+        "updated_at": audit.iso(rec.updated_at),
+        "definitions_version": rec.definitions_version,
+        "data": ctx.policy.filter_data(ctx.actor, rt.id, hold, rec.data),
+        "forms": forms,
+        "transitions": transitions,
+        "links": links(ctx, rec),
+    }
+
+
+def links(ctx: Context, rec: Record) -> list[dict[str, Any]]:
+    """Records linked to this one (either direction) that the user may read."""
+    out = []
+    rows = ctx.session.execute(
+        select(RecordLink, Record).join(
+            Record,
+            or_(
+                and_(RecordLink.from_id == rec.id, Record.id == RecordLink.to_id),
+                and_(RecordLink.to_id == rec.id, Record.id == RecordLink.from_id),
+            ),
+        )
+    ).all()
+    others = [other for _link, other in rows]
+    held = holdings(ctx.session, others)
+    for other in others:
+        if ctx.policy.can_read(ctx.actor, other.record_type, held[other.id]):
+            out.append(
+                {"id": other.id, "short_id": other.short_id, "record_type": other.record_type, "stage": other.stage}
+            )
+    return out

@@ -1,0 +1,216 @@
+"""The request context: the app's state, the signed-in user, one transaction per request, JSON
+bodies, and turning service errors into responses. The API and the pages both build on it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from engine import i18n
+from engine.runtime.registry import Registry
+from engine.service import accounts, audit
+from engine.service.context import Context
+from engine.service.database import Database, Unit
+from engine.service.errors import BadRequest, ServiceError, Unauthorized
+
+if TYPE_CHECKING:
+    from engine.web.app import Settings
+
+COOKIE = "sanad_session"
+MAX_BODY = 2 * 1024 * 1024
+T = TypeVar("T")
+
+
+@dataclass
+class State:
+    """What every request of one app shares."""
+
+    settings: Settings
+    registry: Registry
+    database: Database
+    hasher: Any
+    throttle: accounts.Throttle
+    signer: URLSafeSerializer
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def state(request: Request) -> State:
+    st: State = request.app.state.sanad
+    return st
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def error_response(exc: ServiceError) -> JSONResponse:
+    body = {"error": exc.message, "status": exc.status, **exc.details}
+    headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
+    return JSONResponse(body, status_code=exc.status, headers=headers)
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        raise ServiceError("the request is too large")
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise ServiceError("the request is too large")
+    try:
+        data = json.loads(raw or b"{}", parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the body is not valid JSON (numbers must be finite)") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("number out of range")
+    return value
+
+
+# -- the session cookie ------------------------------------------------------------------------------
+def session_id(request: Request) -> str | None:
+    """The id in a genuine session cookie (the cookie holds nothing else)."""
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return None
+    try:
+        sid = state(request).signer.loads(raw)
+    except BadSignature:
+        return None
+    return sid if isinstance(sid, str) else None
+
+
+def set_session_cookie(request: Request, response: Response, sid: str) -> None:
+    st = state(request)
+    response.set_cookie(
+        COOKIE, st.signer.dumps(sid), httponly=True, samesite="lax", path="/", secure=request.url.scheme == "https"
+    )
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=request.url.scheme == "https")
+
+
+# -- running a request's work -----------------------------------------------------------------------
+async def in_transaction(request: Request, fn: Callable[[Unit], T]) -> T:
+    """Run `fn` in a worker thread inside one database transaction."""
+    database = state(request).database
+    return await run_in_threadpool(database.run, fn)
+
+
+def current_context(request: Request, session: Unit) -> Context:
+    """The signed-in user's context (in the request's language), or 401."""
+    st = state(request)
+    sid = session_id(request)
+    user = accounts.resume_session(session, sid, timedelta(minutes=st.settings.idle_minutes)) if sid else None
+    if user is None:
+        raise Unauthorized("sign in first (your session may have ended after a period of inactivity)")
+    module = st.registry.module(user.module)
+    if module is None:
+        raise Unauthorized(f"this server does not serve the module '{user.module}' of your account")
+    actor = accounts.actor_for(session, user, module)
+    locale = i18n.negotiate(
+        request.query_params.get("locale"), user.locale, request.headers.get("accept-language"), module.locales
+    )
+    i18n.use(i18n.translator_for(module, locale))
+    return Context(session, user, actor, module, st.registry.policies[module.id], client_ip(request), locale)
+
+
+async def in_context(request: Request, fn: Callable[[Context], T]) -> T:
+    """Run a use case for the signed-in user, in one transaction."""
+    return await in_transaction(request, lambda session: fn(current_context(request, session)))
+
+
+async def sign_in(request: Request, username: str, password: str) -> tuple[dict[str, Any], str] | None:
+    """Check the password (throttled per account and address): the user's profile and a new
+    session id, or None."""
+    st = state(request)
+    ip = client_ip(request)
+    st.throttle.check(username, ip)
+
+    def work(session: Unit) -> tuple[dict[str, Any], str] | None:
+        found = accounts.sign_in(
+            session, st.hasher, username, password, ip, lambda m: st.registry.module(m) is not None
+        )
+        return (accounts.profile(found[0]), found[1]) if found else None
+
+    result = await in_transaction(request, work)
+    if result is None:
+        st.throttle.failed(username, ip)
+    else:
+        st.throttle.succeeded(username)
+    return result
+
+
+async def sign_out(request: Request) -> None:
+    """End the request's session, if any (the caller clears the cookie)."""
+    sid = session_id(request)
+    if sid:
+        await in_transaction(request, lambda session: accounts.sign_out(session, sid, client_ip(request)))
+
+
+AUDITED_REFUSALS = {403, 404, 409, 422}
+
+
+async def audit_refusal(request: Request, exc: ServiceError) -> None:
+    """Record a refused request by a signed-in user (e.g. opening a record out of scope), in its own
+    transaction: the refused change itself was rolled back, the attempt is kept."""
+    if exc.status not in AUDITED_REFUSALS:
+        return
+    sid = session_id(request)
+    if sid is None:
+        return
+
+    def work(session: Unit) -> None:
+        user = accounts.session_user(session, sid)
+        if user is None:
+            return
+        record_id = request.path_params.get("id") if isinstance(request.path_params.get("id"), str) else None
+        audit.record(
+            session,
+            "request.refused",
+            user=user,
+            ip=client_ip(request),
+            record_id=record_id if record_id and len(record_id) <= 36 else None,
+            method=request.method,
+            path=request.url.path,
+            status=exc.status,
+            reason=exc.message[:200],
+        )
+
+    try:
+        await in_transaction(request, work)
+    except Exception:  # auditing a refusal must never turn it into a 500
+        return
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def handler(fn: Endpoint) -> Endpoint:
+    """Turn service errors into JSON error responses (never a 500 for bad input)."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except ServiceError as exc:
+            await audit_refusal(request, exc)
+            return error_response(exc)
+
+    return wrapped

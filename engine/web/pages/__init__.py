@@ -1,0 +1,32 @@
+"""The caseworkers' pages: server-rendered HTML on top of the same service and policy as the API,
+one module per page family.
+
+Every page works without JavaScript (the server evaluates skip logic, calculations and errors
+on every save and re-renders); with JavaScript the form re-evaluates live in the browser.
+"""
+
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from engine.web.pages import audit, auth, forms, home, lists, records
+from renderers import html as renderer
+
+ROUTES = [
+    Route("/", home.home, methods=["GET"]),
+    Route("/favicon.ico", auth.favicon, methods=["GET"]),
+    Route("/locale", auth.set_locale, methods=["POST"]),
+    Route("/login", auth.login_page, methods=["GET"]),
+    Route("/login", auth.login_submit, methods=["POST"]),
+    Route("/logout", auth.logout_submit, methods=["POST"]),
+    Route("/audit", audit.audit_page, methods=["GET"]),
+    Route("/records/{record_type}", lists.record_list, methods=["GET"]),
+    Route("/records/{record_type}/new", records.record_new, methods=["POST"]),
+    Route("/records/{record_type}/{id}", records.record_page, methods=["GET"]),
+    Route("/records/{record_type}/{id}/reveal", lists.reveal, methods=["POST"]),
+    Route("/records/{record_type}/{id}/assign", records.record_assign, methods=["POST"]),
+    Route("/records/{record_type}/{id}/transitions/{transition}", records.record_transition, methods=["POST"]),
+    Route("/records/{record_type}/{id}/forms/{form}", forms.form_page, methods=["GET"]),
+    Route("/records/{record_type}/{id}/forms/{form}", forms.form_submit, methods=["POST"]),
+    Route("/referrals/{id}/{decision}", records.referral_answer, methods=["POST"]),
+    Mount("/static", app=StaticFiles(directory=renderer.STATIC), name="static"),
+]

@@ -1,0 +1,81 @@
+"""The audit log page, for roles that may read it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from engine.i18n import _
+from engine.service import audit
+from engine.service.context import Context
+from engine.service.errors import Forbidden
+from engine.web.pages.common import label_time, page, render
+
+AUDIT_ACTIONS = [
+    "request.refused",
+    "login.success",
+    "login.failure",
+    "logout",
+    "record.list",
+    "record.read",
+    "record.create",
+    "record.update",
+    "record.history",
+    "record.transition",
+    "record.assign",
+    "record.refer",
+    "record.reveal",
+    "referral.accept",
+    "referral.decline",
+    "user.add",
+    "user.disable",
+    "audit.read",
+]
+
+
+async def audit_page(request: Request) -> Response:
+    qp = request.query_params
+
+    def work(ctx: Context) -> Response:
+        if not ctx.actor.role.can("audit.read"):
+            raise Forbidden("Your role may not read the audit log.")
+        since = None
+        if qp.get("since"):
+            try:
+                since = datetime.fromisoformat(qp["since"])
+            except ValueError:
+                since = None
+        found = audit.search(
+            ctx.session,
+            username=qp.get("user") or None,
+            record_id=qp.get("record") or None,
+            action=qp.get("action") or None,
+            since=since,
+            limit=300,
+        )
+        entries = [
+            {
+                **e,
+                "username": e["user"],
+                "at_label": label_time(e["at"]),
+                "details_text": ", ".join(f"{k}: {v}" for k, v in e["details"].items() if v not in (None, "", [])),
+            }
+            for e in found
+        ]
+        audit.record(ctx.session, "audit.read", user=ctx.user, ip=ctx.ip, filters=dict(qp))
+        return render(
+            request,
+            "audit.html",
+            ctx,
+            title=_("Audit log"),
+            entries=entries,
+            actions=AUDIT_ACTIONS,
+            f_user=qp.get("user"),
+            f_record=qp.get("record"),
+            f_action=qp.get("action"),
+            f_since=qp.get("since"),
+        )
+
+    return await page(request, work)

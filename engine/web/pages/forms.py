@@ -1,0 +1,203 @@
+"""A form of a record: shown with the record's answers (rendered by the server, live in the browser),
+saved through the service, with the unsaved submission shown again on a conflict or an error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from engine import i18n
+from engine.i18n import _
+from engine.runtime.evaluation import evaluate
+from engine.service import records
+from engine.service.context import Context
+from engine.service.errors import Conflict, Forbidden, Invalid, NotFound
+from engine.web.pages.common import cell, page, peek_flash, redirect, render
+from renderers.html import formview
+from renderers.json.form import field_to_json
+
+
+def _form_page(
+    request: Request,
+    ctx: Context,
+    rec: records.Opened,
+    form_id: str,
+    values: dict[str, Any] | None = None,
+    status: int = 200,
+    conflict: list[dict[str, Any]] | None = None,
+    server_errors: list[dict[str, Any]] | None = None,
+    version: int | None = None,
+    after_save: bool = False,
+) -> Response:
+    rt = ctx.module.record_types[rec.record_type]
+    hold = rec.holding
+    if form_id not in ctx.policy.readable_forms(ctx.actor, rt.id, hold):
+        raise NotFound("no such form")
+    form = rt.forms[form_id]
+    shown = dict(rec.data) if values is None else values
+    ev = evaluate(rt, shown)
+    visible = ctx.policy.visible_fields(ctx.actor, rt.id, hold)
+    editable = form_id in ctx.policy.writable_forms(ctx.actor, rt.id, hold)
+    extra: dict[str, list[str]] = {}
+    for e in server_errors or []:
+        extra.setdefault(e["field"], []).append(e["message"])
+    attempted = values is not None or after_save  # errors show after a save, not on a first look
+    fields = formview.build(form, ev, shown, editable, visible, extra, show_errors=attempted)
+    summary = []
+    if attempted:
+        for f in _walk(fields):
+            for m in f.errors:
+                summary.append({"dom_id": f.dom_id, "label": f.label, "message": m})
+    summary_title = (
+        _("Saved. These answers are still needed to complete the form")
+        if after_save and values is None
+        else _("Please check these answers")
+    )
+    field_defs = [_visible_json(field_to_json(f), visible) for f in form.fields if f.id in visible]
+    _translate_choices(field_defs, rt)
+    definition = {
+        "id": form.id,
+        "relevant": form.relevant.to_json() if form.relevant else None,
+        "fields": field_defs,
+        "order": [name for kind, name in _order(rt) if kind == "field" and name in visible],
+    }
+    record_values = ctx.policy.filter_data(ctx.actor, rt.id, hold, ev.values)
+    if conflict:
+        for c in conflict:
+            changed = rt.all_fields.get(c["field"])
+            c["label"] = changed.label if changed else c["field"]
+            c["new_label"] = cell(changed, c.get("new")) if changed else c.get("new")
+    return render(
+        request,
+        "form.html",
+        ctx,
+        status,
+        title=i18n.current().text(f"forms/{form.id}/title", form.title)[0],
+        rt=rt,
+        rec={"id": rec.id, "short_id": rec.short_id},
+        form=form,
+        fields=fields,
+        summary=summary,
+        summary_title=summary_title,
+        editable=editable and ev.forms_relevant.get(form_id, True),
+        form_relevant=ev.forms_relevant.get(form_id, True),
+        version=version or rec.version,
+        definition=definition,
+        record_values=record_values,
+        conflict=conflict,
+        today=ev.today,
+    )
+
+
+def _translate_choices(nodes: list[dict[str, Any]], rt: Any) -> None:
+    """Option labels in the definition sent to the browser, in the reader's language."""
+    tr = i18n.current()
+    for node in nodes:
+        f = rt.all_fields.get(node["id"])
+        if f is not None and f.choices and node.get("choices"):
+            for ch, c in zip(node["choices"], f.choices, strict=False):
+                ch["label"] = tr.gettext(c.label) if f.type == "yes_no" else tr.text(i18n.choice_path(f, c), c.label)[0]
+        if node.get("fields"):
+            _translate_choices(node["fields"], rt)
+
+
+def _order(rt: Any) -> list[tuple[str, str]]:
+    return [("form" if not hasattr(s, "type") else "field", s.id) for s in rt.steps]
+
+
+def _visible_json(node: dict[str, Any], visible: frozenset[str]) -> dict[str, Any]:
+    if "fields" in node:
+        node = {**node, "fields": [_visible_json(x, visible) for x in node["fields"] if x["id"] in visible]}
+    return node
+
+
+def _walk(fields: list[formview.FieldView]) -> list[formview.FieldView]:
+    out = []
+    for f in fields:
+        if f.relevant:
+            out.append(f)
+            for row in f.rows:
+                out.extend(_walk(row))
+    return out
+
+
+def _shown(stored: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
+    """What the form shows after a submission that was not saved: the user's answers over the stored
+    ones, with the answers they cleared left empty."""
+    merged = {**stored, **submitted}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+async def form_page(request: Request) -> Response:
+    p = request.path_params
+
+    def work(ctx: Context) -> Response:
+        rec = records.open_record(ctx, p["record_type"], p["id"], form=p["form"])
+        return _form_page(request, ctx, rec, p["form"], after_save=bool(peek_flash(request).get("saved")))
+
+    return await page(request, work)
+
+
+async def form_submit(request: Request) -> Response:
+    p = request.path_params
+    async with request.form(max_files=0, max_fields=5000) as form:
+        items = [(k, str(v)) for k, v in form.multi_items()]
+    action = next((v for k, v in items if k == "action"), "save")
+    version_raw = next((v for k, v in items if k == "version"), "")
+
+    def work(ctx: Context) -> Response:
+        rec = records.open_record(ctx, p["record_type"], p["id"])
+        rt = ctx.module.record_types[rec.record_type]
+        form_def = rt.forms.get(p["form"])
+        if form_def is None or p["form"] not in ctx.policy.writable_forms(ctx.actor, rt.id, rec.holding):
+            raise Forbidden("you may not change this form")
+        writable = ctx.policy.writable_fields(ctx.actor, rt.id, rec.holding)
+        data = formview.parse_submission(form_def, writable, items)
+        if action.startswith(("add:", "remove:")):  # without JavaScript: change the rows, show the form again
+            parts = action.split(":")
+            sub = parts[1]
+            rows = list(data.get(sub) or [])
+            if parts[0] == "add":
+                rows.append({})
+            elif len(parts) == 3 and parts[2].isdigit() and int(parts[2]) < len(rows):
+                rows.pop(int(parts[2]))
+            data[sub] = rows
+            return _form_page(
+                request,
+                ctx,
+                rec,
+                p["form"],
+                _shown(rec.data, data),
+                version=int(version_raw) if version_raw.isdigit() else rec.version,
+            )
+        version = int(version_raw) if version_raw.isdigit() else None
+        shown = _shown(rec.data, data)
+        try:
+            records.update(ctx, rt.id, rec.id, version, data)
+        except Conflict as exc:
+            return _form_page(
+                request,
+                ctx,
+                rec,
+                p["form"],
+                shown,
+                409,
+                conflict=exc.details.get("changes", []),
+                version=exc.details.get("current_version"),
+            )
+        except Invalid as exc:
+            return _form_page(
+                request,
+                ctx,
+                rec,
+                p["form"],
+                shown,
+                422,
+                server_errors=exc.details.get("errors", []),
+                version=version,
+            )
+        return redirect(request, f"/records/{rt.id}/{rec.id}/forms/{p['form']}", _("Saved."), saved=True)
+
+    return await page(request, work)

@@ -1,0 +1,109 @@
+"""Lists of records: filters, search, sorting, paging, and revealing a masked name (audited)."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from engine import i18n
+from engine.service import listing, records
+from engine.service.context import Context
+from engine.service.errors import NotFound
+from engine.web.pages.common import cell, here, page, peek_flash, redirect, render, rows, safe_next
+
+
+async def record_list(request: Request) -> Response:
+    rt_id = request.path_params["record_type"]
+    qp = request.query_params
+
+    def work(ctx: Context) -> Response:
+        rt = ctx.module.record_types.get(rt_id)
+        if rt is None or not ctx.policy.may_on_type(ctx.actor, rt_id, "read"):
+            raise NotFound("no such list")
+        page_no = int(qp["page"]) if qp.get("page", "").isdigit() and int(qp["page"]) > 0 else 1
+        sort = qp.get("sort", "updated")
+        choice_filters = [
+            rt.scope.fields[fid]
+            for fid in rt.list_fields
+            if rt.scope.fields[fid].choices
+            and rt.scope.fields[fid].sensitivity in ctx.actor.role.sensitivity
+            and ctx.actor.role.may_read_form(rt.scope.fields[fid].form_id)
+        ]
+        filters = {f.id: qp.get(f"f_{f.id}", "") for f in choice_filters}
+        result = listing.list_records(
+            ctx,
+            rt_id,
+            qp.get("stage") or None,
+            qp.get("q") or None,
+            page_no,
+            sort,
+            rt.list_fields,
+            page_size=25,
+            filters=filters,
+            owner=qp.get("owner") or None,
+            created_from=qp.get("from") or None,
+            created_to=qp.get("to") or None,
+        )
+        columns = []
+        for fid in rt.list_fields:
+            f = rt.scope.fields[fid]
+            if f.sensitivity in ctx.actor.role.sensitivity:
+                columns.append({"id": fid, "label": f.label, "masked": f.sensitivity == "direct"})
+        items = rows(ctx, result["items"], rt_id)
+        for it in items:
+            it["cells"] = {
+                str(c["id"]): cell(rt.scope.fields[str(c["id"])], it.get("fields", {}).get(c["id"])) for c in columns
+            }
+        wf = ctx.module.workflow_for(rt_id)
+        pages = max(1, -(-result["total"] // result["page_size"]))
+
+        def page_link(n: int) -> str:
+            params = {k: v for k, v in qp.items() if k != "page"}
+            params["page"] = str(n)
+            return f"/records/{rt_id}?{urlencode(params)}"
+
+        return render(
+            request,
+            "list.html",
+            ctx,
+            title=i18n.current().text(f"record_types/{rt.id}/title", rt.title)[0],
+            rt=rt,
+            items=items,
+            columns=columns,
+            stages=list(wf.states.values()) if wf else [],
+            stage=qp.get("stage"),
+            q=qp.get("q"),
+            sort=sort,
+            total=result["total"],
+            page=page_no,
+            pages=pages,
+            page_size=result["page_size"],
+            page_link=page_link,
+            revealed=peek_flash(request).get("revealed"),
+            back=here(request),
+            can_create=ctx.policy.can_create(ctx.actor, rt_id),
+            choice_filters=[
+                {"id": f.id, "label": f.label, "choices": f.choices, "value": filters[f.id]} for f in choice_filters
+            ],
+            owner=qp.get("owner"),
+            date_from=qp.get("from"),
+            date_to=qp.get("to"),
+            new_id=str(uuid.uuid4()),
+        )
+
+    return await page(request, work)
+
+
+async def reveal(request: Request) -> Response:
+    p = request.path_params
+    async with request.form(max_files=0, max_fields=5) as form:
+        back = safe_next(str(form.get("back", f"/records/{p['record_type']}")))
+
+    def work(ctx: Context) -> Response:
+        rid = records.reveal(ctx, p["record_type"], p["id"], "shown in a list")
+        return redirect(request, back, None, revealed=rid)
+
+    return await page(request, work)
