@@ -8,9 +8,9 @@ from typing import Any
 import yaml
 
 from engine.diagnostics import Position, Report
-from engine.runtime.evaluation import evaluate
 from engine.expressions.compiler import FIELD_VALUE_TYPES, Env, ExprContext, compile_expression
 from engine.language.model import Choice, Field, FieldScope, RecordType
+from engine.runtime.evaluation import evaluate
 
 VECTORS = os.path.join(os.path.dirname(__file__), "conformance", "expressions.yaml")
 

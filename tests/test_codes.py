@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.diagnostics.codes import CODES
 from engine.diagnostics import Diagnostic
+from engine.diagnostics.codes import CODES
 from engine.language.loader import load_module
 from engine.runtime.scenarios import collect
 

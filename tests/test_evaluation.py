@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.runtime.evaluation import evaluate
 from engine.language.loader import LoadResult, load_module
+from engine.runtime.evaluation import evaluate
 from tests.conftest import MakeModule
 
 

@@ -8,8 +8,8 @@ import textwrap
 import pytest
 
 from engine.cli import main
-from engine.runtime.evaluation import evaluate
 from engine.language.loader import load_module
+from engine.runtime.evaluation import evaluate
 from engine.runtime.scenarios import collect
 from tests.conftest import MakeModule
 

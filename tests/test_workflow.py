@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.runtime.evaluation import evaluate
 from engine.language.loader import LoadResult
+from engine.runtime.evaluation import evaluate
 from engine.runtime.workflow import check_transitions
 
 COMPLETE = {"sex": "female", "consent": "yes", "dob": "1990-01-01", "goal": "Safety"}

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import i18n
-from engine.runtime.evaluation import Evaluation, choice_allowed
 from engine.expressions.compiler import Env
 from engine.language.model import Field, Form
+from engine.runtime.evaluation import Evaluation, choice_allowed
 
 RADIO_LIMIT = 6  # up to this many options: radio buttons; more: a drop-down list
 

@@ -32,10 +32,10 @@ from datetime import date
 from typing import Any
 
 from engine.diagnostics import Position, Report
-from engine.runtime.evaluation import evaluate
 from engine.expressions.compiler import FIELD_VALUE_TYPES, Env, ExprContext, Expression, compile_expression
 from engine.language.loader import load_module
 from engine.language.model import Field, RecordType
+from engine.runtime.evaluation import evaluate
 from tests.benchmarks._timing import (
     best,
     calibrate,
