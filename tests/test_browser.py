@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from engine import demo
-from engine.storage import db
+from engine.service import seeding
+from engine.service.database import Database
 from tests.browser import browser, chromium_or_skip, live, screenshot
 from tests.conformance_support import browser_payload
 from tests.conftest import ROOT
@@ -27,7 +27,9 @@ GBV = f"{ROOT}/definitions/gbv"
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     chromium_or_skip()
     with database("sqlite", tmp_path_factory.mktemp("browser")) as url, server(url, [GBV]) as srv:
-        accounts = demo.seed(db.session_factory(db.make_engine(url)), srv.registry, "gbv", seed=7, cheap_hashing=True)
+        target = Database.open(url)
+        accounts = seeding.seed(target, srv.registry, "gbv", cheap_hashing=True)
+        target.dispose()
         by_user = {a.username: a for a in accounts}
         with live(srv.app) as base, browser() as b:
             yield {"base": base, "browser": b, "accounts": by_user}

@@ -21,6 +21,7 @@ import pytest
 
 from engine.diagnostics import Diagnostic
 from engine.diagnostics.codes import CODES
+from engine.language.demo import read_demo
 from engine.language.loader import load_module
 from engine.runtime.scenarios import collect
 
@@ -137,6 +138,13 @@ def scenario_findings(root: Path) -> list[Diagnostic]:
     return collect(str(root)).report.items
 
 
+def demo_findings(root: Path) -> list[Diagnostic]:
+    result = load_module(str(root))
+    if result.module is not None:
+        read_demo(result.module, result.report)
+    return result.report.items
+
+
 def where(d: Diagnostic, root: Path) -> str:
     """The finding's file relative to the module folder ('' for the folder itself)."""
     rel = os.path.relpath(d.file, root)
@@ -193,6 +201,7 @@ class Case:
     files: dict[str, str | bytes | None]
     at: tuple[str, int, int]
     scenarios: bool = False  # checked by engine.runtime.scenarios.collect (scenario files in tests/)
+    demo: bool = False  # checked by engine.language.demo.read_demo (demo data in demo/)
     also: list[str] = field(default_factory=list)  # other codes this mistake is expected to raise
 
 
@@ -1144,6 +1153,102 @@ EXPR_CASES = [
 ]
 
 
+DEMO = """\
+    agency: {code: demo_agency, name: Demo agency}
+    groups:
+      - {code: team_a, name: Team A}
+    paths:
+      - id: closed
+        record_type: case
+        stage: closed
+        steps:
+          - fill: registration
+          - step: close
+            comment: Needs met.
+    people:
+      - path: closed
+        answers:
+          registration:
+            client_code: KAB-0042
+            age: 34
+            consent_services: 'yes'
+    """  # the steps are on lines 9-11, the person on 13-18
+
+
+def demo_with(old: str = "", new: str = "") -> dict[str, str]:
+    return {"demo/demo.yaml": textwrap.dedent(DEMO).replace(old, new)}
+
+
+DEMO_CASES = [
+    Case(
+        "demo.incomplete",
+        "demo.incomplete",
+        {"demo/demo.yaml": textwrap.dedent(DEMO).split("people:")[0]},
+        at=("demo", 1, 1),
+        demo=True,
+    ),
+    Case(
+        "demo.bad-step",
+        "demo.bad-step",
+        demo_with("  - fill: registration", "  - {fill: registration, step: close}"),
+        at=("demo/demo.yaml", 9, 9),
+        demo=True,
+    ),
+    Case(
+        "demo.unknown-path",
+        "demo.unknown-path",
+        demo_with("- path: closed", "- path: closd"),
+        at=("demo/demo.yaml", 13, 11),
+        demo=True,
+    ),
+    Case(
+        "demo.unknown-transition",
+        "demo.unknown-transition",
+        demo_with("- step: close", "- step: clos"),
+        at=("demo/demo.yaml", 10, 15),
+        demo=True,
+    ),
+    Case(
+        "demo.step-not-possible",
+        "demo.step-not-possible",
+        demo_with("comment: Needs met.", "comment: Needs met.\n        by: supervisor"),
+        at=("demo/demo.yaml", 10, 9),
+        demo=True,
+    ),
+    Case(
+        "demo.wrong-stage",
+        "demo.wrong-stage",
+        demo_with("stage: closed", "stage: open"),
+        at=("demo/demo.yaml", 7, 12),
+        demo=True,
+    ),
+    Case(
+        "demo.unknown-account",
+        "demo.unknown-account",
+        demo_with("comment: Needs met.", "comment: Needs met.\n        by: manager"),
+        at=("demo/demo.yaml", 12, 13),
+        demo=True,
+    ),
+    Case(
+        "demo.bad-answer",
+        "demo.bad-answer",
+        demo_with("age: 34", "age: thirty"),
+        at=("demo/demo.yaml", 17, 14),
+        demo=True,
+    ),
+    Case(
+        "demo.unused-answers",
+        "demo.unused-answers",
+        demo_with(
+            "      registration:\n        client_code: KAB-0042",
+            "      registration:\n      - {client_code: KAB-0042}\n      - client_code: KAB-0042",
+        ),
+        at=("demo/demo.yaml", 15, 7),
+        demo=True,
+    ),
+]
+
+
 def _expr_case(code: str, expr: str, offset: int) -> Case:
     return Case(
         f"{code}/{expr[:30]}",
@@ -1154,6 +1259,7 @@ def _expr_case(code: str, expr: str, offset: int) -> Case:
 
 
 CASES += [_expr_case(*c) for c in EXPR_CASES]
+CASES += DEMO_CASES
 CASES += [
     Case(
         "expr.cycle/self",
@@ -1262,6 +1368,8 @@ CASES += [
 
 def _findings(case: Case, tmp_path: Path) -> tuple[Path, list[Diagnostic]]:
     root = make_module(tmp_path, **case.files)
+    if case.demo:
+        return root, demo_findings(root)
     return root, (scenario_findings(root) if case.scenarios else load_findings(root))
 
 

@@ -12,6 +12,7 @@ import yaml
 from engine.cli.common import plural
 from engine.diagnostics import Diagnostic, display_path, to_json
 from engine.language import packaged, schema
+from engine.language.demo import read_demo
 from engine.language.loader import load_module
 from engine.language.yamlfile import YamlDoc
 from engine.runtime.scenarios import check_scenarios, collect
@@ -24,9 +25,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     paths = args.paths or [packaged.reference_module()]
     for path in paths:
         result = load_module(path)
+        demo = None
         if result.module is not None:
             skip = result.files.skip_scenarios if result.files is not None else set()
             check_scenarios(result.module, result.docs.get("scenarios", []), result.report, skip)
+            demo = read_demo(result.module, result.report)
         found = result.report.sorted()
         if args.no_warnings:
             found = [d for d in found if d.severity == "error"]
@@ -40,7 +43,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 lines.append(
                     f"{display_path(path)}: OK: {plural(st['forms'], 'form')}, {plural(st['fields'], 'field')}, "
                     f"{plural(st['lookups'], 'lookup')}, {plural(st['workflows'], 'workflow')}, "
-                    f"{plural(st['roles'], 'role')}" + (f" ({plural(warnings, 'warning')})" if warnings else "")
+                    f"{plural(st['roles'], 'role')}"
+                    + (f", demo: {len(demo.people)} {'person' if len(demo.people) == 1 else 'people'}" if demo else "")
+                    + (f" ({plural(warnings, 'warning')})" if warnings else "")
                 )
     errors = sum(1 for d in everything if d.severity == "error")
     warnings = len(everything) - errors

@@ -41,13 +41,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _demo(reg: Registry, db: Database) -> None:
-    module = next((m for m in reg.modules.values() if m.id == "gbv"), None)
-    if module is None:
-        raise CliError("--demo needs the GBV module (definitions/gbv) among the definitions")
-    say("creating the demo agency, accounts, cases and incidents…")
+    with_demo = seeding.modules_with_demo(reg)
+    if not with_demo:
+        raise CliError(
+            "--demo needs demo data, and none of the modules served has a demo/ folder "
+            "(the GBV reference module and examples/child-protection have one)"
+        )
+    module = reg.modules[with_demo[0]]
+    say(f"creating the demo of '{module.id}': an agency, one account per role, and its people's records…")
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 10 == 0:
+            say(f"  {done} of {total} people")
+
     try:
-        made = seeding.seed(db, reg, module.id)
-    except ValueError as exc:
+        made = seeding.seed(db, reg, module.id, progress=progress)
+    except seeding.DemoError as exc:
         if "empty database" not in str(exc):
             raise CliError(str(exc)) from None
         say(
@@ -56,10 +65,11 @@ def _demo(reg: Registry, db: Database) -> None:
         )
         return
     width = max(len(a.username) for a in made)
-    print("\nDemo accounts (the passwords are shown only now; write down the ones you need):\n")
-    for a in made:
-        print(f"  {a.username:{width}}  {a.password}   {a.label}")
-    print()
+    lines = [f"  {a.username:{width}}  {a.password}   {a.label}" for a in made]
+    text = "\n".join(
+        ["", "Demo accounts (the passwords are shown only now; write down the ones you need):", "", *lines]
+    )
+    print(text + "\n", flush=True)  # before the server starts, even when stdout is a pipe
 
 
 def add_commands(sub: Any) -> None:
@@ -72,8 +82,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--demo",
         action="store_true",
-        help="on an empty database, add a demo agency, one account per role and about 40 synthetic cases, "
-        "and print the accounts",
+        help="on an empty database, add the module's demo data (demo/ in the module folder): an agency, one "
+        "account per role and synthetic records at every stage; print the accounts",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")

@@ -83,6 +83,19 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "test.unknown-transition": ("error", "a scenario names a transition the workflow does not have"),
     "test.no-workflow": ("error", "a scenario expects transitions but the record type has no workflow"),
     "test.missing-context": ("error", "a scenario expects transitions but names no role"),
+    # demo data
+    "demo.incomplete": ("error", "the demo data lacks its agency, groups, paths or people"),
+    "demo.bad-step": ("error", "a demo path step with no action, several actions, or keys of another action"),
+    "demo.unknown-path": (
+        "error",
+        "a person or a path names a demo path that does not exist (or leads back to itself)",
+    ),
+    "demo.unknown-transition": ("error", "a demo path step names a transition the workflow does not have"),
+    "demo.step-not-possible": ("error", "a demo path step the workflow does not allow at that stage, or for that role"),
+    "demo.wrong-stage": ("error", "a demo path whose steps end at another stage than the one it names"),
+    "demo.unknown-account": ("error", "a demo step or person names a role or group that does not exist"),
+    "demo.bad-answer": ("error", "a demo answer that is not valid for its field"),
+    "demo.unused-answers": ("warning", "more demo answer sets for a form than the person's path fills"),
 }
 
 

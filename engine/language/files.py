@@ -12,7 +12,7 @@ from engine.language.reader import Reader, yaml_files
 from engine.language.yamlfile import YamlDoc
 
 FOLDERS = {"forms": "form", "lookups": "lookup", "workflows": "workflow", "tests": "scenarios"}
-_OTHER_FOLDERS = {"locales", "docs"}  # folders of a module that hold no definitions
+_OTHER_FOLDERS = {"locales", "docs", "demo"}  # folders read elsewhere (demo: language.demo), or not at all
 
 
 @dataclass

@@ -13,7 +13,6 @@ import os
 _ENGINE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: the folder holding engine/ and renderers/: a checkout, or site-packages
 SOURCE_ROOT = os.path.dirname(_ENGINE)
-REFERENCE_MODULE_ID = "gbv"
 
 
 def _folder(name: str) -> str:
@@ -32,5 +31,8 @@ def locales_folder() -> str:
 
 
 def reference_module() -> str:
-    """The GBVIMS+ reference module: what `sanad` serves and checks when no --definitions is given."""
-    return os.path.join(definitions_folder(), REFERENCE_MODULE_ID)
+    """The reference module shipped with Sanad (the one module folder in definitions/): what `sanad`
+    serves and checks when no --definitions is given."""
+    folder = definitions_folder()
+    modules = sorted(n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n, "module.yaml")))
+    return os.path.join(folder, modules[0]) if modules else folder

@@ -38,6 +38,7 @@ KINDS = (
     "workflow",
     "roles",
     "scenarios",
+    "demo",
     "form_patch",
     "lookup_patch",
     "workflow_patch",

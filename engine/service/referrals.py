@@ -56,7 +56,7 @@ def refer(
             )
     readable = ctx.policy.readable_forms(ctx.actor, record_type, hold)
     if not isinstance(forms, list) or not forms or not all(isinstance(f, str) for f in forms):
-        raise BadRequest('list the forms to share: {"forms": ["survivor_assessment", ...]}')
+        raise BadRequest('list the forms to share: {"forms": ["form_id", ...]}')
     unknown = [f for f in forms if f not in readable]
     if unknown:
         raise Invalid(
