@@ -247,7 +247,7 @@ export function pythonReference() {
   return cached;
 }
 
-/** tests/test_conformance.py::_same: booleans by identity, numbers with tolerance, else same value and type. */
+/** tests/expressions/test_conformance.py::_same: booleans by identity, numbers with tolerance, else same value and type. */
 export function same(want, got) {
   if (typeof want === 'boolean' || typeof got === 'boolean') return want === got;
   if (typeof want === 'number' && typeof got === 'number') {

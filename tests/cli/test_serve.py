@@ -111,3 +111,32 @@ def test_serve_sets_up_a_new_database_and_answers(tmp_path: object) -> None:
         proc.terminate()
         _, err = proc.communicate(timeout=20)
     assert "setting up a new database" in err and "serving gbv 1.0.0" in err
+
+
+def test_serve_demo_seeds_the_module_that_has_demo_data(tmp_path: object) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANAD_")}
+    env["SANAD_DATA_DIR"] = str(tmp_path)
+    cp = os.path.join(ROOT, "examples", "child-protection")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "serve", "--demo", "--definitions", cp, "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        answered = False
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as r:
+                    answered = r.status == 200
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert answered
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert "creating the demo of 'child_protection'" in err and "17 of 17 people" in err, err
+    assert "cp_caseworker2" in out and "cp_supervisor" in out and "tracing_officer" in out, out

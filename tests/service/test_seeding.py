@@ -273,3 +273,27 @@ def test_seeding_gives_the_same_data_every_time(tmp_path: Any) -> None:
             snapshots.append(_snapshot(url))
     assert snapshots[0] == snapshots[1]
     assert len([s for s in snapshots[0] if s.startswith('["case"')]) == 10
+
+
+# -- the child-protection example's demo ---------------------------------------------------------------
+CP = os.path.join(ROOT, "examples", "child-protection")
+
+
+def test_the_child_protection_demo_reaches_every_stage_of_both_workflows(tmp_path: Any) -> None:
+    registry = Registry.load([CP])
+    module = registry.modules["child_protection"]
+    with database("sqlite", tmp_path) as url:
+        target = Database.open(url)
+        made = seeding.seed(target, registry, cheap_hashing=True)
+        target.dispose()
+        engine = db.make_engine(url)
+        with db.session_factory(engine)() as session:
+            reached = Counter((r.record_type, r.stage) for r in session.scalars(select(Record)))
+            history = Counter(h.action for h in session.scalars(select(RecordHistory)))
+        engine.dispose()
+    assert {a.role for a in made} == set(module.roles)
+    for rt in module.record_types:
+        wf = module.workflow_for(rt)
+        assert wf is not None
+        assert {s for t, s in reached if t == rt} == set(wf.states), (rt, reached)
+    assert history["transition"] > 20

@@ -25,8 +25,8 @@ from engine.language.demo import read_demo
 from engine.language.loader import load_module
 from engine.runtime.scenarios import collect
 
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "broken"
+REPO = Path(__file__).resolve().parent.parent.parent
+FIXTURES = REPO / "tests" / "fixtures" / "broken"
 DOCS = REPO / "docs" / "codes.md"
 
 # --------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from engine.diagnostics import Position, Report
 from engine.expressions.compiler import ExprContext, compile_expression
 from engine.language.loader import load_module
 from engine.language.model import FieldScope
-from tests.conftest import BASE_FILES
+from tests.conftest import BASE_FILES, ROOT
 
 SCALARS = st.one_of(
     st.none(),
@@ -126,9 +126,7 @@ def test_mutated_valid_modules_never_crash_the_loader(replace: str, pick: int, v
     _load(replace, _mutated(BASE_FILES[replace], pick, value, delete))
 
 
-_QUICKSTART = load_module(
-    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "quickstart")
-)
+_QUICKSTART = load_module(os.path.join(ROOT, "examples", "quickstart"))
 assert _QUICKSTART.module is not None
 _CASE = _QUICKSTART.module.record_types["case"]
 ANSWER_VALUES = st.one_of(
