@@ -1,4 +1,5 @@
-"""Where records live: SQLAlchemy models, the database connection and Alembic migrations.
+"""Where records live: SQLAlchemy models, the database connection, Alembic migrations, and the scope
+rule in SQL (`scope.py`, the only place that writes it).
 
-Storage imports the core model only, never the web layer or renderers.
+Storage imports the core only; only `engine.service` imports storage (an import-linter contract).
 """
