@@ -86,8 +86,8 @@ class Server:
             accounts.add_user(session, accounts.hasher(cheap=True), mod, name, PASSWORD, role, agency, list(groups))
         engine.dispose()
 
-    def client(self, username: str | None = None) -> TestClient:
-        c = TestClient(self.app, base_url="http://testserver")
+    def client(self, username: str | None = None, ip: str = "testclient") -> TestClient:
+        c = TestClient(self.app, base_url="http://testserver", client=(ip, 50000))
         c.__enter__()
         self.clients.append(c)
         if username:

@@ -208,6 +208,12 @@ def status(paths: list[str]) -> list[Status]:
                                 f"{m.context or ''} {ids[0]!r}: placeholders {sorted(want)} became {sorted(got)}"
                             )
                             break
+                        if not translator.same_markup(ids[0], s):
+                            bad.append(
+                                f"{m.context or ''} {ids[0]!r}: markup {translator.markup(ids[0])} became "
+                                f"{translator.markup(s)} (it is shown as text, not HTML)"
+                            )
+                            break
                 else:
                     missing.append(
                         f"{m.context + ' ' if m.context else ''}{m.id if isinstance(m.id, str) else m.id[0]}"

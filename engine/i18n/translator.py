@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gettext
 import os
+import re
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from engine.language import packaged
 from engine.language.model import Choice, Field, Module
 
 INTERFACE_DOMAIN = "sanad"
+_TAG = re.compile(r"<[^<>]*>")
+_PERCENT = re.compile(r"%\((\w+)\)[sdif]")
 ROOT_LOCALES = packaged.locales_folder()
 
 
@@ -121,12 +124,36 @@ class Translator:
 
     def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
         values.setdefault("num", n)
+        return _format(self.plural_text(singular, plural, n), singular if n == 1 else plural, values)
+
+    def plural_text(self, singular: str, plural: str, n: int) -> str:
+        """The form for `n` in this language, placeholders not filled in."""
         if self.interface and self.locale != "en" and singular in self.interface.plurals:
             forms = self.interface.plurals[singular]
             index = self.interface.plural_func(n) if self.interface.plural_func else 0
             if 0 <= index < len(forms) and forms[index]:
-                return _format(forms[index], singular if n == 1 else plural, values)
-        return _format(singular if n == 1 else plural, singular if n == 1 else plural, values)
+                return forms[index]
+        return singular if n == 1 else plural
+
+    def plain_text(self, message: str) -> str:
+        """An interface message in this language, placeholders not filled in."""
+        translated = self.interface.plain.get(message) if self.interface and self.locale != "en" else None
+        return translated or message
+
+
+def markup(text: str) -> list[str]:
+    """The HTML tags in a text, in order."""
+    return _TAG.findall(text)
+
+
+def same_markup(english: str, translation: str) -> bool:
+    """Does a translation carry exactly the markup of its English (none, for almost every string)?
+    A translation is shown as text otherwise: a catalog must never inject HTML into the pages."""
+    return markup(english) == markup(translation)
+
+
+def same_placeholders(english: str, translation: str) -> bool:
+    return set(_PERCENT.findall(english)) == set(_PERCENT.findall(translation))
 
 
 def _format(text: str, original: str, values: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from importlib import resources
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 TEMPLATES = str(resources.files("renderers.html") / "templates")
 STATIC = str(resources.files("renderers.html") / "static")
@@ -39,8 +40,20 @@ def environment() -> Environment:
 
     env.globals["t"] = lambda path, english: i18n.current().text(path, english)[0] if english else english
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=lambda message, **kw: i18n.current().gettext(message, **kw),
-        ngettext=lambda s, p, n, **kw: i18n.current().ngettext(s, p, n, **kw),
+        gettext=lambda message, **kw: _trusted(message, i18n.current().plain_text(message)),
+        ngettext=lambda s, p, n, **kw: _trusted(s if n == 1 else p, i18n.current().plural_text(s, p, n)),
         newstyle=True,
     )
     return env
+
+
+def _trusted(english: str, translated: str) -> Markup:
+    """Jinja marks what gettext returns as safe HTML; a catalog is not trusted that far. A translation
+    is escaped, unless its markup is exactly its English's (written in our own templates)."""
+    from engine.i18n.translator import same_markup, same_placeholders
+
+    if not same_placeholders(english, translated):
+        translated = english  # a broken translation must not break the page (i18n status reports it)
+    if "<" in english and same_markup(english, translated):
+        return Markup(translated)
+    return escape(translated)
