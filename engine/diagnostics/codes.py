@@ -63,7 +63,11 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "expr.not-multi": ("error", "selected()/count-selected() on a field that is not select_multiple"),
     "expr.not-subform": ("error", "count()/sum()/any()/all() on a field that is not a subform"),
     "expr.type-mismatch": ("error", "values of incompatible kinds compared or combined"),
-    "expr.bad-regex": ("error", "an invalid regex() pattern"),
+    "expr.bad-regex": (
+        "error",
+        "an invalid regex() pattern, or one that needs backtracking (look-around, back-references)",
+    ),
+    "expr.slow-regex": ("warning", "a regex() pattern that repeats a repetition: slow in browsers on long answers"),
     "expr.bad-date": ("error", "a date() literal that is not a real calendar date"),
     "expr.cycle": ("error", "calculations or skip logic that depend on themselves"),
     # overlays

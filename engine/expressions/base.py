@@ -110,6 +110,10 @@ class CheckerBase:
         self.report.add(self.where(node), code, message, hint)
         return Compiled(lambda e: "", "any")
 
+    def warn(self, node: Node, code: str, message: str, hint: str | None = None) -> None:
+        """A finding that does not stop the expression from being compiled."""
+        self.report.add(self.where(node), code, message, hint)
+
     def visit(self, node: Node, scope: FieldScope) -> Compiled:
         op = node["op"]
         method: Callable[[Node, FieldScope], Compiled] = getattr(self, "v_" + op)

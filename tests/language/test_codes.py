@@ -1149,6 +1149,8 @@ EXPR_CASES = [
     ("expr.type-mismatch", "${date_of_birth} > 2008", 17),  # the '>'
     ("expr.type-mismatch", "${date_of_birth} + 1 > 0", 17),  # the '+'
     ("expr.bad-regex", "regex(${age}, '[0-9')", 14),  # the pattern
+    ("expr.bad-regex", "regex(${age}, '^(?=1)1$')", 14),  # a look-ahead: no linear-time engine runs it
+    ("expr.slow-regex", "regex(${age}, '^(1+)+$')", 14),
     ("expr.bad-date", "${date_of_birth} > date('2008-02-30')", 24),  # the date text
 ]
 
