@@ -38,6 +38,22 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_grant(args: argparse.Namespace) -> int:
+    db = database(args)
+    try:
+        statements = db.grant_app_role(args.role)
+    except DatabaseUnavailable as exc:
+        raise CliError(str(exc)) from None
+    except Exception as exc:
+        raise CliError(f"cannot grant to '{args.role}': {str(exc).splitlines()[0]}") from None
+    finally:
+        db.dispose()
+    for statement in statements:
+        print(statement + ";")
+    print(f"the role {args.role} may now use Sanad's tables; the audit log only to add entries and read them")
+    return 0
+
+
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -152,6 +168,15 @@ def add_commands(sub: Any) -> None:
     q = dbsub.add_parser("upgrade", help="create or migrate the database to this version of Sanad")
     data_options(q)
     q.set_defaults(func=cmd_db_upgrade)
+    q = dbsub.add_parser(
+        "grant",
+        help="PostgreSQL: let the application's role use the tables, the audit log only to add and read",
+        description="Run as the owner of the tables (the role that runs 'sanad db upgrade'). The application "
+        "then connects as ROLE, which cannot change, delete or truncate audit entries. See docs/operations.md.",
+    )
+    q.add_argument("role", help="the PostgreSQL role the application signs in as")
+    data_options(q)
+    q.set_defaults(func=cmd_db_grant)
 
     p = sub.add_parser("users", help="add, list and disable user accounts")
     usub = p.add_subparsers(dest="users_command", metavar="COMMAND", required=True)

@@ -31,6 +31,7 @@ _SPECIAL_FLOAT = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-
 _TRUTHY_11 = re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
 _STANDARD_TAG = "tag:yaml.org,2002:"
 MAX_NODES = 500_000
+MAX_DIGITS = 100  # a plain number longer than this is reported, not converted
 
 
 @dataclass
@@ -161,6 +162,14 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             self.doc.spans[path] = (node.start_mark.index, node.end_mark.index, node.style or "")
             if not node.style:  # plain (the C parser says '', the Python one None)
+                if _INT.match(node.value) and len(node.value) > MAX_DIGITS:
+                    self.report.add(
+                        self.pos(node),
+                        "yaml.unsupported",
+                        f"a number of {len(node.value):,} digits: no answer or setting holds one",
+                        "quote it if it is a text, or write a number of at most 15 digits",
+                    )
+                    return None
                 if _TRUTHY_11.match(node.value):
                     self.report.add(
                         self.pos(node),

@@ -15,7 +15,7 @@ from typing import Any
 from engine.expressions.compiler import Env
 from engine.expressions.values import order, tidy, truth
 from engine.i18n import _, current, field_path
-from engine.language.answers import is_empty, normalize
+from engine.language.answers import ROW_ID, is_empty, normalize, valid_row_id
 from engine.language.model import Field, FieldScope, Form, RecordType
 
 DEFAULT_REQUIRED = "This field is required."
@@ -39,6 +39,11 @@ class Evaluation:
     required: set[str] = field(default_factory=set)
     errors: list[FieldError] = field(default_factory=list)
     forms_relevant: dict[str, bool] = field(default_factory=dict)
+    error_paths: set[str] = field(default_factory=set)  # paths with an error, for a lookup in constant time
+
+    def fail(self, error: FieldError) -> None:
+        self.errors.append(error)
+        self.error_paths.add(error.path)
 
     @property
     def valid(self) -> bool:
@@ -72,10 +77,16 @@ def _clean(scope: FieldScope, values: dict[str, Any]) -> dict[str, Any]:
         if f.type == "note" or is_empty(v):
             continue
         if f.subform is not None and isinstance(v, list):
-            out[f.id] = [_clean(f.subform, row) for row in v]
+            out[f.id] = [_keep_row_id(row, _clean(f.subform, row)) for row in v]
         else:
             out[f.id] = v
     return out
+
+
+def _keep_row_id(row: dict[str, Any], cleaned: dict[str, Any]) -> dict[str, Any]:
+    if valid_row_id(row.get(ROW_ID)):
+        return {ROW_ID: row[ROW_ID], **cleaned}
+    return cleaned
 
 
 def evaluate(rt: RecordType, answers: dict[str, Any] | None, today: str | None = None) -> Evaluation:
@@ -110,12 +121,12 @@ def _compute(
     elif f.subform is not None:
         rows_raw, problem = normalize(f, raw.get(f.id))
         if problem:
-            ev.errors.append(FieldError(path, f, "type", _(problem)))
+            ev.fail(FieldError(path, f, "type", _(problem)))
         rows: list[dict[str, Any]] = []
         values[f.id] = rows
         parents = (env.v, *env.up)
         for i, row_raw in enumerate(rows_raw):
-            row: dict[str, Any] = {}
+            row: dict[str, Any] = {ROW_ID: row_raw[ROW_ID]} if valid_row_id(row_raw.get(ROW_ID)) else {}
             row_env = Env(row, parents, env.today)
             for inner in f.subform.order:
                 _compute(inner, row_raw, row, row_env, f"{path}[{i}].", True, ev)
@@ -125,7 +136,7 @@ def _compute(
     else:
         value, problem = normalize(f, raw.get(f.id))
         if problem:
-            ev.errors.append(FieldError(path, f, "type", _(problem)))
+            ev.fail(FieldError(path, f, "type", _(problem)))
         values[f.id] = value
 
 
@@ -162,7 +173,7 @@ def _limit_error(f: Field, v: Any, path: str, ev: Evaluation) -> None:
                     if f.type in ("integer", "decimal")
                     else _("The date must be on or before %(limit)s.", limit=limit)
                 )
-            ev.errors.append(FieldError(path, f, key, msg))
+            ev.fail(FieldError(path, f, key, msg))
 
 
 def choice_allowed(f: Field, value: str, env: Env) -> bool:
@@ -200,32 +211,28 @@ def _validate(
             ev.required.add(path)
         if f.subform is not None:
             if required and not v:
-                ev.errors.append(
-                    FieldError(path, f, "required", _message(f, "required_message") or _("Add at least one row."))
-                )
+                ev.fail(FieldError(path, f, "required", _message(f, "required_message") or _("Add at least one row.")))
             _limit_error(f, v, path, ev)
             if f.constraint is not None and v:
                 env.dot = v
                 ok = truth(f.constraint(env))
                 env.dot = ""
                 if not ok:
-                    ev.errors.append(
+                    ev.fail(
                         FieldError(path, f, "constraint", _message(f, "constraint_message") or _(DEFAULT_CONSTRAINT))
                     )
             for i, row in enumerate(v):
                 _validate(f.subform, row, (values, *parents), today, f"{path}[{i}].", ev)
             continue
         if is_empty(v):
-            if required and not any(e.path == path for e in ev.errors):
-                ev.errors.append(
-                    FieldError(path, f, "required", _message(f, "required_message") or _(DEFAULT_REQUIRED))
-                )
+            if required and path not in ev.error_paths:
+                ev.fail(FieldError(path, f, "required", _message(f, "required_message") or _(DEFAULT_REQUIRED)))
             continue
         if f.choices is not None:
             chosen = v if isinstance(v, list) else [v]
             bad = [c for c in chosen if not choice_allowed(f, c, env)]
             if bad:
-                ev.errors.append(
+                ev.fail(
                     FieldError(path, f, "choice", _("'%(value)s' is not one of the options offered.", value=bad[0]))
                 )
                 continue
@@ -235,6 +242,4 @@ def _validate(
             ok = truth(f.constraint(env))
             env.dot = ""
             if not ok:
-                ev.errors.append(
-                    FieldError(path, f, "constraint", _message(f, "constraint_message") or _(DEFAULT_CONSTRAINT))
-                )
+                ev.fail(FieldError(path, f, "constraint", _message(f, "constraint_message") or _(DEFAULT_CONSTRAINT)))

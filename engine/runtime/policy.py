@@ -6,11 +6,12 @@ pure (no database): callers describe the user (`Actor`) and the record's ownersh
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.language.model import Field, FieldScope, Module, RecordType, Role
+from engine.language.answers import ROW_ID
+from engine.language.model import Field, FieldScope, Module, Role
 
 
 @dataclass(frozen=True)
@@ -25,17 +26,36 @@ class Actor:
 
 
 @dataclass(frozen=True)
+class Grant:
+    """What a referral shares with its recipient: the forms they may read, and of those the ones the
+    referral lets them write (none by default)."""
+
+    forms: frozenset[str]
+    write_forms: frozenset[str] = frozenset()
+
+    def __or__(self, other: Grant) -> Grant:
+        return Grant(self.forms | other.forms, self.write_forms | other.write_forms)
+
+
+@dataclass(frozen=True)
 class Holding:
-    """Who holds a record: its owner, agency, group, assignees and referrals."""
+    """Who holds a record: its owner, agency, group, assignees and open referrals."""
 
     owner_id: int
     agency_id: int | None = None
     group_id: int | None = None
+    #: users with an active assignment (it counts only for users of the record's agency)
     assignee_ids: frozenset[int] = frozenset()
-    #: user id -> forms shared with them, for referrals that are pending or accepted
-    referrals: dict[int, frozenset[str]] = field(default_factory=dict)
-    #: agency id -> forms shared, for referrals to an agency that nobody there has accepted yet
-    agency_referrals: dict[int, frozenset[str]] = field(default_factory=dict)
+    #: user id -> what is shared with them, for referrals to them that are pending or accepted
+    referrals: Mapping[int, Grant] = field(default_factory=dict)
+    #: agency id -> what is shared, for referrals to an agency that nobody there has accepted yet
+    agency_referrals: Mapping[int, Grant] = field(default_factory=dict)
+
+
+#: every relation a user may have to a record, strongest first; each fixes a set of capabilities
+RELATIONS = ("owner", "assignee", "group", "agency", "all", "referral")
+#: relations of the agency that holds the record (not a referral recipient)
+HOLDING_RELATIONS = frozenset(RELATIONS[:-1])
 
 
 @dataclass(frozen=True)
@@ -47,23 +67,28 @@ class Reach:
     record. Nothing else decides which records a user may reach."""
 
     user_id: int
-    #: the role's scope is `all`: every record of the module
-    everything: bool = False
-    #: records of these groups (roles scoped to a group or wider)
-    group_ids: frozenset[int] = frozenset()
-    #: records of this agency (roles scoped to the agency or wider)
+    #: the user's agency: assignments and group and agency scope count only inside it
     agency_id: int | None = None
-    #: referrals to this agency that nobody there has accepted yet (its agency-wide users decide)
+    #: records of these groups of the user's agency (roles scoped to a group or wider)
+    group_ids: frozenset[int] = frozenset()
+    #: every record of the user's agency (roles scoped to the agency or wider)
+    agency_wide: bool = False
+    #: every record of the module (roles scoped to all)
+    everything: bool = False
+    #: pending referrals to this agency (its agency-wide users who may read the record decide)
     agency_inbox: int | None = None
 
     def relation(self, holding: Holding) -> str | None:
-        """How the user reaches one record: 'own' (owner or assignee), 'group', 'agency', 'all',
-        'referral', or None (out of reach: the record is reported as not found)."""
-        if holding.owner_id == self.user_id or self.user_id in holding.assignee_ids:
-            return "own"
-        if holding.group_id is not None and holding.group_id in self.group_ids:
+        """How the user reaches one record (one of RELATIONS), or None: out of reach, reported as
+        not found. The same clauses, in the same order, as `storage.scope.records_in_reach`."""
+        mine = self.agency_id is not None and holding.agency_id == self.agency_id
+        if holding.owner_id == self.user_id:
+            return "owner"
+        if self.user_id in holding.assignee_ids and mine:
+            return "assignee"
+        if holding.group_id is not None and holding.group_id in self.group_ids and mine:
             return "group"
-        if self.agency_id is not None and holding.agency_id == self.agency_id:
+        if self.agency_wide and mine:
             return "agency"
         if self.everything:
             return "all"
@@ -72,6 +97,35 @@ class Reach:
         if self.agency_inbox is not None and self.agency_inbox in holding.agency_referrals:
             return "referral"
         return None
+
+    def grant(self, holding: Holding) -> Grant:
+        """What the referrals that reach the user share with them."""
+        out = Grant(frozenset())
+        if self.user_id in holding.referrals:
+            out = out | holding.referrals[self.user_id]
+        if self.agency_inbox is not None and self.agency_inbox in holding.agency_referrals:
+            out = out | holding.agency_referrals[self.agency_inbox]
+        return out
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one user may do with one record: the capabilities of their relation to it.
+
+    | relation                         | forms                          | workflow | assign, refer, link |
+    | owner, assignee, group, agency, all | the role's (read, write)     | the role's | the role's        |
+    | referral                         | the shared ones, read-only unless granted write | none | none |
+    """
+
+    relation: str
+    read_forms: frozenset[str]
+    write_forms: frozenset[str]
+    #: workflow transitions, approvals and consent overrides (the holding agency's alone)
+    workflow: bool
+    assign: bool
+    refer: bool
+    #: recording a linked record from this one
+    link: bool
 
 
 class Policy:
@@ -89,52 +143,75 @@ class Policy:
             and actor.role.can(f"{record_type}.{action}")
         )
 
+    def readable_types(self, actor: Actor) -> frozenset[str]:
+        return frozenset(rt for rt in self.module.record_types if self.may_on_type(actor, rt, "read"))
+
     def reach(self, actor: Actor) -> Reach:
         """Which records the actor reaches, as data (the one scope rule: see `Reach`)."""
         scope = actor.role.scope
         wide = scope in ("agency", "all")
         return Reach(
             user_id=actor.user_id,
-            everything=scope == "all",
+            agency_id=actor.agency_id,
             group_ids=actor.group_ids if scope in ("group", "agency", "all") else frozenset(),
-            agency_id=actor.agency_id if wide else None,
-            agency_inbox=actor.agency_id if wide else None,
+            agency_wide=wide,
+            everything=scope == "all",
+            agency_inbox=actor.agency_id if wide and actor.agency_id is not None else None,
         )
 
     def relation(self, actor: Actor, holding: Holding) -> str | None:
-        """How the actor reaches the record: 'own', 'group', 'agency', 'all', 'referral' or None."""
+        """How the actor reaches the record (one of RELATIONS), or None."""
         return self.reach(actor).relation(holding)
 
+    def access(self, actor: Actor, record_type: str, holding: Holding) -> Access | None:
+        """The actor's capabilities on the record, or None when they may not open it at all."""
+        if not self.may_on_type(actor, record_type, "read"):
+            return None
+        reach = self.reach(actor)
+        relation = reach.relation(holding)
+        if relation is None:
+            return None
+        role = actor.role
+        rt = self.module.record_types[record_type]
+        read = frozenset(f for f in rt.form_ids if role.may_read_form(f))
+        write = (
+            frozenset(f for f in rt.form_ids if role.may_write_form(f))
+            if self.may_on_type(actor, record_type, "write")
+            else frozenset()
+        )
+        if relation == "referral":
+            grant = reach.grant(holding)
+            return Access(
+                relation, read & grant.forms, write & grant.write_forms & grant.forms, False, False, False, False
+            )
+        return Access(
+            relation,
+            read,
+            write,
+            workflow=True,
+            assign=self.may_on_type(actor, record_type, "assign"),
+            refer=self.may_on_type(actor, record_type, "refer"),
+            link=True,
+        )
+
     def can_read(self, actor: Actor, record_type: str, holding: Holding) -> bool:
-        return self.may_on_type(actor, record_type, "read") and self.relation(actor, holding) is not None
+        return self.access(actor, record_type, holding) is not None
 
     def can_write(self, actor: Actor, record_type: str, holding: Holding) -> bool:
-        return self.may_on_type(actor, record_type, "write") and self.relation(actor, holding) is not None
+        access = self.access(actor, record_type, holding)
+        return access is not None and bool(access.write_forms)
 
     def can_create(self, actor: Actor, record_type: str) -> bool:
         return self.may_on_type(actor, record_type, "create")
 
     # -- forms and fields --------------------------------------------------------------------
-    def _forms(self, actor: Actor, rt: RecordType, holding: Holding, mode: str) -> frozenset[str]:
-        role = actor.role
-        if role.aggregate_only:
-            return frozenset()
-        allowed = role.may_read_form if mode == "read" else role.may_write_form
-        forms = frozenset(f for f in rt.form_ids if allowed(f))
-        if self.relation(actor, holding) == "referral":
-            shared = holding.referrals.get(actor.user_id) or holding.agency_referrals.get(actor.agency_id or -1)
-            forms &= shared or frozenset()
-        return forms
-
     def readable_forms(self, actor: Actor, record_type: str, holding: Holding) -> frozenset[str]:
-        if not self.can_read(actor, record_type, holding):
-            return frozenset()
-        return self._forms(actor, self.module.record_types[record_type], holding, "read")
+        access = self.access(actor, record_type, holding)
+        return access.read_forms if access else frozenset()
 
     def writable_forms(self, actor: Actor, record_type: str, holding: Holding) -> frozenset[str]:
-        if not self.can_write(actor, record_type, holding):
-            return frozenset()
-        return self._forms(actor, self.module.record_types[record_type], holding, "write")
+        access = self.access(actor, record_type, holding)
+        return access.write_forms if access else frozenset()
 
     def sees(self, actor: Actor, f: Field) -> bool:
         return f.sensitivity in actor.role.sensitivity
@@ -192,16 +269,18 @@ class Policy:
 
     # -- people ------------------------------------------------------------------------------
     def can_assign_to(self, actor: Actor, record_type: str, holding: Holding, target: Actor) -> bool:
-        """Assign to a colleague within the assigner's own scope who may work on this record type."""
-        if not (self.may_on_type(actor, record_type, "assign") and self.can_read(actor, record_type, holding)):
+        """Assign to a colleague of the agency that holds the record, within the assigner's own
+        scope, whose role may work on this record type. A referral recipient never assigns."""
+        access = self.access(actor, record_type, holding)
+        if access is None or not access.assign:
             return False
         if not self.may_on_type(target, record_type, "read") or target.user_id == actor.user_id:
             return False
+        if holding.agency_id is None or target.agency_id != holding.agency_id:
+            return False
         scope = actor.role.scope
-        if scope == "all":
+        if scope in ("all", "agency"):
             return True
-        if scope == "agency":
-            return target.agency_id is not None and target.agency_id == actor.agency_id
         if scope == "group":
             return bool(target.group_ids & actor.group_ids)
         return False
@@ -220,6 +299,9 @@ def _chain_visible(policy: Policy, actor: Actor, f: Field) -> bool:
 def _filter(scope: FieldScope, data: dict[str, Any], visible: frozenset[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
+        if key == ROW_ID and scope.owner is not None:
+            out[key] = value  # a row's id, so that an edit keeps the columns this user cannot see
+            continue
         f = scope.fields.get(key)
         if f is None or key not in visible:
             continue

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import threading
-import time
-from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,7 +16,7 @@ from sqlalchemy.orm import Session
 from engine.language.model import Module
 from engine.runtime.policy import Actor
 from engine.service import audit
-from engine.service.errors import BadRequest, Invalid, NotFound, TooManyAttempts, Unauthorized
+from engine.service.errors import BadRequest, Invalid, NotFound, Unauthorized
 from engine.storage.models import Agency, Group, User, UserGroup
 from engine.storage.models import Session as LoginSession
 
@@ -30,41 +27,6 @@ _DUMMY = PasswordHasher().hash(secrets.token_urlsafe(16))
 def hasher(cheap: bool = False) -> PasswordHasher:
     """argon2id; `cheap` (tests only) uses the smallest parameters."""
     return PasswordHasher.from_parameters(profiles.CHEAPEST) if cheap else PasswordHasher()
-
-
-class Throttle:
-    """Failed sign-ins per account and per IP in a sliding window (in this process)."""
-
-    def __init__(self, per_account: int = 5, per_ip: int = 20, window_s: float = 900.0) -> None:
-        self.per_account, self.per_ip, self.window = per_account, per_ip, window_s
-        self._fails: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._fails[key]
-        while q and q[0] < now - self.window:
-            q.popleft()
-        return q
-
-    def check(self, username: str, ip: str | None) -> None:
-        now = time.monotonic()
-        with self._lock:
-            acct = self._recent("u:" + username.lower(), now)
-            addr = self._recent("ip:" + (ip or "-"), now)
-            if len(acct) >= self.per_account or len(addr) >= self.per_ip:
-                oldest = min(q[0] for q in (acct, addr) if q)
-                wait = int(self.window - (now - oldest)) + 1
-                raise TooManyAttempts("Too many failed sign-ins. Wait a few minutes and try again.", retry_after=wait)
-
-    def failed(self, username: str, ip: str | None) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._fails["u:" + username.lower()].append(now)
-            self._fails["ip:" + (ip or "-")].append(now)
-
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._fails.pop("u:" + username.lower(), None)
 
 
 @dataclass(frozen=True)
@@ -206,11 +168,25 @@ def ensure_agency(session: Session, code: str) -> Agency:
 
 
 def ensure_group(session: Session, code: str, agency: Agency | None) -> Group:
-    group = session.scalar(select(Group).where(Group.code == code))
-    if group is None:
-        group = Group(code=code, name=code, agency_id=agency.id if agency else None)
-        session.add(group)
-        session.flush()
+    """The agency's group with this code, created if new. Groups belong to one agency: (agency, code)
+    is their identity, and a user joins only groups of their own agency."""
+    if agency is None:
+        raise Invalid(f"the group '{code}' needs an agency: a group is a team of one agency (add --agency)")
+    group = session.scalar(select(Group).where(Group.agency_id == agency.id, Group.code == code))
+    if group is not None:
+        return group
+    elsewhere = session.scalar(
+        select(Agency.code).join(Group, Group.agency_id == Agency.id).where(Group.code == code).limit(1)
+    )
+    if elsewhere is not None:
+        raise Invalid(
+            f"the group '{code}' belongs to the agency '{elsewhere}', not '{agency.code}': a user joins only "
+            f"groups of their own agency. Name this agency's team with a code of its own (e.g. "
+            f"'{agency.code}_{code}'), or add the user to '{elsewhere}'"
+        )
+    group = Group(code=code, name=code, agency_id=agency.id)
+    session.add(group)
+    session.flush()
     return group
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.language.model import Module, RecordType
-from engine.runtime.policy import Actor, Holding, Policy
+from engine.runtime.policy import Access, Actor, Grant, Holding, Policy
 from engine.service.errors import NotFound
 from engine.storage.models import Assignment, Record, RecordHistory, Referral, TransitionLog, User
 from engine.storage.scope import OPEN_REFERRAL
@@ -39,11 +39,12 @@ def find_type(ctx: Context, record_type: str) -> RecordType:
 
 
 def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
-    """Who holds each record (owner, agency, group, assignees, referrals), in two queries for all."""
+    """Who holds each record (owner, agency, group, active assignees, open referrals), in two
+    queries for all."""
     ids = [r.id for r in recs]
     assignees: dict[str, set[int]] = {i: set() for i in ids}
-    referrals: dict[str, dict[int, frozenset[str]]] = {i: {} for i in ids}
-    agencies: dict[str, dict[int, frozenset[str]]] = {i: {} for i in ids}
+    referrals: dict[str, dict[int, Grant]] = {i: {} for i in ids}
+    agencies: dict[str, dict[int, Grant]] = {i: {} for i in ids}
     if ids:
         for rid, uid in session.execute(
             select(Assignment.record_id, Assignment.user_id).where(
@@ -54,10 +55,14 @@ def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
         for ref in session.scalars(
             select(Referral).where(Referral.record_id.in_(ids), Referral.status.in_(OPEN_REFERRAL))
         ):
-            target = referrals[ref.record_id] if ref.to_user_id is not None else agencies[ref.record_id]
-            key = ref.to_user_id if ref.to_user_id is not None else ref.to_agency_id
-            if key is not None:
-                target[key] = target.get(key, frozenset()) | frozenset(ref.forms)
+            if ref.to_user_id is not None:
+                target, key = referrals[ref.record_id], ref.to_user_id
+            elif ref.to_agency_id is not None and ref.status == "pending":
+                target, key = agencies[ref.record_id], ref.to_agency_id
+            else:
+                continue
+            grant = Grant(frozenset(ref.forms), frozenset(ref.write_forms or ()))
+            target[key] = target[key] | grant if key in target else grant
     return {
         r.id: Holding(r.owner_id, r.agency_id, r.group_id, frozenset(assignees[r.id]), referrals[r.id], agencies[r.id])
         for r in recs
@@ -88,6 +93,14 @@ def load(ctx: Context, record_type: str, record_id: str) -> tuple[Record, Holdin
     if not ctx.policy.can_read(ctx.actor, record_type, hold):
         raise NotFound("no such record")
     return rec, hold
+
+
+def access(ctx: Context, rec: Record, hold: Holding) -> Access:
+    """The user's capabilities on a record they may open."""
+    found = ctx.policy.access(ctx.actor, rec.record_type, hold)
+    if found is None:  # pragma: no cover - load() let them open it
+        raise NotFound("no such record")
+    return found
 
 
 def load_any(ctx: Context, record_id: str) -> Record | None:

@@ -6,12 +6,13 @@ act on (reload, try again) instead of a server error."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -25,6 +26,7 @@ T = TypeVar("T")
 Unit = Session
 
 data_dir = db.data_dir
+private_folder = db.private_folder
 resolve_url = db.resolve_url
 display_url = db.display_url
 
@@ -85,6 +87,27 @@ class Database:
 
     def upgrade(self) -> None:
         db.upgrade(self.engine)
+
+    def grant_app_role(self, role: str) -> list[str]:
+        """PostgreSQL: let `role` (the application's login) use the tables, but only add to and read the
+        audit log. Run as the owner of the tables (who also runs migrations). The statements run."""
+        if self.engine.dialect.name != "postgresql":
+            raise DatabaseUnavailable("roles are for PostgreSQL; a SQLite file has one user, its owner")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", role):
+            raise DatabaseUnavailable(f"'{role}' is not a role name (letters, digits and _)")
+        quoted = self.engine.dialect.identifier_preparer.quote(role)
+        statements = [
+            f"GRANT CONNECT ON DATABASE {self.engine.dialect.identifier_preparer.quote(self.engine.url.database or '')} TO {quoted}",
+            f"GRANT USAGE ON SCHEMA public TO {quoted}",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}",
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
+            f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_log FROM {quoted}",
+            f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON alembic_version FROM {quoted}",
+        ]
+        with self.engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+        return statements
 
     def ready(self, *, create: bool, announce: Callable[[str], Any] | None = None) -> None:
         """Make sure the tables are there and current: set up a new database when `create`, else

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from engine.i18n import _
 from engine.runtime.policy import Holding
@@ -14,9 +14,10 @@ from engine.service import audit
 from engine.service.context import Context, find_type, holdings, usernames
 from engine.service.errors import BadRequest, Forbidden
 from engine.storage.models import Record, User
-from engine.storage.scope import records_in_reach
+from engine.storage.scope import records_held, records_in_reach
 
 PAGE_SIZE = 50
+MAX_PAGE = 100_000  # far past any real list; keeps OFFSET within every database's integers
 
 
 def list_records(
@@ -51,39 +52,54 @@ def list_records(
         for f in (rt.scope.fields.get(fid) for fid in rt.list_fields)
         if f is not None and role.may_read_form(f.form_id) and f.sensitivity in role.sensitivity
     ]
+    # Answers only filter records the user reaches through the agency that holds them: a referral
+    # shares chosen forms, and a search must not tell its recipient what the other forms say.
+    held_here = records_held(ctx.policy.reach(ctx.actor))
     if q:
         needle = q.strip()
+        answers = [Record.data[f.id].as_string() == needle for f in searchable if f.type in ("text", "calculate")]
         query = query.where(
             or_(
                 Record.short_id.startswith(needle.upper()),
                 Record.id.startswith(needle.lower()),
-                *(Record.data[f.id].as_string() == needle for f in searchable if f.type in ("text", "calculate")),
+                *([and_(held_here, or_(*answers))] if answers else []),
             )
         )
+    used_filters = {}
     for fid, value in (filters or {}).items():
         if value and any(f.id == fid for f in searchable):
-            query = query.where(Record.data[fid].as_string() == value)
+            used_filters[fid] = value
+            query = query.where(held_here, Record.data[fid].as_string() == value)
     if owner:
         query = query.where(Record.owner_id.in_(select(User.id).where(User.username == owner)))
     for bound, op in ((created_from, "from"), (created_to, "to")):
         if bound:
-            try:
-                day = datetime.fromisoformat(bound)
-            except ValueError:
-                raise BadRequest("dates are written YYYY-MM-DD") from None
-            day = day.replace(tzinfo=UTC) if day.tzinfo is None else day
+            day = _day(bound)
             query = query.where(
                 Record.created_at >= day if op == "from" else Record.created_at < day + timedelta(days=1)
             )
+    if not 1 <= page <= MAX_PAGE:
+        raise BadRequest(_("'page' must be a whole number from 1 to %(max)s.", max=MAX_PAGE))
     total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = max(page, 1)
     order = Record.created_at.desc() if sort == "created" else Record.updated_at.desc()
     rows = ctx.session.scalars(query.order_by(order, Record.id).offset((page - 1) * page_size).limit(page_size))
     items = list(rows)
     held = holdings(ctx.session, items) if fields else {}
     owners = usernames(ctx.session, {r.owner_id for r in items})
     audit.record(
-        ctx.session, "record.list", user=ctx.user, ip=ctx.ip, record_type=record_type, page=page, count=len(items)
+        ctx.session,
+        "record.list",
+        user=ctx.user,
+        ip=ctx.ip,
+        record_type=record_type,
+        page=page,
+        count=len(items),
+        q=q or None,
+        filters=used_filters or None,
+        stage=stage or None,
+        owner=owner or None,
+        created_from=created_from or None,
+        created_to=created_to or None,
     )
     return {
         "items": [
@@ -103,6 +119,17 @@ def list_records(
         "page_size": page_size,
         "total": total,
     }
+
+
+def _day(text: str) -> datetime:
+    """A YYYY-MM-DD date of a list filter, as the start of that day in UTC."""
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        raise BadRequest(_("Dates are written YYYY-MM-DD.")) from None
+    if not 1900 <= day.year <= 9000:
+        raise BadRequest(_("Dates are written YYYY-MM-DD, between 1900 and 9000."))
+    return day.replace(tzinfo=UTC)
 
 
 def _listed(ctx: Context, rec: Record, hold: Holding, fields: tuple[str, ...]) -> dict[str, Any]:

@@ -16,12 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.i18n import _
-from engine.language.model import RecordType
+from engine.language.answers import ROW_ID, new_row_id, valid_row_id
+from engine.language.model import FieldScope, RecordType
 from engine.runtime.evaluation import Evaluation, evaluate
 from engine.runtime.policy import Holding
 from engine.service import audit
 from engine.service.context import (
     Context,
+    access,
     add_history,
     diff,
     find_type,
@@ -36,6 +38,9 @@ from engine.service.views import view
 from engine.storage.models import Record, RecordHistory, RecordLink
 
 _SHORT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+#: rows a subform may hold in one record (each is validated; a body of empty rows must not cost minutes)
+MAX_ROWS = 1000
+MAX_VERSION = 2**53
 
 
 def _short_id(session: Session, rt: RecordType) -> str:
@@ -69,16 +74,37 @@ def _check_submission(ctx: Context, rt: RecordType, hold: Holding | None, data: 
     for key, value in data.items():
         f = rt.scope.fields[key]
         if f.subform is not None and isinstance(value, list):
-            for row in value:
-                if not isinstance(row, dict):
-                    raise Invalid("bad rows", errors=[{"field": key, "message": "Each row must be an object."}])
-                bad = sorted(k for k in row if k not in f.subform.fields or k not in writable)
-                if bad:
-                    raise Invalid(
-                        "unknown fields",
-                        errors=[{"field": f"{key}[].{k}", "message": "There is no such field."} for k in bad],
-                    )
+            _check_rows(key, f.subform, value, writable)
     return data
+
+
+def _check_rows(where: str, scope: FieldScope, rows: list[Any], writable: frozenset[str]) -> None:
+    """A subform's rows: objects of writable columns, each with at most one well-formed, unique id."""
+    if len(rows) > MAX_ROWS:
+        raise Invalid(
+            _("A list of rows holds at most %(n)s rows.", n=MAX_ROWS),
+            errors=[{"field": where, "message": _("At most %(n)s rows.", n=MAX_ROWS)}],
+        )
+    ids: set[str] = set()
+    for row in rows:
+        if not isinstance(row, dict):
+            raise Invalid("bad rows", errors=[{"field": where, "message": "Each row must be an object."}])
+        rid = row.get(ROW_ID)
+        if rid is not None:
+            if not valid_row_id(rid) or rid in ids:
+                message = "A row id is 1 to 36 letters, digits, - or _, and unique in its list."
+                raise Invalid("bad row id", errors=[{"field": f"{where}[].{ROW_ID}", "message": message}])
+            ids.add(rid)
+        bad = sorted(k for k in row if k != ROW_ID and (k not in scope.fields or k not in writable))
+        if bad:
+            raise Invalid(
+                "unknown fields",
+                errors=[{"field": f"{where}[].{k}", "message": "There is no such field."} for k in bad],
+            )
+        for key, value in row.items():
+            inner = scope.fields.get(key)
+            if inner is not None and inner.subform is not None and isinstance(value, list):
+                _check_rows(f"{where}[].{key}", inner.subform, value, writable)
 
 
 def _blocking_errors(ev: Evaluation) -> list[dict[str, str]]:
@@ -92,23 +118,41 @@ def _merge_keep_hidden(
 ) -> dict[str, Any]:
     """Apply a submission on top of the stored answers, keeping what the user cannot see.
 
-    A subform submitted by someone who cannot see every column keeps the hidden columns of each
-    row by position."""
+    Subform rows are matched by their id (`_row`), so the columns a user cannot see stay with
+    their row whatever rows the user adds, removes or reorders; a row without a known id is new."""
     merged = dict(old)
     for key, value in new.items():
         f = rt.scope.fields[key]
         if value is None:
             merged.pop(key, None)
-        elif f.subform is not None and isinstance(value, list) and isinstance(old.get(key), list):
-            hidden = [k for k in f.subform.fields if k not in visible]
-            rows = []
-            for i, row in enumerate(value):
-                kept = {k: old[key][i][k] for k in hidden if i < len(old[key]) and k in old[key][i]}
-                rows.append({**kept, **row})
-            merged[key] = rows
+        elif f.subform is not None and isinstance(value, list):
+            merged[key] = _merge_rows(f.subform, old.get(key), value, visible)
         else:
             merged[key] = value
     return merged
+
+
+def _merge_rows(scope: FieldScope, old: Any, new: list[Any], visible: frozenset[str]) -> list[Any]:
+    stored: dict[str, dict[str, Any]] = {}
+    if isinstance(old, list):
+        stored = {r[ROW_ID]: r for r in old if isinstance(r, dict) and valid_row_id(r.get(ROW_ID))}
+    hidden = [k for k in scope.fields if k not in visible]
+    out: list[Any] = []
+    for row in new:
+        if not isinstance(row, dict):
+            out.append(row)
+            continue
+        rid = row.get(ROW_ID)
+        base = stored.get(rid, {}) if isinstance(rid, str) else {}
+        merged = {k: base[k] for k in hidden if k in base}
+        for k, v in row.items():
+            inner = scope.fields.get(k)
+            if inner is not None and inner.subform is not None and isinstance(v, list):
+                merged[k] = _merge_rows(inner.subform, base.get(k), v, visible)
+            elif k != ROW_ID:
+                merged[k] = v
+        out.append({ROW_ID: rid if valid_row_id(rid) else new_row_id(), **merged})
+    return out
 
 
 # -- create / read / update ----------------------------------------------------------------------
@@ -135,12 +179,14 @@ def create(
             ):
                 return view(ctx, existing, holding(ctx.session, existing)), False
             raise Conflict("a record with this id already exists")
-    answers = _check_submission(ctx, rt, None, data)
+    answers = _merge_keep_hidden(rt, {}, _check_submission(ctx, rt, None, data), frozenset())
     parent: Record | None = None
     if link_to is not None:
         parent = load_any(ctx, link_to)
         if parent is None:
             raise NotFound("the record to link to does not exist or you cannot see it")
+        if not access(ctx, parent, holding(ctx.session, parent)).link:
+            raise Forbidden(_("A record shared with you by a referral cannot have records linked to it."))
     ev = evaluate(rt, answers)
     errors = _blocking_errors(ev)
     if errors:
@@ -195,8 +241,8 @@ def update(ctx: Context, record_type: str, record_id: str, version: Any, data: A
     rt = ctx.module.record_types[record_type]
     if not ctx.policy.can_write(ctx.actor, record_type, hold):
         raise Forbidden(_("You may not change this record."))
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise BadRequest("'version' (the version you edited) is required, as a number")
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 < version < MAX_VERSION:
+        raise BadRequest("'version' (the version you edited) is required, as a whole number from 1")
     if version != rec.version:
         raise Conflict(
             "the record was changed by someone else since you opened it",

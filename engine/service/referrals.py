@@ -1,4 +1,10 @@
-"""Referrals: sharing chosen forms of a record with a user or an agency, and answering them."""
+"""Referrals: sharing chosen forms of a record with a user or an agency, answering, revoking and
+closing them.
+
+A referral gives its recipient the shared forms to read (and to write, for the forms the referral
+names in `write_forms`) — never the holding agency's workflow, approvals, consent overrides,
+assignment or an onward referral. Access ends when the recipient declines, when the holding agency
+revokes it, and when either side closes it."""
 
 from __future__ import annotations
 
@@ -9,12 +15,18 @@ from sqlalchemy import select
 from engine.i18n import _
 from engine.service import audit
 from engine.service.assignments import target_user
-from engine.service.context import Context, holding, load, usernames
+from engine.service.context import Context, access, holding, load, usernames
 from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from engine.service.transitions import checked, find_transition, log_transition
 from engine.service.views import view
 from engine.storage.models import Agency, Record, Referral, User
-from engine.storage.scope import referral_inbox
+from engine.storage.scope import OPEN_REFERRAL, referral_inbox
+
+
+def _forms(value: Any, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
+        raise BadRequest(f'\'{key}\' lists form ids: {{"{key}": ["form_id", ...]}}')
+    return list(dict.fromkeys(value))
 
 
 def refer(
@@ -27,8 +39,9 @@ def refer(
     comment: str | None,
     override_reason: str | None,
     to_agency: Any = None,
+    write_forms: Any = None,
 ) -> dict[str, Any]:
-    """Refer to a user (`to`), or to an agency (`to_agency`) whose managers then accept it."""
+    """Refer to a user (`to`), or to an agency (`to_agency`) whose agency-wide users then accept it."""
     rec, hold = load(ctx, record_type, record_id)
     rt = ctx.module.record_types[record_type]
     if not isinstance(transition_id, str):
@@ -36,8 +49,13 @@ def refer(
     t = find_transition(ctx, rec, rt, transition_id)
     if not t.referral:
         raise BadRequest(f"'{t.label}' is not a referral step")
-    if not ctx.policy.may_on_type(ctx.actor, record_type, "refer"):
-        raise Forbidden(_("Your role may not refer records."))
+    mine = access(ctx, rec, hold)
+    if not mine.refer:
+        raise Forbidden(
+            _("Your role may not refer records.")
+            if mine.relation != "referral"
+            else _("A record shared with you cannot be referred onwards; ask the agency that holds it.")
+        )
     user: User | None = None
     agency: Agency | None = None
     if to_agency is not None:
@@ -49,21 +67,25 @@ def refer(
         if agency is None:
             raise Invalid(_("There is no agency '%(agency)s'.", agency=to_agency))
     else:
-        user, target = target_user(ctx, to)
-        if not ctx.policy.may_on_type(target, record_type, "read"):
-            raise Invalid(
-                _("'%(user)s' cannot receive these records (their role may not read them).", user=user.username)
-            )
-    readable = ctx.policy.readable_forms(ctx.actor, record_type, hold)
-    if not isinstance(forms, list) or not forms or not all(isinstance(f, str) for f in forms):
+        why = _("'%(user)s' cannot receive this referral (no such user whose role may read these records).")
+        user, _target = target_user(ctx, to, record_type, why)
+    shared = _forms(forms, "forms")
+    if not shared:
         raise BadRequest('list the forms to share: {"forms": ["form_id", ...]}')
-    unknown = [f for f in forms if f not in readable]
+    unknown = [f for f in shared if f not in mine.read_forms]
     if unknown:
         raise Invalid(
-            "you cannot share forms you cannot read",
-            errors=[{"field": f, "message": "Not a form you can share."} for f in unknown],
+            _("You cannot share forms you cannot read."),
+            errors=[{"field": f, "message": _("Not a form you can share.")} for f in unknown],
         )
-    c = checked(ctx, rec, t, override_reason)
+    writable = _forms(write_forms if write_forms is not None else [], "write_forms")
+    wrong = [f for f in writable if f not in shared or f not in mine.write_forms]
+    if wrong:
+        raise Invalid(
+            _("A referral can let the recipient write only forms it shares and that you may write."),
+            errors=[{"field": f, "message": _("Not a form you can let them write.")} for f in wrong],
+        )
+    c = checked(ctx, rec, hold, t, override_reason)
     ctx.session.add(
         Referral(
             record_id=rec.id,
@@ -71,7 +93,8 @@ def refer(
             to_user_id=user.id if user else None,
             to_agency_id=agency.id if agency else None,
             by_user_id=ctx.user.id,
-            forms=forms,
+            forms=shared,
+            write_forms=writable,
             status="pending",
             at=audit.now(),
             comment=comment,
@@ -87,18 +110,25 @@ def refer(
         record_id=rec.id,
         to=user.username if user else None,
         to_agency=agency.code if agency else None,
-        forms=forms,
+        forms=shared,
+        write_forms=writable,
         transition=t.id,
         override=bool(c.overridden),
     )
     return view(ctx, rec, holding(ctx.session, rec))
 
 
+def _inbox(ctx: Context) -> Any:
+    return referral_inbox(ctx.policy.reach(ctx.actor), ctx.policy.readable_types(ctx.actor))
+
+
 def referrals_for(ctx: Context) -> list[dict[str, Any]]:
+    """Referrals addressed to this user, or to their agency if their role decides for it, of
+    records their role may read."""
     rows = ctx.session.execute(
         select(Referral, Record)
         .join(Record, Record.id == Referral.record_id)
-        .where(referral_inbox(ctx.policy.reach(ctx.actor)), Record.module == ctx.module.id)
+        .where(_inbox(ctx), Record.module == ctx.module.id)
         .order_by(Referral.id.desc())
     ).all()
     names = usernames(ctx.session, {r.by_user_id for r, _ in rows})
@@ -110,6 +140,7 @@ def referrals_for(ctx: Context) -> list[dict[str, Any]]:
             "record_type": rec.record_type,
             "status": r.status,
             "forms": r.forms,
+            "write_forms": r.write_forms or [],
             "from": names.get(r.by_user_id),
             "at": audit.iso(r.at),
             "comment": r.comment,
@@ -121,14 +152,16 @@ def referrals_for(ctx: Context) -> list[dict[str, Any]]:
 
 def respond(ctx: Context, referral_id: int, accept: bool, comment: str | None) -> dict[str, Any]:
     ref = ctx.session.scalar(
-        select(Referral).where(Referral.id == referral_id, referral_inbox(ctx.policy.reach(ctx.actor)))
+        select(Referral)
+        .join(Record, Record.id == Referral.record_id)
+        .where(Referral.id == referral_id, _inbox(ctx), Record.module == ctx.module.id)
     )
     if ref is None:
         raise NotFound(_("There is no such referral."))
     if ref.status != "pending":
         raise Conflict(_("This referral was already answered."))
     if ref.to_user_id is None and accept:
-        ref.to_user_id = ctx.user.id  # accepted for the agency by this manager, who now holds it
+        ref.to_user_id = ctx.user.id  # accepted for the agency by this user, who now holds it
     ref.status = "accepted" if accept else "declined"
     ref.responded_at, ref.response_comment = audit.now(), comment
     audit.record(
@@ -140,3 +173,87 @@ def respond(ctx: Context, referral_id: int, accept: bool, comment: str | None) -
         referral=ref.id,
     )
     return {"id": ref.id, "status": ref.status}
+
+
+def end(ctx: Context, referral_id: int, status: str, comment: str | None) -> dict[str, Any]:
+    """Revoke a referral (the holding agency: whoever may refer the record) or close it (either side:
+    the recipient when the work is done, or the holding agency). Access through it ends at once."""
+    assert status in ("revoked", "closed")
+    ref = ctx.session.get(Referral, referral_id)
+    rec = ctx.session.get(Record, ref.record_id) if ref is not None else None
+    if ref is None or rec is None or rec.module != ctx.module.id:
+        raise NotFound(_("There is no such referral."))
+    try:
+        _rec, hold = load(ctx, rec.record_type, rec.id)
+    except NotFound:
+        raise NotFound(_("There is no such referral.")) from None
+    mine = access(ctx, rec, hold)
+    holder = mine.relation != "referral" and mine.refer
+    recipient = ref.to_user_id == ctx.user.id
+    if not (holder or (status == "closed" and recipient)):
+        raise (
+            NotFound(_("There is no such referral."))
+            if not recipient
+            else Forbidden(
+                _(
+                    "Only the agency that holds the record can revoke a referral; you can close it when your work is done."
+                )
+            )
+        )
+    if ref.status not in OPEN_REFERRAL:
+        raise Conflict(_("This referral has already ended."))
+    ref.status = status
+    ref.responded_at = ref.responded_at or audit.now()
+    if comment:
+        ref.response_comment = comment
+    audit.record(
+        ctx.session,
+        f"referral.{'revoke' if status == 'revoked' else 'close'}",
+        user=ctx.user,
+        ip=ctx.ip,
+        record_id=rec.id,
+        referral=ref.id,
+    )
+    return {"id": ref.id, "status": ref.status}
+
+
+def shared(ctx: Context, record_type: str, record_id: str) -> list[dict[str, Any]]:
+    """The referrals of a record the user may open (see `of_record`)."""
+    rec, _hold = load(ctx, record_type, record_id)
+    return of_record(ctx, rec)
+
+
+def of_record(ctx: Context, rec: Record) -> list[dict[str, Any]]:
+    """The referrals of a record this user may see: every one for the holding agency's users who may
+    refer it; for a recipient, theirs."""
+    hold = holding(ctx.session, rec)
+    mine = ctx.policy.access(ctx.actor, rec.record_type, hold)
+    if mine is None:
+        return []
+    query = select(Referral).where(Referral.record_id == rec.id).order_by(Referral.id)
+    if mine.relation == "referral":
+        query = query.where(Referral.to_user_id == ctx.user.id)
+    rows = list(ctx.session.scalars(query))
+    names = usernames(ctx.session, {r.by_user_id for r in rows} | {r.to_user_id for r in rows if r.to_user_id})
+    agencies = {
+        a.id: a.code
+        for a in ctx.session.scalars(
+            select(Agency).where(Agency.id.in_({r.to_agency_id for r in rows if r.to_agency_id}))
+        )
+    }
+    return [
+        {
+            "id": r.id,
+            "status": r.status,
+            "forms": r.forms,
+            "write_forms": r.write_forms or [],
+            "to": names.get(r.to_user_id) if r.to_user_id else None,
+            "to_agency": agencies.get(r.to_agency_id) if r.to_agency_id else None,
+            "from": names.get(r.by_user_id),
+            "at": audit.iso(r.at),
+            "can_revoke": mine.relation != "referral" and mine.refer and r.status in OPEN_REFERRAL,
+            "can_close": r.status in OPEN_REFERRAL
+            and (r.to_user_id == ctx.user.id or (mine.relation != "referral" and mine.refer)),
+        }
+        for r in rows
+    ]

@@ -9,6 +9,7 @@ browser. Each person's records are written in their own transaction. Only the pa
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.diagnostics import Position, Report, display_path
+from engine.language.answers import ROW_ID
 from engine.language.demo import Account, Demo, DemoPath, Person, read_demo, resolve_dates
-from engine.language.model import Module, RecordType
+from engine.language.model import FieldScope, Module, RecordType
 from engine.runtime.registry import Registry
 from engine.service import accounts, assignments, records, referrals, transitions
 from engine.service.context import Context
@@ -135,6 +137,22 @@ def _add_accounts(database: Database, module: Module, demo: Demo, cheap: bool) -
     return out
 
 
+def _row_ids(scope: FieldScope, answers: dict[str, Any], seed: str) -> dict[str, Any]:
+    """Subform rows get ids derived from the person and the row's place, so the demo is the same
+    every time it is seeded (the same row keeps its id when a later step fills the form again)."""
+    out = dict(answers)
+    for key, value in answers.items():
+        f = scope.fields.get(key)
+        if f is not None and f.subform is not None and isinstance(value, list):
+            out[key] = [
+                {ROW_ID: hashlib.sha1(f"{seed}:{key}:{i}".encode()).hexdigest()[:12], **row}
+                if isinstance(row, dict) and ROW_ID not in row
+                else row
+                for i, row in enumerate(value)
+            ]
+    return out
+
+
 class _Walker:
     """Takes one person's record along its path, acting as the demo accounts."""
 
@@ -184,7 +202,7 @@ class _Walker:
                         used[fid] += 1
             elif step.action == "answers":
                 data = dict(step.answers)
-            data = resolve_dates(rt.scope, data, self.today)
+            data = _row_ids(rt.scope, resolve_dates(rt.scope, data, self.today), f"{person.pos.line}")
             if record_id is None:  # the first step creates the record (with its answers, if it fills)
                 self.at = person.pos
                 view, _ = records.create(

@@ -8,9 +8,10 @@ from typing import Any
 from engine.i18n import _
 from engine.language.model import RecordType, Transition
 from engine.runtime.evaluation import evaluate
+from engine.runtime.policy import Holding
 from engine.runtime.workflow import TransitionCheck, check_transition, state_label, transition_label
 from engine.service import audit
-from engine.service.context import Context, add_history, load, requested_by
+from engine.service.context import Context, access, add_history, load, requested_by
 from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from engine.service.views import view
 from engine.storage.models import Record, TransitionLog
@@ -23,10 +24,18 @@ def find_transition(ctx: Context, rec: Record, rt: RecordType, transition_id: st
     return wf.transitions[transition_id]
 
 
-def checked(ctx: Context, rec: Record, t: Transition, override_reason: str | None) -> TransitionCheck:
+def checked(ctx: Context, rec: Record, hold: Holding, t: Transition, override_reason: str | None) -> TransitionCheck:
+    """The transition, if this user may take it now; else the refusal, with the reasons."""
     rt = ctx.module.record_types[rec.record_type]
     wf = ctx.module.workflow_for(rt.id)
     assert wf is not None and rec.stage is not None
+    if not access(ctx, rec, hold).workflow:
+        raise Forbidden(
+            _(
+                "A referral lets you read what was shared with you; the steps of this record stay with the "
+                "agency that holds it."
+            )
+        )
     ev = evaluate(rt, rec.data)
     mine = t.approval and requested_by(ctx.session, rec) == ctx.user.id
     c = check_transition(wf, t, ev, ctx.actor.role, rec.stage, requested_by_user=mine, override_reason=override_reason)
@@ -59,7 +68,7 @@ def transition(
     t = find_transition(ctx, rec, rt, transition_id)
     if t.referral:
         raise BadRequest(f"'{t.label}' is a referral: use the referrals endpoint, which asks to whom")
-    c = checked(ctx, rec, t, override_reason)
+    c = checked(ctx, rec, hold, t, override_reason)
     log_transition(ctx, rec, t, comment, override_reason if c.overridden else None)
     return view(ctx, rec, hold)
 

@@ -13,7 +13,7 @@ from engine.runtime.evaluation import Evaluation, evaluate
 from engine.runtime.policy import Holding
 from engine.runtime.workflow import TransitionCheck, check_transition, transition_label
 from engine.service import audit
-from engine.service.context import Context, holdings, requested_by, usernames
+from engine.service.context import Context, access, holdings, requested_by, usernames
 from engine.storage.models import Record, RecordLink
 
 
@@ -32,8 +32,8 @@ def view(ctx: Context, rec: Record, hold: Holding, ev: Evaluation | None = None)
     """The record as this user may see it."""
     rt = ctx.module.record_types[rec.record_type]
     ev = ev or evaluate(rt, rec.data)
-    readable = ctx.policy.readable_forms(ctx.actor, rt.id, hold)
-    writable = ctx.policy.writable_forms(ctx.actor, rt.id, hold)
+    mine = access(ctx, rec, hold)
+    readable, writable = mine.read_forms, mine.write_forms
     names = usernames(ctx.session, {rec.owner_id})
     forms = {}
     for fid in rt.form_ids:
@@ -57,7 +57,7 @@ def view(ctx: Context, rec: Record, hold: Holding, ev: Evaluation | None = None)
             "reasons": list(c.reasons + c.needs_reason),
             "referral": c.transition.referral,
         }
-        for c in transition_checks(ctx, rec, rt, ev)
+        for c in (transition_checks(ctx, rec, rt, ev) if mine.workflow else [])
         if rec.stage in c.transition.from_states and ctx.actor.role.id in c.transition.roles
     ]
     return {
@@ -71,10 +71,12 @@ def view(ctx: Context, rec: Record, hold: Holding, ev: Evaluation | None = None)
         "created_at": audit.iso(rec.created_at),
         "updated_at": audit.iso(rec.updated_at),
         "definitions_version": rec.definitions_version,
+        "relation": mine.relation,
         "data": ctx.policy.filter_data(ctx.actor, rt.id, hold, rec.data),
         "forms": forms,
         "transitions": transitions,
         "links": links(ctx, rec),
+        "assignees": sorted(usernames(ctx.session, set(hold.assignee_ids)).values()) if mine.workflow else [],
     }
 
 

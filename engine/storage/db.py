@@ -27,6 +27,30 @@ def data_dir() -> str:
     return base
 
 
+def private_folder(path: str) -> None:
+    """Make the folder if needed, readable by its owner only (it holds survivors' records)."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
+def private_sqlite_file(url: str) -> None:
+    """A SQLite database file readable and writable by its owner only (SQLite gives its -wal and
+    -shm files the same mode), in a private folder when Sanad makes the folder."""
+    from sqlalchemy.engine import make_url
+
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        private_folder(folder)
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    elif os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o600)
+
+
 def resolve_url(url: str | None) -> str:
     """--db, then $SANAD_DATABASE_URL, then a SQLite file in the data folder (created if needed)."""
     if url:
@@ -34,7 +58,7 @@ def resolve_url(url: str | None) -> str:
     if os.environ.get(ENV_URL):
         return os.environ[ENV_URL]
     folder = data_dir()
-    os.makedirs(folder, exist_ok=True)
+    private_folder(folder)
     return "sqlite:///" + os.path.join(folder, "sanad.db")
 
 
@@ -47,6 +71,7 @@ def display_url(url: str) -> str:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

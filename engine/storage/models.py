@@ -43,11 +43,14 @@ class Agency(Base):
 
 
 class Group(Base):
+    """A team of one agency: (agency, code) is its identity, so two agencies may both have a team_north."""
+
     __tablename__ = "groups"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
+    code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    __table_args__ = (UniqueConstraint("agency_id", "code", name="uq_groups_agency_code"),)
 
 
 class User(Base):
@@ -153,6 +156,8 @@ class Assignment(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     comment: Mapped[str | None] = mapped_column(Text)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Referral(Base):
@@ -163,8 +168,9 @@ class Referral(Base):
     to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     to_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)  # until someone accepts
     by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    forms: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    status: Mapped[str] = mapped_column(String(16))  # pending | accepted | declined
+    forms: Mapped[list[str]] = mapped_column(JSONType, default=list)  # shared: the recipient reads these
+    write_forms: Mapped[list[str] | None] = mapped_column(JSONType, default=list)  # of those, the ones they may write
+    status: Mapped[str] = mapped_column(String(16))  # pending | accepted | declined | revoked | closed
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     comment: Mapped[str | None] = mapped_column(Text)
     override_reason: Mapped[str | None] = mapped_column(Text)
@@ -184,3 +190,17 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     record_id: Mapped[str | None] = mapped_column(String(36), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: the acting user's agency (for a failed sign-in, the named account's), and the record's: an
+    #: auditor of an agency reads the entries of either
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    record_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+
+
+class Throttle(Base):
+    """Sign-in attempts counted per key (account and address, address, account) in a window: shared
+    by every server process, updated atomically."""
+
+    __tablename__ = "throttle"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    count: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -6,6 +6,8 @@ SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from engine.runtime.policy import Reach
@@ -15,40 +17,60 @@ from engine.storage.models import Assignment, Record, Referral
 OPEN_REFERRAL = ("pending", "accepted")
 
 
-def records_in_reach(reach: Reach) -> ColumnElement[bool]:
-    """The WHERE condition on `records` for every record the user reaches."""
+def records_held(reach: Reach) -> ColumnElement[bool]:
+    """Records the user reaches through the agency that holds them: as owner, assignee, or by the
+    group, agency or module scope of their role (every relation but a referral)."""
     if reach.everything:
         return true()
-    clauses: list[ColumnElement[bool]] = [
-        Record.owner_id == reach.user_id,
-        Record.id.in_(
+    clauses: list[ColumnElement[bool]] = [Record.owner_id == reach.user_id]
+    if reach.agency_id is not None:
+        mine = Record.agency_id == reach.agency_id
+        assigned = Record.id.in_(
             select(Assignment.record_id).where(Assignment.user_id == reach.user_id, Assignment.active.is_(True))
-        ),
+        )
+        clauses.append(and_(mine, assigned))
+        if reach.group_ids:
+            clauses.append(and_(mine, Record.group_id.in_(sorted(reach.group_ids))))
+        if reach.agency_wide:
+            clauses.append(mine)
+    return or_(*clauses)
+
+
+def records_referred(reach: Reach) -> ColumnElement[bool]:
+    """Records shared with the user by an open referral, or with their agency while it waits for
+    one of its agency-wide users to answer."""
+    clauses: list[ColumnElement[bool]] = [
         Record.id.in_(
             select(Referral.record_id).where(Referral.to_user_id == reach.user_id, Referral.status.in_(OPEN_REFERRAL))
-        ),
+        )
     ]
-    if reach.group_ids:
-        clauses.append(Record.group_id.in_(sorted(reach.group_ids)))
-    if reach.agency_id is not None:
-        clauses.append(Record.agency_id == reach.agency_id)
     if reach.agency_inbox is not None:
         clauses.append(
             Record.id.in_(
                 select(Referral.record_id).where(
                     Referral.to_agency_id == reach.agency_inbox,
                     Referral.to_user_id.is_(None),
-                    Referral.status.in_(OPEN_REFERRAL),
+                    Referral.status == "pending",
                 )
             )
         )
     return or_(*clauses)
 
 
-def referral_inbox(reach: Reach) -> ColumnElement[bool]:
-    """The WHERE condition on `referrals` for those addressed to the user, or to their agency when
-    their role decides for the agency."""
+def records_in_reach(reach: Reach) -> ColumnElement[bool]:
+    """The WHERE condition on `records` for every record the user reaches."""
+    if reach.everything:
+        return true()
+    return or_(records_held(reach), records_referred(reach))
+
+
+def referral_inbox(reach: Reach, record_types: Iterable[str]) -> ColumnElement[bool]:
+    """The WHERE condition on `referrals` joined with `records`: those addressed to the user, or to
+    their agency when their role decides for the agency, of record types their role may read."""
+    types = sorted(record_types)
+    if not types:
+        return false()
     clauses: list[ColumnElement[bool]] = [Referral.to_user_id == reach.user_id]
     if reach.agency_inbox is not None:
         clauses.append(and_(Referral.to_user_id.is_(None), Referral.to_agency_id == reach.agency_inbox))
-    return or_(*clauses) if clauses else false()
+    return and_(or_(*clauses), Record.record_type.in_(types))

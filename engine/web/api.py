@@ -10,8 +10,18 @@ from starlette.responses import JSONResponse, Response
 
 from engine.service import accounts, assignments, audit, listing, records, referrals, transitions
 from engine.service.context import Context
-from engine.service.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from engine.web.context import clear_session_cookie, in_context, json_body, set_session_cookie, sign_in, sign_out
+from engine.service.errors import BadRequest, NotFound, Unauthorized
+from engine.service.listing import MAX_PAGE
+from engine.web.context import (
+    clear_session_cookie,
+    in_context,
+    json_body,
+    remember_device,
+    set_session_cookie,
+    sign_in,
+    sign_out,
+)
+from engine.web.inputs import positive_id, whole_number
 from engine.web.openapi import spec
 from renderers.json.form import field_to_json
 
@@ -19,8 +29,10 @@ JSON = dict[str, Any]
 
 
 async def answer(request: Request, use_case: Callable[[Context], Any], status: int = 200) -> Response:
-    """Run a use case for the signed-in user in one transaction; its result as JSON."""
-    return JSONResponse(await in_context(request, use_case), status_code=status)
+    """Run a use case for the signed-in user in one transaction; its result as JSON. The response is
+    rendered inside the transaction, so a result that cannot be sent is never committed either."""
+    response: Response = await in_context(request, lambda ctx: JSONResponse(use_case(ctx), status_code=status))
+    return response
 
 
 def _str(body: JSON, key: str) -> str | None:
@@ -40,6 +52,7 @@ async def login(request: Request) -> Response:
         raise Unauthorized("the user name or password is not right")
     response = JSONResponse({"user": result[0]})
     set_session_cookie(request, response, result[1])
+    remember_device(request, response, username)
     return response
 
 
@@ -117,10 +130,7 @@ async def form(request: Request) -> Response:
 
 
 def _page(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise BadRequest("'page' must be a positive whole number")
-    return int(raw)
+    return whole_number(request.query_params.get("page"), "page", default=1, low=1, high=MAX_PAGE)
 
 
 async def records_collection(request: Request) -> Response:
@@ -172,6 +182,15 @@ async def record_assign(request: Request) -> Response:
     )
 
 
+async def record_unassign(request: Request) -> Response:
+    p = request.path_params
+    body = await json_body(request) if int(request.headers.get("content-length") or 0) else {}
+    comment = _str(body, "comment")
+    return await answer(
+        request, lambda ctx: assignments.unassign(ctx, p["record_type"], p["id"], p["username"], comment)
+    )
+
+
 async def record_refer(request: Request) -> Response:
     p = request.path_params
     body = await json_body(request)
@@ -198,26 +217,27 @@ async def referral_list(request: Request) -> Response:
 
 
 async def referral_respond(request: Request) -> Response:
-    raw = request.path_params["id"]
-    if not raw.isdigit():
-        raise NotFound("no such referral")
+    referral_id = positive_id(request.path_params["id"], "referral")
     decision = request.path_params["decision"]
-    if decision not in ("accept", "decline"):
-        raise NotFound("use /accept or /decline")
+    if decision not in ("accept", "decline", "revoke", "close"):
+        raise NotFound("use /accept, /decline, /revoke or /close")
     body = await json_body(request)
     comment = _str(body, "comment")
-    return await answer(request, lambda ctx: referrals.respond(ctx, int(raw), decision == "accept", comment))
+    if decision in ("revoke", "close"):
+        status = "revoked" if decision == "revoke" else "closed"
+        return await answer(request, lambda ctx: referrals.end(ctx, referral_id, status, comment))
+    return await answer(request, lambda ctx: referrals.respond(ctx, referral_id, decision == "accept", comment))
 
 
 async def audit_list(request: Request) -> Response:
     q = request.query_params
 
     def work(ctx: Context) -> JSON:
-        if not ctx.actor.role.can("audit.read"):
-            raise Forbidden("your role may not read the audit log")
-        entries = audit.search(ctx.session, username=q.get("user"), record_id=q.get("record"), action=q.get("action"))
-        audit.record(ctx.session, "audit.read", user=ctx.user, ip=ctx.ip, filters=dict(q))
-        return {"entries": entries}
+        return {
+            "entries": audit.read_log(
+                ctx, username=q.get("user"), record_id=q.get("record"), action=q.get("action"), filters=dict(q)
+            )
+        }
 
     return await answer(request, work)
 
@@ -238,6 +258,7 @@ ROUTES = [
     ("/api/v1/records/{record_type}/{id}/history", record_history, ["GET"]),
     ("/api/v1/records/{record_type}/{id}/transitions/{transition}", record_transition, ["POST"]),
     ("/api/v1/records/{record_type}/{id}/assignments", record_assign, ["POST"]),
+    ("/api/v1/records/{record_type}/{id}/assignments/{username}", record_unassign, ["DELETE"]),
     ("/api/v1/records/{record_type}/{id}/referrals", record_refer, ["POST"]),
     ("/api/v1/referrals", referral_list, ["GET"]),
     ("/api/v1/referrals/{id}/{decision:str}", referral_respond, ["POST"]),

@@ -3,13 +3,12 @@ bodies, and turning service errors into responses. The API and the pages both bu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,13 +18,14 @@ from engine.runtime.registry import Registry
 from engine.service import accounts, audit
 from engine.service.context import Context
 from engine.service.database import Database, Unit
-from engine.service.errors import BadRequest, ServiceError, Unauthorized
+from engine.service.errors import ServiceError, Unauthorized
+from engine.service.throttle import Throttle
+from engine.web.inputs import parse_json
 
 if TYPE_CHECKING:
     from engine.web.app import Settings
 
 COOKIE = "sanad_session"
-MAX_BODY = 2 * 1024 * 1024
 T = TypeVar("T")
 
 
@@ -37,8 +37,9 @@ class State:
     registry: Registry
     database: Database
     hasher: Any
-    throttle: accounts.Throttle
+    throttle: Throttle
     signer: URLSafeSerializer
+    device_signer: URLSafeTimedSerializer
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -58,29 +59,8 @@ def error_response(exc: ServiceError) -> JSONResponse:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    if int(request.headers.get("content-length") or 0) > MAX_BODY:
-        raise ServiceError("the request is too large")
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise ServiceError("the request is too large")
-    try:
-        data = json.loads(raw or b"{}", parse_constant=_no_constant, parse_float=_finite)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the body is not valid JSON (numbers must be finite)") from None
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
-    return data
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise ValueError("number out of range")
-    return value
+    """The request's JSON object (its size was limited while it streamed in: web/limits.py)."""
+    return parse_json(await request.body())
 
 
 # -- the session cookie ------------------------------------------------------------------------------
@@ -105,6 +85,14 @@ def set_session_cookie(request: Request, response: Response, sid: str) -> None:
 
 def clear_session_cookie(request: Request, response: Response) -> None:
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=request.url.scheme == "https")
+
+
+async def session_alive(request: Request) -> bool:
+    """Does the request carry the cookie of a session that has not ended? (No refresh, no body read.)"""
+    sid = session_id(request)
+    if sid is None:
+        return False
+    return await in_transaction(request, lambda session: accounts.session_user(session, sid) is not None)
 
 
 # -- running a request's work -----------------------------------------------------------------------
@@ -137,12 +125,45 @@ async def in_context(request: Request, fn: Callable[[Context], T]) -> T:
     return await in_transaction(request, lambda session: fn(current_context(request, session)))
 
 
+DEVICE_COOKIE = "sanad_device"
+DEVICE_DAYS = 180
+
+
+def _device_names(request: Request) -> list[str]:
+    """The accounts that signed in before on this browser (a signed cookie, 180 days)."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return []
+    try:
+        names = state(request).device_signer.loads(raw, max_age=DEVICE_DAYS * 86400)
+    except BadSignature:
+        return []
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def remember_device(request: Request, response: Response, username: str) -> None:
+    """Mark this browser as one the account signs in on: a flood of wrong passwords from elsewhere
+    does not slow its owner down here (service/throttle.py)."""
+    others = [n for n in _device_names(request) if n != username.lower()][-4:]
+    names = [*others, username.lower()]
+    response.set_cookie(
+        DEVICE_COOKIE,
+        state(request).device_signer.dumps(names),
+        max_age=DEVICE_DAYS * 86400,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=request.url.scheme == "https",
+    )
+
+
 async def sign_in(request: Request, username: str, password: str) -> tuple[dict[str, Any], str] | None:
-    """Check the password (throttled per account and address): the user's profile and a new
-    session id, or None."""
+    """Check the password (throttled: service/throttle.py): the user's profile and a new session id,
+    or None."""
     st = state(request)
     ip = client_ip(request)
-    st.throttle.check(username, ip)
+    known = username.strip().lower() in _device_names(request)
+    reservation = await run_in_threadpool(st.throttle.reserve, username, ip, known)
 
     def work(session: Unit) -> tuple[dict[str, Any], str] | None:
         found = accounts.sign_in(
@@ -151,10 +172,8 @@ async def sign_in(request: Request, username: str, password: str) -> tuple[dict[
         return (accounts.profile(found[0]), found[1]) if found else None
 
     result = await in_transaction(request, work)
-    if result is None:
-        st.throttle.failed(username, ip)
-    else:
-        st.throttle.succeeded(username)
+    if result is not None:
+        await run_in_threadpool(st.throttle.succeeded, reservation)
     return result
 
 

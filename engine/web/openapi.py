@@ -24,8 +24,9 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "Not allowed for this user",
         404: "Not found (or not visible to this user)",
         409: "Conflict: stale version, wrong stage or duplicate",
+        413: "The body is larger than this address accepts",
         422: "Invalid answers or a workflow step that cannot be taken yet, with reasons",
-        429: "Too many failed sign-ins",
+        429: "Too many sign-in attempts",
     }
     return {str(c): _resp(words[c], ERROR) for c in codes}
 
@@ -93,6 +94,11 @@ def spec() -> dict[str, Any]:
                         "forms": {"type": "object"},
                         "transitions": {"type": "array", "items": {"type": "object"}},
                         "links": {"type": "array", "items": {"type": "object"}},
+                        "relation": {
+                            "enum": ["owner", "assignee", "group", "agency", "all", "referral"],
+                            "description": "how you reach the record; it fixes what you may do (docs/access.md)",
+                        },
+                        "assignees": {"type": "array", "items": {"type": "string"}},
                     },
                 },
             },
@@ -231,7 +237,18 @@ def spec() -> dict[str, Any]:
                             "properties": {"to": {"type": "string"}, "comment": {"type": "string"}},
                         }
                     ),
-                    "responses": {"200": _resp("Assigned", record), **_errors(400, 401, 403, 404, 422)},
+                    "responses": {"200": _resp("Assigned", record), **_errors(400, 401, 403, 404, 409, 422)},
+                }
+            },
+            "/api/v1/records/{record_type}/{id}/assignments/{username}": {
+                "delete": {
+                    "summary": "End a user's assignment to the record (their access through it ends)",
+                    "parameters": [
+                        RT,
+                        RID,
+                        {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": _resp("Unassigned", record), **_errors(401, 403, 404)},
                 }
             },
             "/api/v1/records/{record_type}/{id}/referrals": {
@@ -247,6 +264,11 @@ def spec() -> dict[str, Any]:
                                 "to": {"type": "string", "description": "a user name"},
                                 "to_agency": {"type": "string", "description": "an agency code, instead of to"},
                                 "forms": {"type": "array", "items": {"type": "string"}},
+                                "write_forms": {
+                                    "type": "array",
+                                    "items": {"type": "string"},
+                                    "description": "of the shared forms, those the recipient may also write",
+                                },
                                 "comment": {"type": "string"},
                                 "override_reason": {"type": "string"},
                             },
@@ -260,12 +282,18 @@ def spec() -> dict[str, Any]:
             },
             "/api/v1/referrals/{id}/{decision}": {
                 "post": {
-                    "summary": "Accept or decline a referral made to you",
+                    "summary": "Accept or decline a referral made to you; revoke one (the holding agency); close one "
+                    "(either side) — access through it ends",
                     "parameters": [
                         {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
-                        {"name": "decision", "in": "path", "required": True, "schema": {"enum": ["accept", "decline"]}},
+                        {
+                            "name": "decision",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"enum": ["accept", "decline", "revoke", "close"]},
+                        },
                     ],
-                    "responses": {"200": _resp("Answered"), **_errors(401, 404, 409)},
+                    "responses": {"200": _resp("Answered"), **_errors(400, 401, 403, 404, 409)},
                 }
             },
             "/api/v1/audit": {

@@ -12,6 +12,7 @@ from typing import Any
 
 from engine import i18n
 from engine.expressions.compiler import Env
+from engine.language.answers import ROW_ID, valid_row_id
 from engine.language.model import Field, Form
 from engine.runtime.evaluation import Evaluation, choice_allowed
 
@@ -42,6 +43,7 @@ class FieldView:
     errors: list[str]
     choices: list[ChoiceView] = field(default_factory=list)
     rows: list[list[FieldView]] = field(default_factory=list)  # subform rows
+    row_ids: list[str] = field(default_factory=list)  # each row's stable id ('' for a row not saved yet)
     template: list[FieldView] = field(default_factory=list)  # an empty row, for "add a row"
     widget: str = "input"
     label_lang: str = "en"
@@ -146,6 +148,7 @@ def _fields(
             stored = ev.values.get(f.id)
             row_values: list[Any] = stored if isinstance(stored, list) else []
             for i, row in enumerate(rows):
+                view.row_ids.append(str(row.get(ROW_ID, "")) if isinstance(row, dict) else "")
                 rv = row_values[i] if i < len(row_values) else {}
                 row_env = Env(rv, (env.v, *env.up), ev.today)
                 view.rows.append(
@@ -197,13 +200,17 @@ def parse_submission(form: Form, writable: frozenset[str], items: list[tuple[str
             rows: dict[int, dict[str, Any]] = {}
             for key, vals in raw.items():
                 parts = key.split(".")
-                if len(parts) == 3 and parts[0] == f.id and parts[1].isdigit():
+                if len(parts) == 3 and parts[0] == f.id and parts[1].isascii() and parts[1].isdigit():
+                    if parts[2] == ROW_ID:
+                        if valid_row_id(vals[-1]):
+                            rows.setdefault(int(parts[1]), {})[ROW_ID] = vals[-1]
+                        continue
                     inner = f.subform.fields.get(parts[2])
                     if inner is None or parts[2] not in writable:
                         continue
                     rows.setdefault(int(parts[1]), {})[parts[2]] = _value(inner, vals)
             marker = raw.get(f"{f.id}.__rows__", [])
-            for idx in (int(x) for m in marker for x in m.split(",") if x.isdigit()):
+            for idx in (int(x) for m in marker for x in m.split(",") if x.isascii() and x.isdigit()):
                 rows.setdefault(idx, {})
             if rows or present_rows.get(f.id) or marker:
                 data[f.id] = [{k: v for k, v in rows[i].items() if v is not None} for i in sorted(rows)]

@@ -24,6 +24,7 @@ ROUTES = [
     Route("/records/{record_type}/{id}", records.record_page, methods=["GET"]),
     Route("/records/{record_type}/{id}/reveal", lists.reveal, methods=["POST"]),
     Route("/records/{record_type}/{id}/assign", records.record_assign, methods=["POST"]),
+    Route("/records/{record_type}/{id}/assignments/{username}/end", records.record_unassign, methods=["POST"]),
     Route("/records/{record_type}/{id}/transitions/{transition}", records.record_transition, methods=["POST"]),
     Route("/records/{record_type}/{id}/forms/{form}", forms.form_page, methods=["GET"]),
     Route("/records/{record_type}/{id}/forms/{form}", forms.form_submit, methods=["POST"]),

@@ -10,7 +10,6 @@ from starlette.responses import Response
 from engine.i18n import _
 from engine.service import audit
 from engine.service.context import Context
-from engine.service.errors import Forbidden
 from engine.web.pages.common import label_time, page, render
 
 AUDIT_ACTIONS = [
@@ -25,10 +24,13 @@ AUDIT_ACTIONS = [
     "record.history",
     "record.transition",
     "record.assign",
+    "record.unassign",
     "record.refer",
     "record.reveal",
     "referral.accept",
     "referral.decline",
+    "referral.revoke",
+    "referral.close",
     "user.add",
     "user.disable",
     "audit.read",
@@ -39,21 +41,20 @@ async def audit_page(request: Request) -> Response:
     qp = request.query_params
 
     def work(ctx: Context) -> Response:
-        if not ctx.actor.role.can("audit.read"):
-            raise Forbidden("Your role may not read the audit log.")
         since = None
         if qp.get("since"):
             try:
                 since = datetime.fromisoformat(qp["since"])
             except ValueError:
                 since = None
-        found = audit.search(
-            ctx.session,
+        found = audit.read_log(
+            ctx,
             username=qp.get("user") or None,
             record_id=qp.get("record") or None,
             action=qp.get("action") or None,
             since=since,
             limit=300,
+            filters=dict(qp),
         )
         entries = [
             {
@@ -64,7 +65,6 @@ async def audit_page(request: Request) -> Response:
             }
             for e in found
         ]
-        audit.record(ctx.session, "audit.read", user=ctx.user, ip=ctx.ip, filters=dict(qp))
         return render(
             request,
             "audit.html",

@@ -12,8 +12,16 @@ from engine.i18n import _
 from engine.service import accounts
 from engine.service.context import Context
 from engine.service.errors import TooManyAttempts, Unauthorized
-from engine.web.context import clear_session_cookie, in_context, set_session_cookie, sign_in, sign_out, state
-from engine.web.pages.common import redirect, render, safe_next
+from engine.web.context import (
+    clear_session_cookie,
+    in_context,
+    remember_device,
+    set_session_cookie,
+    sign_in,
+    sign_out,
+    state,
+)
+from engine.web.pages.common import Posted, redirect, render, safe_next, with_form
 
 
 async def login_page(request: Request) -> Response:
@@ -27,11 +35,11 @@ async def login_page(request: Request) -> Response:
     )
 
 
-async def login_submit(request: Request) -> Response:
+@with_form(10, signed_in=False)
+async def login_submit(request: Request, form: Posted) -> Response:
     st = state(request)
-    async with request.form(max_files=0, max_fields=10) as form:
-        username, password = str(form.get("username", "")), str(form.get("password", ""))
-        nxt = safe_next(str(form.get("next", "/")))
+    username, password = form.get("username"), form.get("password")
+    nxt = safe_next(form.get("next", "/"))
 
     def fail(message: str, status: int) -> Response:
         return render(
@@ -54,6 +62,7 @@ async def login_submit(request: Request) -> Response:
         return fail(_("The user name or password is not right."), 401)
     response = RedirectResponse(nxt, status_code=303)
     set_session_cookie(request, response, result[1])
+    remember_device(request, response, username)
     return response
 
 
@@ -64,11 +73,11 @@ async def logout_submit(request: Request) -> Response:
     return response
 
 
-async def set_locale(request: Request) -> Response:
+@with_form(5, signed_in=False)
+async def set_locale(request: Request, form: Posted) -> Response:
     """The language switcher: saves the choice to the user's profile and goes back."""
-    async with request.form(max_files=0, max_fields=5) as form:
-        locale = str(form.get("locale") or "")
-        back = safe_next(str(form.get("back") or "/"))
+    locale = form.get("locale")
+    back = safe_next(form.get("back") or "/")
 
     def work(ctx: Context) -> Response:
         if locale in ctx.module.locales:

@@ -3,13 +3,14 @@ page or a form action for the signed-in user, and labels (times, stages, answers
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from babel.dates import format_datetime
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -18,7 +19,8 @@ from engine.i18n import _
 from engine.runtime.workflow import state_label
 from engine.service.context import Context
 from engine.service.errors import Forbidden, NotFound, ServiceError, Unauthorized
-from engine.web.context import audit_refusal, in_context, state
+from engine.web.context import Endpoint, audit_refusal, in_context, session_alive, state
+from engine.web.inputs import check_texts
 from renderers import html as renderer
 
 FLASH = "sanad_flash"
@@ -148,6 +150,62 @@ def render(request: Request, template: str, ctx: Context | None, status: int = 2
     if flash:
         response.delete_cookie(FLASH, path="/")
     return response
+
+
+# -- reading a posted form ---------------------------------------------------------------------------------
+class Posted:
+    """A posted form's fields, read after the session was checked, with clean texts."""
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self.items = items
+
+    def get(self, key: str, default: str = "") -> str:
+        return next((v for k, v in reversed(self.items) if k == key), default)
+
+    def getlist(self, key: str) -> list[str]:
+        return [v for k, v in self.items if k == key]
+
+
+PostHandler = Callable[[Request, Posted], Awaitable[Response]]
+
+
+def _record_page_of(path: str) -> str:
+    """Where to come back after signing in: the page the form belongs to."""
+    parts = path.strip("/").split("/")
+    if parts[:1] == ["records"] and len(parts) >= 5 and parts[3] == "forms":
+        return "/" + "/".join(parts[:5])
+    if parts[:1] == ["records"] and len(parts) >= 3:
+        return "/" + "/".join(parts[:3])
+    return "/"
+
+
+def with_form(max_fields: int, *, signed_in: bool = True) -> Callable[[PostHandler], Endpoint]:
+    """Read a posted form for the handler. When `signed_in`, the session is checked first, so a
+    visitor without one is sent to sign in before a byte of the body is read."""
+
+    def decorate(fn: PostHandler) -> Endpoint:
+        async def wrapped(request: Request) -> Response:
+            try:
+                if signed_in and not await session_alive(request):
+                    raise Unauthorized("sign in first")
+                async with request.form(max_files=0, max_fields=max_fields) as form:
+                    items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+                for k, v in items:
+                    check_texts(v, k.removeprefix("f:"))
+            except Unauthorized:
+                target = _record_page_of(request.url.path)
+                return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+            except ServiceError as exc:
+                return render(
+                    request, "error.html", None, exc.status, title=_("That did not work"), message=exc.message
+                )
+            except MultiPartException as exc:
+                return render(request, "error.html", None, 400, title=_("That did not work"), message=str(exc))
+            return await fn(request, Posted(items))
+
+        return wrapped
+
+    return decorate
 
 
 # -- running pages and actions ---------------------------------------------------------------------------

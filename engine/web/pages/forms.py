@@ -14,7 +14,8 @@ from engine.runtime.evaluation import evaluate
 from engine.service import records
 from engine.service.context import Context
 from engine.service.errors import Conflict, Forbidden, Invalid, NotFound
-from engine.web.pages.common import cell, page, peek_flash, redirect, render
+from engine.web.inputs import MAX_ID
+from engine.web.pages.common import Posted, cell, page, peek_flash, redirect, render, with_form
 from renderers.html import formview
 from renderers.json.form import field_to_json
 
@@ -130,6 +131,11 @@ def _shown(stored: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in merged.items() if v is not None}
 
 
+def _version(raw: str) -> int | None:
+    """The version the form was opened at (None if missing or not a plain number: a stale save then)."""
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < MAX_ID else None
+
+
 async def form_page(request: Request) -> Response:
     p = request.path_params
 
@@ -140,12 +146,12 @@ async def form_page(request: Request) -> Response:
     return await page(request, work)
 
 
-async def form_submit(request: Request) -> Response:
+@with_form(5000)
+async def form_submit(request: Request, form: Posted) -> Response:
     p = request.path_params
-    async with request.form(max_files=0, max_fields=5000) as form:
-        items = [(k, str(v)) for k, v in form.multi_items()]
+    items = form.items
     action = next((v for k, v in items if k == "action"), "save")
-    version_raw = next((v for k, v in items if k == "version"), "")
+    version = _version(form.get("version"))
 
     def work(ctx: Context) -> Response:
         rec = records.open_record(ctx, p["record_type"], p["id"])
@@ -161,7 +167,7 @@ async def form_submit(request: Request) -> Response:
             rows = list(data.get(sub) or [])
             if parts[0] == "add":
                 rows.append({})
-            elif len(parts) == 3 and parts[2].isdigit() and int(parts[2]) < len(rows):
+            elif len(parts) == 3 and parts[2].isascii() and parts[2].isdigit() and int(parts[2]) < len(rows):
                 rows.pop(int(parts[2]))
             data[sub] = rows
             return _form_page(
@@ -170,9 +176,8 @@ async def form_submit(request: Request) -> Response:
                 rec,
                 p["form"],
                 _shown(rec.data, data),
-                version=int(version_raw) if version_raw.isdigit() else rec.version,
+                version=version or rec.version,
             )
-        version = int(version_raw) if version_raw.isdigit() else None
         shown = _shown(rec.data, data)
         try:
             records.update(ctx, rt.id, rec.id, version, data)

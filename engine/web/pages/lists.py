@@ -12,7 +12,9 @@ from engine import i18n
 from engine.service import listing, records
 from engine.service.context import Context
 from engine.service.errors import NotFound
-from engine.web.pages.common import cell, here, page, peek_flash, redirect, render, rows, safe_next
+from engine.service.listing import MAX_PAGE
+from engine.web.inputs import whole_number
+from engine.web.pages.common import Posted, cell, here, page, peek_flash, redirect, render, rows, safe_next, with_form
 
 
 async def record_list(request: Request) -> Response:
@@ -23,7 +25,7 @@ async def record_list(request: Request) -> Response:
         rt = ctx.module.record_types.get(rt_id)
         if rt is None or not ctx.policy.may_on_type(ctx.actor, rt_id, "read"):
             raise NotFound("no such list")
-        page_no = int(qp["page"]) if qp.get("page", "").isdigit() and int(qp["page"]) > 0 else 1
+        page_no = whole_number(qp.get("page"), "page", default=1, low=1, high=MAX_PAGE)
         sort = qp.get("sort", "updated")
         choice_filters = [
             rt.scope.fields[fid]
@@ -97,10 +99,10 @@ async def record_list(request: Request) -> Response:
     return await page(request, work)
 
 
-async def reveal(request: Request) -> Response:
+@with_form(5)
+async def reveal(request: Request, form: Posted) -> Response:
     p = request.path_params
-    async with request.form(max_files=0, max_fields=5) as form:
-        back = safe_next(str(form.get("back", f"/records/{p['record_type']}")))
+    back = safe_next(form.get("back", f"/records/{p['record_type']}"))
 
     def work(ctx: Context) -> Response:
         rid = records.reveal(ctx, p["record_type"], p["id"], "shown in a list")

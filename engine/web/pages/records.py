@@ -14,14 +14,15 @@ from engine.runtime.workflow import state_label, transition_label
 from engine.service import assignments, records, referrals, transitions
 from engine.service.context import Context
 from engine.service.errors import Conflict, NotFound
-from engine.web.pages.common import action, label_time, page, redirect, render
+from engine.web.inputs import positive_id
+from engine.web.pages.common import Posted, action, label_time, page, redirect, render, safe_next, with_form
 
 
-async def record_new(request: Request) -> Response:
+@with_form(5)
+async def record_new(request: Request, form: Posted) -> Response:
     rt_id = request.path_params["record_type"]
-    async with request.form(max_files=0, max_fields=5) as form:
-        client_id = str(form.get("client_id") or uuid.uuid4())
-        link_to = str(form["link_to"]) if form.get("link_to") else None
+    client_id = form.get("client_id") or str(uuid.uuid4())
+    link_to = form.get("link_to") or None
 
     def work(ctx: Context) -> Response:
         try:
@@ -78,6 +79,17 @@ def _record_page(request: Request, ctx: Context, record_type: str, record_id: st
         for other in ctx.module.record_types.values()
         if rt.id in other.recorded_from and ctx.policy.can_create(ctx.actor, other.id)
     ]
+    shares = referrals.shared(ctx, rt.id, view["id"])
+    statuses = {
+        "pending": _("waiting for an answer"),
+        "accepted": _("accepted"),
+        "declined": _("declined"),
+        "revoked": _("revoked"),
+        "closed": _("closed"),
+    }
+    for s in shares:
+        s["status_label"] = statuses.get(s["status"], s["status"])
+        s["form_titles"] = [tr.text(f"forms/{f}/title", rt.forms[f].title)[0] for f in s["forms"] if f in rt.forms]
     return render(
         request,
         "record.html",
@@ -91,7 +103,9 @@ def _record_page(request: Request, ctx: Context, record_type: str, record_id: st
         transitions=view["transitions"],
         links=view["links"],
         history=history,
-        can_assign=ctx.policy.may_on_type(ctx.actor, rt.id, "assign"),
+        can_assign=ctx.policy.may_on_type(ctx.actor, rt.id, "assign") and view["relation"] != "referral",
+        assignees=view["assignees"],
+        shares=shares,
         linked_types=linked,
         new_id=str(uuid.uuid4()),
     )
@@ -102,13 +116,13 @@ async def record_page(request: Request) -> Response:
     return await page(request, lambda ctx: _record_page(request, ctx, p["record_type"], p["id"]))
 
 
-async def record_transition(request: Request) -> Response:
+@with_form(50)
+async def record_transition(request: Request, form: Posted) -> Response:
     p = request.path_params
-    async with request.form(max_files=0, max_fields=50) as form:
-        comment = str(form.get("comment") or "").strip() or None
-        reason = str(form.get("override_reason") or "").strip() or None
-        to = str(form.get("to") or "").strip() or None
-        shared = [str(v) for v in form.getlist("forms")]
+    comment = form.get("comment").strip() or None
+    reason = form.get("override_reason").strip() or None
+    to = form.get("to").strip() or None
+    shared = form.getlist("forms")
     back = f"/records/{p['record_type']}/{p['id']}"
 
     def work(ctx: Context) -> Response:
@@ -126,10 +140,10 @@ async def record_transition(request: Request) -> Response:
     return await action(request, work, back)
 
 
-async def record_assign(request: Request) -> Response:
+@with_form(5)
+async def record_assign(request: Request, form: Posted) -> Response:
     p = request.path_params
-    async with request.form(max_files=0, max_fields=5) as form:
-        to = str(form.get("to") or "").strip()
+    to = form.get("to").strip()
     back = f"/records/{p['record_type']}/{p['id']}"
 
     def work(ctx: Context) -> Response:
@@ -139,13 +153,30 @@ async def record_assign(request: Request) -> Response:
     return await action(request, work, back)
 
 
-async def referral_answer(request: Request) -> Response:
-    raw, decision = request.path_params["id"], request.path_params["decision"]
+@with_form(5)
+async def record_unassign(request: Request, form: Posted) -> Response:
+    p = request.path_params
+    back = f"/records/{p['record_type']}/{p['id']}"
 
     def work(ctx: Context) -> Response:
-        if not raw.isdigit() or decision not in ("accept", "decline"):
+        assignments.unassign(ctx, p["record_type"], p["id"], p["username"], None)
+        return redirect(request, back, _("%(user)s is no longer assigned.", user=p["username"]))
+
+    return await action(request, work, back)
+
+
+async def referral_answer(request: Request) -> Response:
+    raw, decision = request.path_params["id"], request.path_params["decision"]
+    back = safe_next(request.query_params.get("back") or "/")
+
+    def work(ctx: Context) -> Response:
+        referral_id = positive_id(raw, "referral")
+        if decision in ("revoke", "close"):
+            referrals.end(ctx, referral_id, "revoked" if decision == "revoke" else "closed", None)
+            return redirect(request, back, _("Referral revoked.") if decision == "revoke" else _("Referral closed."))
+        if decision not in ("accept", "decline"):
             raise NotFound("no such referral")
-        referrals.respond(ctx, int(raw), decision == "accept", None)
+        referrals.respond(ctx, referral_id, decision == "accept", None)
         return redirect(request, "/", _("Referral accepted.") if decision == "accept" else _("Referral declined."))
 
-    return await action(request, work, "/")
+    return await action(request, work, back)

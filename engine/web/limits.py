@@ -1,0 +1,84 @@
+"""Limits on what a request may carry, enforced before anything is parsed.
+
+- Bodies: a declared length over the limit is refused at once; a chunked body is counted while it
+  streams in and refused (413) as soon as it passes the limit, so no request can make the server
+  hold more than the limit in memory. JSON API calls, page forms and the sign-in form have their
+  own limits.
+- URLs: a NUL character (`%00`) in the path or query string is refused (400): no database stores it,
+  and no user types it.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+API_BODY = 2 * 1024 * 1024  # JSON: a record with long narratives is well under 100 KB
+FORM_BODY = 4 * 1024 * 1024  # a page's form: every answer of the longest form, with room to spare
+SIGN_IN_BODY = 16 * 1024  # a user name and a password
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def body_limit(path: str) -> int:
+    if path.startswith("/api/"):
+        return API_BODY
+    if path in ("/login", "/logout", "/locale"):
+        return SIGN_IN_BODY
+    return FORM_BODY
+
+
+class LimitsMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
+            await _answer(send, 400, "NUL characters are not allowed in addresses")
+            return
+        limit = body_limit(scope.get("path", ""))
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _answer(send, 413, f"the request is larger than the {limit // 1024} KB this address accepts")
+            return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await _answer(send, 413, f"the request is larger than the {limit // 1024} KB this address accepts")
+
+
+async def _answer(send: Send, status: int, message: str) -> None:
+    import json
+
+    body = json.dumps({"error": message, "status": status}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
