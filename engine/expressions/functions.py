@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-import re2
 
 from engine.diagnostics import did_you_mean
 from engine.expressions import values as V
 from engine.expressions.base import TYPE_WORDS, CheckerBase, Compiled, Env, unify
 from engine.expressions.parser import Node
+from engine.expressions.regex import Unsupported, backtracks, compile_regex
 
 if TYPE_CHECKING:
     from engine.language.model import FieldScope
@@ -43,48 +41,6 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "not": (1, 1),
 }
 _JS_UNSAFE_REGEX = re.compile(r"\(\?P|\\A|\\Z|\(\?#|\(\?\(|\\N\{|\(\?[aiLmsux]+[:)]|\*\+|\+\+|\?\+")
-
-
-# The standard library's own parser of patterns (typeshed has no stubs for it).
-re_parser: Any = importlib.import_module("re._parser")
-re_constants: Any = importlib.import_module("re._constants")
-
-# Patterns run on RE2 (linear time in the answer's length: a definition cannot freeze the server),
-# with the ASCII \d, \w, \s of the browsers' regular expressions.
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False
-_RE2_OPTIONS.max_mem = 8 << 20
-
-
-def backtracks(pattern: str) -> bool:
-    """Does the pattern repeat a repetition (`(a+)+`, `(a*)*`, `(a+){2,}`)? A backtracking engine (a
-    browser's) takes time exponential in the answer's length on such a pattern."""
-    try:
-        tree = re_parser.parse(pattern)
-    except re.error:  # pragma: no cover - compiled above
-        return False
-    return _nested_repeat(tree, inside=False)
-
-
-def _nested_repeat(items: Any, inside: bool) -> bool:
-    for op, av in items:
-        if op in (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT):
-            low, high, sub = av
-            variable = high == re_constants.MAXREPEAT or high > max(low, 1)
-            if variable and inside:
-                return True
-            if _nested_repeat(sub, inside or variable):
-                return True
-        elif op == re_constants.SUBPATTERN:
-            if _nested_repeat(av[-1], inside):
-                return True
-        elif op == re_constants.BRANCH:
-            if any(_nested_repeat(branch, inside) for branch in av[1]):
-                return True
-        elif op in (re_constants.ASSERT, re_constants.ASSERT_NOT):
-            if _nested_repeat(av[1], inside):
-                return True
-    return False
 
 
 class FunctionsChecker(CheckerBase):
@@ -240,9 +196,16 @@ class FunctionsChecker(CheckerBase):
                 "write the pattern literally, e.g. regex(., '^[0-9]{4}$')",
             )
         try:
-            pattern = re.compile(p.lit)
+            matches = compile_regex(p.lit)
         except re.error as exc:
             return self.error(args[1], "expr.bad-regex", f"the pattern '{p.lit}' is not valid: {exc}")
+        except Unsupported as exc:
+            return self.error(
+                args[1],
+                "expr.bad-regex",
+                f"the pattern '{p.lit}' cannot be checked in a time proportional to the answer: {exc}",
+                "rewrite it without that construct",
+            )
         if _JS_UNSAFE_REGEX.search(p.lit):
             return self.error(
                 args[1],
@@ -250,17 +213,7 @@ class FunctionsChecker(CheckerBase):
                 f"the pattern '{p.lit}' uses a feature browsers do not support the same way",
                 "avoid (?P…), \\A, \\Z, inline flags and possessive quantifiers",
             )
-        try:
-            linear = re2.compile(p.lit, options=_RE2_OPTIONS)
-        except re2.error:
-            return self.error(
-                args[1],
-                "expr.bad-regex",
-                f"the pattern '{p.lit}' uses look-around or back-references, which cannot be checked in a time "
-                "proportional to the answer",
-                "rewrite it without (?=…), (?!…), (?<=…), (?<!…) and \\1",
-            )
-        if backtracks(pattern.pattern):
+        if backtracks(p.lit):
             self.warn(
                 args[1],
                 "expr.slow-regex",
@@ -272,7 +225,7 @@ class FunctionsChecker(CheckerBase):
 
         def f(e: Env) -> bool:
             v = fs(e)
-            return v != "" and v is not None and linear.search(V.text_of(v)) is not None
+            return v != "" and v is not None and matches(V.text_of(v))
 
         return Compiled(f, "bool")
 

@@ -42,7 +42,10 @@ class LimitsMiddleware:
             return
         limit = body_limit(scope.get("path", ""))
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        if declared is not None and not declared.isdigit():
+            await _answer(send, 400, "the Content-Length header is not a number")
+            return
+        if declared is not None and int(declared) > limit:
             await _answer(send, 413, f"the request is larger than the {limit // 1024} KB this address accepts")
             return
         seen = 0

@@ -49,7 +49,7 @@ test('differential: values.py functions on odd values', (t) => {
   assert.ok(r.passed > 20000);
 });
 
-test('differential: regex() is Python re.search', (t) => {
+test('differential: regex() is the server\'s (Python\'s meaning, run on RE2)', (t) => {
   const r = runRegex(S, ref);
   t.diagnostic(`${r.passed} pattern x text pairs agree; ${r.known.length} known differences (conditional groups, unset back-references)`);
   assert.deepEqual(r.failed, []);
