@@ -9,10 +9,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.cli.common import CliError, data_options, database, registry
+from engine.cli.common import CliError, data_options, database, plural, registry
 from engine.service import accounts, audit
 from engine.service.database import Database, DatabaseUnavailable, display_url, resolve_url
-from engine.service.errors import ServiceError
+from engine.service.errors import NotFound, ServiceError
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -54,13 +54,22 @@ def cmd_db_grant(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_password(args: argparse.Namespace) -> str:
+def _read_password(args: argparse.Namespace, prompt: str = "Password") -> str:
+    """The password of --password-stdin (the first line of stdin), else asked twice at the terminal."""
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise CliError(
+                "no password on standard input: --password-stdin reads the password from its first line "
+                "(e.g. printf '%s\\n' \"$PASSWORD\" | sanad users …)"
+            )
     elif sys.stdin.isatty():
-        password = getpass.getpass("Password (10 characters or more): ")
-        if getpass.getpass("Same password again: ") != password:
-            raise CliError("the two passwords differ")
+        try:
+            password = getpass.getpass(f"{prompt} ({accounts.MIN_PASSWORD_LENGTH} characters or more): ")
+            if getpass.getpass("Same password again: ") != password:
+                raise CliError("the two passwords differ; nothing was changed")
+        except EOFError:
+            raise CliError("no password given; nothing was changed") from None
     else:
         raise CliError("no password: use --password-stdin to read it from standard input")
     return password
@@ -132,6 +141,30 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_reset_password(args: argparse.Namespace) -> int:
+    db = database(args)
+    try:
+        with db.reading() as session:  # before asking for the password: a mistyped name fails at once
+            known = accounts.find_user(session, args.name) is not None
+        if not known:
+            raise NotFound(f"there is no user '{args.name}'")
+        password = _read_password(args, f"New password for {args.name}")
+        with db.transaction() as session:
+            user, ended = accounts.reset_password(session, accounts.hasher(), args.name, password)
+            disabled = user.disabled
+    except NotFound as exc:
+        raise CliError(f"{exc.message}; 'sanad users list' shows the accounts") from None
+    except ServiceError as exc:
+        raise CliError(f"{exc.message}; nothing was changed") from None
+    finally:
+        db.dispose()
+    print(
+        f"Password reset for {args.name}; {plural(ended, 'session')} ended."
+        + (" The account is disabled and stays so: they still cannot sign in." if disabled else "")
+    )
+    return 0
+
+
 def cmd_audit_list(args: argparse.Namespace) -> int:
     since = None
     if args.since:
@@ -178,7 +211,7 @@ def add_commands(sub: Any) -> None:
     data_options(q)
     q.set_defaults(func=cmd_db_grant)
 
-    p = sub.add_parser("users", help="add, list and disable user accounts")
+    p = sub.add_parser("users", help="add, list and disable user accounts, reset passwords")
     usub = p.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
     q = usub.add_parser("add", help="add a user (the password is asked, or read with --password-stdin)")
     q.add_argument("name", help="the user name they sign in with")
@@ -197,6 +230,17 @@ def add_commands(sub: Any) -> None:
     q.add_argument("name")
     data_options(q)
     q.set_defaults(func=cmd_users_disable)
+    q = usub.add_parser(
+        "reset-password",
+        help="set a new password for a user and end their sessions (asked twice, or --password-stdin)",
+        description="Set a new password for an existing user (the same rules as 'users add': at least "
+        f"{accounts.MIN_PASSWORD_LENGTH} characters). Every session they have open ends at once, and the "
+        "change is written to the audit log.",
+    )
+    q.add_argument("name", help="the user name they sign in with")
+    q.add_argument("--password-stdin", action="store_true", help="read the new password from the first line of stdin")
+    data_options(q)
+    q.set_defaults(func=cmd_users_reset_password)
 
     p = sub.add_parser("audit", help="read the audit log (for the data protection officer)")
     asub = p.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)

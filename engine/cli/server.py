@@ -1,43 +1,196 @@
-"""`sanad serve`: the web app and the JSON API, optionally with demo data."""
+"""`sanad serve`: the web app and the JSON API, optionally with demo data and an access log."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
-from typing import Any
+import socket
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+from urllib.parse import quote
 
 import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine.cli.common import CliError, data_options, database, registry, say
+from engine.cli.common import CliError, data_options, database, plural, registry, say
+from engine.diagnostics import Report
+from engine.language.demo import read_demo
 from engine.runtime.registry import Registry
-from engine.service import seeding
-from engine.service.database import Database
+from engine.service import accounts, seeding
+from engine.service.database import Database, display_url
 from engine.web.app import Settings, create_app, secret_key
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     reg = registry(args)
-    db = database(args, create=True)
+    sock = bind(args.host, args.port)  # before the slow part: a busy port fails at once
     try:
-        if args.demo:
-            _demo(reg, db)
+        db = database(args, create=True)
+        try:
+            if args.demo:
+                _demo(reg, db)
+        finally:
+            db.dispose()
+        settings = Settings(
+            definitions=args.definitions or [],
+            database_url=db.url,
+            secret_key=secret_key(),
+            idle_minutes=args.idle_minutes,
+        )
+        app: ASGIApp = create_app(settings, reg)
+        if args.access_log:
+            app = AccessLog(app)
+        names = ", ".join(f"{m.id} {m.version}" for m in reg.modules.values())
+        where = _address(args.host, int(sock.getsockname()[1]))
+        kind = settings.database_url.split("://")[0]
+
+        def started() -> None:
+            say(f"serving {names} on http://{where} (database {kind}); press Ctrl+C to stop")
+
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,  # uvicorn's access log shows query strings; --access-log never does
+            proxy_headers=bool(args.behind_proxy),
+            forwarded_allow_ips=args.behind_proxy or None,
+        )
+        server = _Server(config, started)
+        try:
+            server.run(sockets=[sock])
+        except OSError as exc:  # listen() itself failed: another program took the port meanwhile
+            raise CliError(_bind_error(args.host, args.port, exc)) from None
+        if not server.started:
+            raise CliError("the server did not start; see the messages above")
     finally:
-        db.dispose()
-    settings = Settings(
-        definitions=args.definitions or [], database_url=db.url, secret_key=secret_key(), idle_minutes=args.idle_minutes
-    )
-    app = create_app(settings, reg)
-    names = ", ".join(f"{m.id} {m.version}" for m in reg.modules.values())
-    say(f"serving {names} on http://{args.host}:{args.port} (database {settings.database_url.split('://')[0]})")
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        proxy_headers=bool(args.behind_proxy),
-        forwarded_allow_ips=args.behind_proxy or None,
-    )
+        sock.close()
     return 0
+
+
+# -- listening ----------------------------------------------------------------------------------------
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port (uvicorn listens on it), or a CliError that says what to do.
+    Bound the way uvicorn binds (IPv6 when the host has a colon, SO_REUSEADDR), so a port whose
+    previous server just stopped can be used again at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CliError(_bind_error(host, port, exc)) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> str:
+    where = f"cannot listen on {_address(host, port)}"
+    if isinstance(exc, socket.gaierror):
+        return (
+            f"{where}: '{host}' is not a known address; --host takes an address of this computer, e.g. "
+            "--host 127.0.0.1 (this computer only) or --host 0.0.0.0 (every network)"
+        )
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"{where}: the port {port} is already in use (by another Sanad or another program); stop it, or "
+            f"choose a free port with --port, e.g. --port {port + 1 if port < 65535 else 8000}"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        why = " (ports below 1024 need administrator rights)" if port < 1024 else ""
+        return f"{where}: not allowed to use the port {port}{why}; choose another with --port, e.g. --port 8000"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"{where}: {host} is not an address of this computer; use --host 127.0.0.1 (this computer only) "
+            "or --host 0.0.0.0 (every network)"
+        )
+    return f"{where}: {exc.strerror or exc}; choose another address with --host or port with --port"
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0 to 65535)")
+    return port
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, calling `started` once it listens (and only then)."""
+
+    def __init__(self, config: uvicorn.Config, started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._started = started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            self._started()
+
+
+# -- the access log -----------------------------------------------------------------------------------
+
+
+class AccessLog:
+    """ASGI middleware writing one line per HTTP request: the time (UTC), the client's address, the
+    method, the path, the status and the duration. Never the query string nor a body: they can carry
+    the names and search terms of the people whose records Sanad holds."""
+
+    def __init__(self, app: ASGIApp, stream: TextIO | None = None) -> None:
+        self.app = app
+        self.stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status: list[int] = []
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        except BaseException:
+            if not status:
+                status.append(500)
+            raise
+        finally:
+            self.write(scope, status[0] if status else None, time.perf_counter() - start)
+
+    def write(self, scope: Scope, status: int | None, seconds: float) -> None:
+        at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        client = scope.get("client")
+        address = str(client[0]) if client else "-"
+        line = (
+            f"{at} {address} {_printable(str(scope.get('method', '-')), 16)} "
+            f"{_printable(str(scope.get('path', '')), 300)} {status or '-'} {seconds * 1000:.0f}ms"
+        )
+        print(line, file=self.stream or sys.stderr, flush=True)
+
+
+def _printable(text: str, limit: int) -> str:
+    """The text on one line: spaces and control characters percent-encoded, cut at `limit`. (The
+    path is already without its query string: ASGI keeps that apart, in `query_string`.)"""
+    out = "".join(c if c.isprintable() and not c.isspace() else quote(c, safe="") for c in text)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+# -- demo data ----------------------------------------------------------------------------------------
 
 
 def _demo(reg: Registry, db: Database) -> None:
@@ -48,6 +201,11 @@ def _demo(reg: Registry, db: Database) -> None:
             "(the GBV reference module and examples/child-protection have one)"
         )
     module = reg.modules[with_demo[0]]
+    with db.reading() as session:
+        existing = {a.username for a in accounts.list_accounts(session)}
+    if existing:
+        _reuse(reg, db, module.id, existing)
+        return
     say(f"creating the demo of '{module.id}': an agency, one account per role, and its people's records…")
 
     def progress(done: int, total: int) -> None:
@@ -59,10 +217,7 @@ def _demo(reg: Registry, db: Database) -> None:
     except seeding.DemoError as exc:
         if "empty database" not in str(exc):
             raise CliError(str(exc)) from None
-        say(
-            "the database already holds data, so no demo data was added; the demo accounts' passwords "
-            "were printed when it was created"
-        )
+        _reuse(reg, db, module.id, set())
         return
     width = max(len(a.username) for a in made)
     lines = [f"  {a.username:{width}}  {a.password}   {a.label}" for a in made]
@@ -72,21 +227,62 @@ def _demo(reg: Registry, db: Database) -> None:
     print(text + "\n", flush=True)  # before the server starts, even when stdout is a pipe
 
 
+def _reuse(reg: Registry, db: Database, module_id: str, existing: set[str]) -> None:
+    """Say plainly what --demo does on a database that holds data: nothing, and how to start over."""
+    module = reg.modules[module_id]
+    demo = read_demo(module, Report())
+    planned = {username for username, *_ in seeding.account_plan(module, demo)} if demo is not None else set()
+    ours = planned & existing
+    path = sqlite_path(db.url)
+    if ours:
+        fresh = (
+            f"stop the server, delete the database file {path} (with its -wal and -shm files, if any) and run "
+            "the same command again"
+            if path
+            else f"stop the server, empty the database {display_url(db.url)} (drop and re-create it), run "
+            "'sanad db upgrade' and the same command again"
+        )
+        say(
+            f"the database already holds the demo of '{module_id}' ({plural(len(ours), 'demo account')}), so it "
+            "is used as it is: nothing was added, and the demo accounts keep the passwords printed when it was "
+            f"created (forgotten one? 'sanad users reset-password NAME' sets a new one). To start over with "
+            f"fresh demo data, {fresh}; or try the demo on a new database file with --db sqlite:///demo.db"
+        )
+    else:
+        say(
+            "the database already holds data that is not the demo of "
+            f"'{module_id}' ({plural(len(existing), 'account')}), so no demo data was added and nothing was "
+            "changed. To see the demo, give it a database of its own, e.g. --db sqlite:///demo.db"
+        )
+
+
+def sqlite_path(url: str) -> str | None:
+    """The absolute path of a SQLite database file, or None (another database, or in memory)."""
+    if not url.startswith("sqlite") or ":///" not in url:
+        return None
+    path = url.split(":///", 1)[1].split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return os.path.abspath(path)
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser(
         "serve",
-        help="serve the records service (JSON API) on http://127.0.0.1:8000",
-        description="Serve the modules. A new database is set up automatically.",
+        help="serve the web app (sign in, forms, records) and its JSON API (/api/v1) on http://127.0.0.1:8000",
+        description="Serve the modules: the web app that people sign in to, and the JSON API under /api/v1. "
+        "A new database is set up automatically.",
     )
     data_options(p)
     p.add_argument(
         "--demo",
         action="store_true",
         help="on an empty database, add the module's demo data (demo/ in the module folder): an agency, one "
-        "account per role and synthetic records at every stage; print the accounts",
+        "account per role and synthetic records at every stage; print the accounts. On a database that "
+        "already holds data, nothing is added (the existing accounts keep working)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
     p.add_argument(
         "--behind-proxy",
         metavar="IPS",
@@ -98,5 +294,11 @@ def add_commands(sub: Any) -> None:
         type=int,
         default=int(os.environ.get("SANAD_IDLE_MINUTES", "30")),
         help="sign users out after this many idle minutes (default: 30, or $SANAD_IDLE_MINUTES)",
+    )
+    p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="print one line per request to stderr: time (UTC), client address, method, path (never the "
+        "query string), status and duration",
     )
     p.set_defaults(func=cmd_serve)

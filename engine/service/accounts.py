@@ -190,6 +190,28 @@ def ensure_group(session: Session, code: str, agency: Agency | None) -> Group:
     return group
 
 
+#: the password policy, the same for `sanad users add`, `sanad users reset-password` and the demo
+MIN_PASSWORD_LENGTH = 10
+
+
+def check_password(password: str) -> None:
+    """Refuse a password the policy does not allow (Invalid, with the reason)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
+
+
+def end_sessions(session: Session, user: User) -> int:
+    """End every live session of the user (their cookies stop working at once); how many ended."""
+    t = audit.now()
+    ended = 0
+    for row in session.scalars(
+        select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+    ):
+        row.ended_at = t
+        ended += 1
+    return ended
+
+
 def add_user(
     session: Session,
     ph: PasswordHasher,
@@ -207,8 +229,7 @@ def add_user(
         raise Invalid("a user name is 1 to 100 characters without spaces")
     if role not in module.roles:
         raise Invalid(f"the module '{module.id}' has no role '{role}'; its roles are: {', '.join(module.roles)}")
-    if len(password) < 10:
-        raise Invalid("the password must be at least 10 characters long")
+    check_password(password)
     if find_user(session, username) is not None:
         raise BadRequest(f"there is already a user '{username}'")
     agency_row = ensure_agency(session, agency) if agency else None
@@ -237,9 +258,28 @@ def disable_user(session: Session, username: str, by: User | None = None) -> Use
     if user is None:
         raise NotFound(f"there is no user '{username}'")
     user.disabled = True
-    for row in session.scalars(
-        select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
-    ):
-        row.ended_at = audit.now()
+    end_sessions(session, user)
     audit.record(session, "user.disable", user=by, username=by.username if by else "(command line)", target=username)
     return user
+
+
+def reset_password(
+    session: Session, ph: PasswordHasher, username: str, password: str, by: User | None = None
+) -> tuple[User, int]:
+    """Give an existing user a new password (same policy and hashing as `add_user`), end their live
+    sessions and audit it: the user and how many sessions ended. A disabled account stays disabled."""
+    user = find_user(session, username)
+    if user is None:
+        raise NotFound(f"there is no user '{username}'")
+    check_password(password)
+    user.password_hash = ph.hash(password)
+    ended = end_sessions(session, user)
+    audit.record(
+        session,
+        "user.password_reset",
+        user=by,
+        username=by.username if by else "(command line)",
+        target=username,
+        sessions_ended=ended,
+    )
+    return user, ended

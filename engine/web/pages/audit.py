@@ -33,6 +33,7 @@ AUDIT_ACTIONS = [
     "referral.close",
     "user.add",
     "user.disable",
+    "user.password_reset",
     "audit.read",
 ]
 
