@@ -79,11 +79,14 @@ class Server:
         agency: str | None = "agency_a",
         groups: tuple[str, ...] = ("team_1",),
         module: str | None = None,
+        full_name: str | None = None,
     ) -> None:
         mod = self.registry.modules[module] if module else next(iter(self.registry.modules.values()))
         engine = db.make_engine(self.url)
         with db.transaction(db.session_factory(engine)) as session:
-            accounts.add_user(session, accounts.hasher(cheap=True), mod, name, PASSWORD, role, agency, list(groups))
+            accounts.add_user(
+                session, accounts.hasher(cheap=True), mod, name, PASSWORD, role, agency, list(groups), full_name
+            )
         engine.dispose()
 
     def client(self, username: str | None = None, ip: str = "testclient") -> TestClient:

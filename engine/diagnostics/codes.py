@@ -47,6 +47,8 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "field.key-not-allowed": ("error", "a key that does not apply to this field type"),
     "field.calculate-missing": ("error", "a calculate field without a calculate expression"),
     "field.subform-empty": ("error", "a subform without fields"),
+    "field.section-empty": ("error", "a section without fields"),
+    "field.section-in-subform": ("error", "a section inside a subform's rows"),
     "field.bad-default": ("error", "a default that is not a valid answer for the field"),
     "field.bad-limit": ("error", "a min/max of the wrong kind, or min above max"),
     "label.empty": ("error", "a label or title that is empty"),
@@ -82,6 +84,7 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "workflow.dead-end": ("error", "a non-final state with no transition out"),
     "workflow.record-type": ("error", "a workflow attached to a record type other than its own"),
     "workflow.no-roles": ("warning", "a transition no role may take"),
+    "workflow.decision-without-stage": ("error", "a decision (approve or return) that moves the record nowhere"),
     # scenario tests
     "test.unknown-field": ("error", "a scenario names a field the form does not have"),
     "test.unknown-transition": ("error", "a scenario names a transition the workflow does not have"),

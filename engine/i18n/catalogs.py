@@ -117,11 +117,22 @@ def update(paths: list[str]) -> list[str]:
             else:
                 cat = _new_catalog(t, locale)
             cat.update(t.template, update_header_comment=False, update_creation_date=False)
+            _tidy_previous(cat)
             if locale.split("_")[0] == "ar":
                 _arabic(cat)
             write(path, cat)
             written.append(path)
     return written
+
+
+def _tidy_previous(cat: Catalog) -> None:
+    """The previous English of a changed string helps while the translation is fuzzy; once it is
+    reviewed, drop it (and the '| msgid' comment Babel leaves of it when it reads a file back)."""
+    for m in cat:
+        if not m.id or m.fuzzy:
+            continue
+        m.previous_id = []
+        m.user_comments = [c for c in m.user_comments if not c.startswith("| msgid")]
 
 
 def stale(paths: list[str]) -> list[str]:

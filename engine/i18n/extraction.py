@@ -177,8 +177,25 @@ def _fields(
     for i, f in enumerate(fields):
         if not isinstance(f, dict) or "id" not in f:
             continue
-        p = f"{base}/fields/{f['id']}"
         yp = (*ypath, i)
+        if f.get("type") == "section":  # its questions keep their paths: moving one in or out of a
+            # section does not change what translators see
+            s = f"{_form_of(base)}/sections/{f['id']}"
+            add(
+                _msg(
+                    mid,
+                    f"{s}/label",
+                    f.get("label"),
+                    f"A section heading of the form '{form_title}'",
+                    doc,
+                    (*yp, "label"),
+                )
+            )
+            add(_msg(mid, f"{s}/hint", f.get("hint"), f"Help under the heading '{f.get('label')}'", doc, (*yp, "hint")))
+            if isinstance(f.get("fields"), list):
+                _fields(add, mid, base, doc, (*yp, "fields"), f["fields"], form_title)
+            continue
+        p = f"{base}/fields/{f['id']}"
         kind = "A note shown in" if f.get("type") == "note" else "A question of"
         add(_msg(mid, f"{p}/label", f.get("label"), f"{kind} the form '{form_title}'", doc, (*yp, "label")))
         add(_msg(mid, f"{p}/hint", f.get("hint"), f"Help under the question '{f.get('label')}'", doc, (*yp, "hint")))
@@ -217,6 +234,11 @@ def _fields(
                     )
         if isinstance(f.get("fields"), list):
             _fields(add, mid, p, doc, (*yp, "fields"), f["fields"], form_title)
+
+
+def _form_of(base: str) -> str:
+    """'forms/<id>' of a field path such as 'forms/<id>/fields/<subform>'."""
+    return "/".join(base.split("/")[:2])
 
 
 def catalog_for(messages: list[Message], domain: str, locale: str | None = None, relative_to: str = ".") -> Catalog:

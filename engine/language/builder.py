@@ -17,6 +17,7 @@ from engine.language.model import (
     Lookup,
     RecordType,
     Role,
+    Section,
     Workflow,
 )
 from engine.language.reader import Reader
@@ -40,6 +41,8 @@ class ModuleBuilder(Reader):
         self.calc_types: dict[int, str] = {}
         self.calc_busy: set[int] = set()
         self.pending: list[tuple[Field, YamlDoc, Path]] = []
+        self.pending_sections: list[tuple[Section, YamlDoc, Path]] = []
+        self.section_ids: dict[str, dict[str, Section]] = {}  # per record type
 
     def label(self, doc: YamlDoc, path: Path, text: Any) -> None:
         if isinstance(text, str) and not text.strip():

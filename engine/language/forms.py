@@ -9,7 +9,7 @@ from engine.diagnostics import did_you_mean
 from engine.expressions.values import as_number, parse_date
 from engine.language.answers import normalize
 from engine.language.builder import ModuleBuilder
-from engine.language.model import YES_NO_CHOICES, Choice, Field, FieldScope, Form, Lookup, RecordType
+from engine.language.model import YES_NO_CHOICES, Choice, Field, FieldScope, Form, Lookup, RecordType, Section
 from engine.language.reader import stem
 from engine.language.yamlfile import Path, YamlDoc
 
@@ -115,15 +115,85 @@ class FormsBuilder(ModuleBuilder):
                 did_you_mean(rt_id, self.record_types) or "add it under record_types in module.yaml",
             )
             return
-        form.fields = tuple(self.build_fields(data["fields"], doc, ("fields",), fid, rt.scope, rt))
+        layout: list[Field | Section] = []
+        form.fields = tuple(self.build_fields(data["fields"], doc, ("fields",), fid, rt.scope, rt, layout=layout))
+        form.layout = tuple(layout)
+
+    def build_section(
+        self,
+        raw: dict[str, Any],
+        doc: YamlDoc,
+        spath: Path,
+        form_id: str,
+        scope: FieldScope,
+        rt: RecordType,
+        parent: Section | None,
+    ) -> tuple[Section, list[Field]]:
+        """A section: its fields belong to the record's top level, like the fields around it."""
+        sid = raw["id"]
+        section = Section(sid, raw["label"], doc.at((*spath, "id")), form_id, parent, raw=raw, yaml_path=spath)
+        self.label(doc, (*spath, "label"), raw["label"])
+        if scope.owner is not None:
+            self.report.add(
+                section.pos,
+                "field.section-in-subform",
+                f"the section '{sid}' is inside the subform '{scope.owner.id}'",
+                "sections group the questions of a form; put the row's questions directly in the subform",
+            )
+        taken = self.section_ids.setdefault(rt.id, {})
+        if sid in rt.all_fields or sid in taken:
+            first = rt.all_fields[sid].pos if sid in rt.all_fields else taken[sid].pos
+            self.report.add(
+                section.pos,
+                "ref.duplicate-id",
+                f"the id '{sid}' is already used in {self.rel(first.file)}:{first.line}",
+                "section ids share one name space with field ids within a record type; choose another",
+            )
+        else:
+            taken[sid] = section
+        for key in raw:
+            if key not in ("id", "type", "label", "hint", "relevant", "fields"):
+                self.report.add(
+                    doc.at((*spath, key), key=True),
+                    "field.key-not-allowed",
+                    f"'{key}' does not apply to a section",
+                    "a section has an id, a label, an optional hint and relevant, and its fields",
+                )
+        if not raw.get("fields"):
+            self.report.add(
+                section.pos,
+                "field.section-empty",
+                f"the section '{sid}' has no fields",
+                "add 'fields:' with the questions it groups, or remove the section",
+            )
+            return section, []
+        inner: list[Field | Section] = []
+        fields = self.build_fields(raw["fields"], doc, (*spath, "fields"), form_id, scope, rt, section, inner)
+        section.items = tuple(inner)
+        self.pending_sections.append((section, doc, spath))
+        return section, fields
 
     def build_fields(
-        self, items: list[dict[str, Any]], doc: YamlDoc, path: Path, form_id: str, scope: FieldScope, rt: RecordType
+        self,
+        items: list[dict[str, Any]],
+        doc: YamlDoc,
+        path: Path,
+        form_id: str,
+        scope: FieldScope,
+        rt: RecordType,
+        section: Section | None = None,
+        layout: list[Field | Section] | None = None,
     ) -> list[Field]:
         out = []
         for i, raw in enumerate(items):
             fpath = (*path, i)
             fid = raw["id"]
+            if raw["type"] == "section":
+                sec, inner = self.build_section(raw, doc, fpath, form_id, scope, rt, section)
+                out.extend(inner)
+                if layout is not None:
+                    layout.append(sec)
+                continue
             f = Field(
                 id=fid,
                 type=raw["type"],
@@ -141,9 +211,19 @@ class FormsBuilder(ModuleBuilder):
                 max=raw.get("max"),
                 raw=raw,
                 yaml_path=fpath,
+                section=section,
             )
             self.label(doc, (*fpath, "label"), raw["label"])
-            if fid in rt.all_fields:
+            if fid in rt.all_fields or fid in self.section_ids.get(rt.id, {}):
+                if fid not in rt.all_fields:
+                    first = self.section_ids[rt.id][fid].pos
+                    self.report.add(
+                        f.pos,
+                        "ref.duplicate-id",
+                        f"the id '{fid}' is already used by a section in {self.rel(first.file)}:{first.line}",
+                        "section ids share one name space with field ids within a record type; choose another",
+                    )
+                    continue
                 first = rt.all_fields[fid].pos
                 self.report.add(
                     f.pos,
@@ -166,6 +246,8 @@ class FormsBuilder(ModuleBuilder):
                     "add 'fields:' with the fields of each row",
                 )
             out.append(f)
+            if layout is not None:
+                layout.append(f)
             self.pending.append((f, doc, fpath))
         return out
 
@@ -276,10 +358,24 @@ class FormsBuilder(ModuleBuilder):
             )
 
     def compile_fields(self, rt: RecordType) -> None:
+        sections_ok: dict[int, bool] = {}
+        for sec, doc, spath in [p for p in self.pending_sections if p[0].form_id in rt.forms]:
+            if "relevant" in sec.raw:
+                sec.relevant = self.expr(sec.raw["relevant"], doc, (*spath, "relevant"), "relevant", rt.scope, rt)
+                sections_ok[id(sec)] = sec.relevant is not None
         for f, doc, fpath in [p for p in self.pending if p[0].form_id in rt.forms]:
             raw = f.raw
             if "relevant" in raw:
                 f.relevant = self.expr(raw["relevant"], doc, (*fpath, "relevant"), "relevant", f.scope, rt, f)
+            outer = [s for s in (f.section.chain() if f.section else []) if "relevant" in s.raw]
+            if outer and all(sections_ok.get(id(s)) for s in outer) and ("relevant" not in raw or f.relevant):
+                # a question applies only where its sections do: one expression, so the server, the
+                # browser and the dependency order all see the sections' conditions
+                parts = [str(s.raw["relevant"]) for s in reversed(outer)]
+                if "relevant" in raw:
+                    parts.append(str(raw["relevant"]))
+                combined = " and ".join(f"({p})" for p in parts)
+                f.relevant = self.expr(combined, doc, (*fpath, "relevant"), "relevant", f.scope, rt, f, quiet=True)
             if isinstance(raw.get("required"), str):
                 f.required = self.expr(raw["required"], doc, (*fpath, "required"), "required", f.scope, rt, f) or False
             elif isinstance(raw.get("required"), bool):

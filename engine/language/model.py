@@ -88,6 +88,7 @@ class Field:
     min: Any = None
     max: Any = None
     subform: FieldScope | None = None  # the rows' scope, for type: subform
+    section: Section | None = None  # the innermost section the field is written in
     raw: Mapping[str, Any] = field(default_factory=dict)
     yaml_path: tuple[str | int, ...] = ()
 
@@ -103,6 +104,38 @@ class Field:
 
     def __repr__(self) -> str:
         return f"Field({self.id!r}, {self.type!r})"
+
+
+@dataclass(eq=False, slots=True)
+class Section:
+    """A headed part of a form (`type: section`): it groups questions for the reader, and when its
+    `relevant` does not hold, none of its questions apply. Sections nest; they hold no answer."""
+
+    id: str
+    label: str
+    pos: Position
+    form_id: str
+    parent: Section | None = None
+    relevant: Expression | None = None
+    items: tuple[Field | Section, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    yaml_path: tuple[str | int, ...] = ()
+
+    def chain(self) -> list[Section]:
+        """This section and the ones around it, innermost first."""
+        out: list[Section] = []
+        s: Section | None = self
+        while s is not None:
+            out.append(s)
+            s = s.parent
+        return out
+
+    def fields(self) -> list[Field]:
+        """The fields in this section at any depth of sections, in document order."""
+        out: list[Field] = []
+        for item in self.items:
+            out.extend(item.fields() if isinstance(item, Section) else [item])
+        return out
 
 
 @dataclass(eq=False, slots=True)
@@ -132,6 +165,20 @@ class Form:
     pos: Position
     relevant: Expression | None = None
     description: str | None = None
+    layout: tuple[Field | Section, ...] = ()  # the fields and sections as written (fields: every one, flat)
+
+    def sections(self) -> list[Section]:
+        """Every section of the form, outer ones first, in document order."""
+        out: list[Section] = []
+
+        def visit(items: tuple[Field | Section, ...]) -> None:
+            for item in items:
+                if isinstance(item, Section):
+                    out.append(item)
+                    visit(item.items)
+
+        visit(self.layout)
+        return out
 
     def walk(self) -> list[Field]:
         """Every field of the form, subform fields after their subform, in document order."""
@@ -168,6 +215,10 @@ class State:
     label: str
     final: bool
     pos: Position
+    locked_forms: tuple[str, ...] = ()  # forms nobody may change while a record is at this stage ('*': all)
+
+    def locks(self, form_id: str) -> bool:
+        return "*" in self.locked_forms or form_id in self.locked_forms
 
 
 @dataclass(eq=False, slots=True)
@@ -192,6 +243,9 @@ class Transition:
     requires_forms: tuple[str, ...] = ()
     approval: bool = False
     referral: bool = False  # an action that refers the record to another user
+    comment: str = "optional"  # 'required': the step is taken only with a comment (e.g. a reason to send back)
+    decision: str | None = None  # 'approve' or 'return': how a decision on a request reads, and is shown
+    confirm: bool = False  # asked to confirm before it is taken (steps to a final stage)
 
 
 @dataclass(eq=False, slots=True)

@@ -12,6 +12,17 @@ from engine.language.reader import stem
 from engine.language.yamlfile import Path, YamlDoc
 
 
+def _implied_decision(t: dict[str, Any], states: dict[str, State]) -> str | None:
+    """A step out of a request (a `*_requested` stage, or `approval: true`) that does not say which
+    decision it is: one that moves the record on approves, one that moves it back returns."""
+    approval = bool(t.get("approval", False)) or any(s.endswith("_requested") for s in t["from"])
+    to = t.get("to")
+    if not approval or to not in states or not t["from"] or t["from"][0] not in states:
+        return None
+    order = list(states)
+    return "approve" if order.index(to) > order.index(t["from"][0]) else "return"
+
+
 class WorkflowsBuilder(ModuleBuilder):
     def load_workflow(self, doc: YamlDoc) -> None:
         data = doc.data
@@ -39,7 +50,13 @@ class WorkflowsBuilder(ModuleBuilder):
                 )
                 continue
             self.label(doc, ("states", i, "label"), s["label"])
-            states[s["id"]] = State(s["id"], s["label"], bool(s.get("final", False)), doc.at(("states", i, "id")))
+            states[s["id"]] = State(
+                s["id"],
+                s["label"],
+                bool(s.get("final", False)),
+                doc.at(("states", i, "id")),
+                tuple(s.get("locked_forms", ())),
+            )
         wf = Workflow(wid, data["record_type"], data["initial"], states, {}, doc.at(("id",)))
         self.workflows[wid] = wf
 
@@ -56,6 +73,9 @@ class WorkflowsBuilder(ModuleBuilder):
 
         state_ref(wf.initial, ("initial",))
         rt = self.record_types.get(wf.record_type)
+        for i, s in enumerate(data["states"]):
+            for j, fid in enumerate(s.get("locked_forms", ())):
+                self.form_ref(fid, wf, rt, doc, ("states", i, "locked_forms", j))
         if rt is None:
             self.report.add(
                 doc.at(("record_type",)),
@@ -85,7 +105,17 @@ class WorkflowsBuilder(ModuleBuilder):
                 requires_forms=tuple(t.get("requires_forms", ())),
                 approval=bool(t.get("approval", False)) or any(s.endswith("_requested") for s in t["from"]),
                 referral=bool(t.get("referral", False)),
+                comment=t.get("comment", "optional"),
+                decision=t.get("decision") or _implied_decision(t, states),
+                confirm=bool(t["confirm"]) if "confirm" in t else t.get("to") in states and states[t["to"]].final,
             )
+            if tr.decision is not None and tr.to is None:
+                self.report.add(
+                    doc.at((*tpath, "decision"), key=True),
+                    "workflow.decision-without-stage",
+                    f"the transition '{tr.id}' is a decision ('{tr.decision}') but moves the record nowhere",
+                    "a decision approves or returns a request: give it 'to:' the stage the record goes to",
+                )
             if not tr.roles:
                 self.report.add(
                     doc.at((*tpath, "roles")),
@@ -94,21 +124,27 @@ class WorkflowsBuilder(ModuleBuilder):
                     "list the roles that may take it",
                 )
             for j, fid in enumerate(tr.requires_forms):
-                form = self.forms.get(fid)
-                if (form is None and not self.is_broken("form", fid)) or (
-                    form is not None and form.record_type != wf.record_type
-                ):
-                    self.report.add(
-                        doc.at((*tpath, "requires_forms", j)),
-                        "ref.unknown-form",
-                        f"the record type '{wf.record_type}' has no form '{fid}'",
-                        did_you_mean(fid, rt.form_ids if rt else self.forms),
-                    )
+                self.form_ref(fid, wf, rt, doc, (*tpath, "requires_forms", j))
             if rt is not None:
                 tr.guards = tuple(self.guards(t, doc, tpath, rt))
             wf.transitions[tr.id] = tr
             self.transition_docs[id(tr)] = (doc, tpath)
         self.check_graph(wf, doc)
+
+    def form_ref(self, fid: str, wf: Workflow, rt: RecordType | None, doc: YamlDoc, path: Path) -> None:
+        """Report `fid` unless it is a form of the workflow's record type ('*' in locked_forms: all)."""
+        if fid == "*" and path[-2] == "locked_forms":
+            return
+        form = self.forms.get(fid)
+        if (form is None and not self.is_broken("form", fid)) or (
+            form is not None and form.record_type != wf.record_type
+        ):
+            self.report.add(
+                doc.at(path),
+                "ref.unknown-form",
+                f"the record type '{wf.record_type}' has no form '{fid}'",
+                did_you_mean(fid, rt.form_ids if rt else self.forms),
+            )
 
     def guards(self, t: dict[str, Any], doc: YamlDoc, tpath: Path, rt: RecordType) -> list[Guard]:
         specs: list[tuple[Path, dict[str, Any]]] = []

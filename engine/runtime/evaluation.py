@@ -14,12 +14,12 @@ from typing import Any
 
 from engine.expressions.compiler import Env
 from engine.expressions.values import order, tidy, truth
-from engine.i18n import _, current, field_path
+from engine.i18n import N_, _, current, field_path
 from engine.language.answers import ROW_ID, is_empty, normalize, valid_row_id
 from engine.language.model import Field, FieldScope, Form, RecordType
 
-DEFAULT_REQUIRED = "This field is required."
-DEFAULT_CONSTRAINT = "This answer is not valid."
+DEFAULT_REQUIRED = N_("This field is required.")
+DEFAULT_CONSTRAINT = N_("This answer is not valid.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +156,11 @@ def _limit_error(f: Field, v: Any, path: str, ev: Evaluation) -> None:
         measured = len(v) if f.type == "subform" else (v[:10] if f.type == "datetime" else v)
         if order(measured, limit) == sign:
             if f.type == "subform":
+                n = int(limit)
                 msg = (
-                    _("Add at least %(n)s rows.", n=limit)
+                    current().ngettext("Add at least %(num)s row.", "Add at least %(num)s rows.", n)
                     if key == "min"
-                    else _("Add no more than %(n)s rows.", n=limit)
+                    else current().ngettext("Add no more than %(num)s row.", "Add no more than %(num)s rows.", n)
                 )
             elif key == "min":
                 msg = (

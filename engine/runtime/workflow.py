@@ -109,3 +109,20 @@ def state_label(wf: Workflow, stage: str) -> str:
 
 def transition_label(wf: Workflow, t: Transition) -> str:
     return current().text(f"workflows/{wf.id}/transitions/{t.id}/label", t.label)[0]
+
+
+def locked_forms(wf: Workflow | None, stage: str | None, form_ids: tuple[str, ...] | list[str]) -> frozenset[str]:
+    """The forms among `form_ids` nobody may change while a record is at `stage` (`locked_forms`)."""
+    state = wf.states.get(stage) if wf is not None and stage is not None else None
+    if state is None or not state.locked_forms:
+        return frozenset()
+    return frozenset(fid for fid in form_ids if state.locks(fid))
+
+
+def lock_message(wf: Workflow, stage: str) -> str:
+    """Why a form is read-only at this stage, in the reader's language."""
+    return _(
+        "This form cannot be changed while the record is at the stage '%(stage)s'. It opens again "
+        "when the record moves on.",
+        stage=state_label(wf, stage),
+    )

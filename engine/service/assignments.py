@@ -50,6 +50,31 @@ def assign(ctx: Context, record_type: str, record_id: str, to: Any, comment: str
     return view(ctx, rec, holding(ctx.session, rec))
 
 
+def candidates(ctx: Context, record_type: str, record_id: str) -> list[dict[str, Any]]:
+    """The colleagues this user may assign the record to (the same rule `assign` applies): users of
+    the holding agency, enabled, whose role works on this record type, within the assigner's scope,
+    not assigned it already. Empty for a user who may not assign it."""
+    rec, hold = load(ctx, record_type, record_id)
+    if not access(ctx, rec, hold).assign or hold.agency_id is None:
+        return []
+    users = ctx.session.scalars(
+        select(User)
+        .where(User.module == ctx.module.id, User.agency_id == hold.agency_id, User.disabled.is_(False))
+        .order_by(User.username)
+    )
+    out = []
+    for user in users:
+        if user.id in hold.assignee_ids or user.role not in ctx.module.roles:
+            continue
+        target = actor_for(ctx.session, user, ctx.module)
+        if ctx.policy.can_assign_to(ctx.actor, record_type, hold, target):
+            role = ctx.module.roles[user.role]
+            out.append(
+                {"username": user.username, "full_name": user.full_name, "role": role.id, "role_label": role.label}
+            )
+    return out
+
+
 def unassign(ctx: Context, record_type: str, record_id: str, username: str, comment: str | None) -> dict[str, Any]:
     """End a user's assignment to the record: their access through it ends at once (audited)."""
     rec, hold = load(ctx, record_type, record_id)

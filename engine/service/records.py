@@ -15,12 +15,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.i18n import _
+from engine.i18n import _, current
 from engine.language.answers import ROW_ID, new_row_id, valid_row_id
 from engine.language.model import FieldScope, RecordType
 from engine.runtime.evaluation import Evaluation, evaluate
 from engine.runtime.policy import Holding
-from engine.service import audit
+from engine.runtime.workflow import lock_message, locked_forms
+from engine.service import audit, decisions
 from engine.service.context import (
     Context,
     access,
@@ -34,7 +35,7 @@ from engine.service.context import (
     usernames,
 )
 from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
-from engine.service.views import view
+from engine.service.views import started_forms, view
 from engine.storage.models import Record, RecordHistory, RecordLink
 
 _SHORT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -82,8 +83,15 @@ def _check_rows(where: str, scope: FieldScope, rows: list[Any], writable: frozen
     """A subform's rows: objects of writable columns, each with at most one well-formed, unique id."""
     if len(rows) > MAX_ROWS:
         raise Invalid(
-            _("A list of rows holds at most %(n)s rows.", n=MAX_ROWS),
-            errors=[{"field": where, "message": _("At most %(n)s rows.", n=MAX_ROWS)}],
+            current().ngettext(
+                "A list of rows holds at most %(num)s row.", "A list of rows holds at most %(num)s rows.", MAX_ROWS
+            ),
+            errors=[
+                {
+                    "field": where,
+                    "message": current().ngettext("At most %(num)s row.", "At most %(num)s rows.", MAX_ROWS),
+                }
+            ],
         )
     ids: set[str] = set()
     for row in rows:
@@ -209,6 +217,7 @@ def create(
         updated_at=t,
         definitions_version=ctx.module.version,
         data=ev.answers(),
+        saved_forms=[fid for fid in rt.forms if fid in {rt.scope.fields[k].form_id for k in answers}],
     )
     ctx.session.add(rec)
     ctx.session.flush()
@@ -236,9 +245,25 @@ def read(ctx: Context, record_type: str, record_id: str) -> dict[str, Any]:
     return view(ctx, rec, hold)
 
 
-def update(ctx: Context, record_type: str, record_id: str, version: Any, data: Any) -> dict[str, Any]:
+def _mark_saved(rec: Record, rt: RecordType, form_ids: set[str]) -> bool:
+    """Note that these forms have been saved (a form is 'not started' until then); True if new."""
+    before = set(rec.saved_forms) if rec.saved_forms is not None else started_forms(rt, rec.data)
+    after = before | form_ids
+    if rec.saved_forms is not None and after == before:
+        return False
+    rec.saved_forms = [fid for fid in rt.forms if fid in after]
+    return True
+
+
+def update(
+    ctx: Context, record_type: str, record_id: str, version: Any, data: Any, form: str | None = None
+) -> dict[str, Any]:
+    """Change answers (those this user may write). `form` names the form that was saved, so it
+    counts as started even when it was saved with nothing in it."""
     rec, hold = load(ctx, record_type, record_id)
     rt = ctx.module.record_types[record_type]
+    if form is not None and form not in rt.forms:
+        raise BadRequest(f"'form' must be a form of the record type '{record_type}'")
     if not ctx.policy.can_write(ctx.actor, record_type, hold):
         raise Forbidden(_("You may not change this record."))
     if not isinstance(version, int) or isinstance(version, bool) or not 0 < version < MAX_VERSION:
@@ -250,6 +275,20 @@ def update(ctx: Context, record_type: str, record_id: str, version: Any, data: A
             changes=_changes_since(ctx, rec, hold, version),
         )
     answers = _check_submission(ctx, rt, hold, data)
+    wf = ctx.module.workflow_for(record_type)
+    locked = locked_forms(wf, rec.stage, [rt.scope.fields[k].form_id for k in answers])
+    if locked and wf is not None and rec.stage is not None:
+        raise Conflict(
+            lock_message(wf, rec.stage),
+            code="form_locked",
+            stage=rec.stage,
+            forms=sorted(locked),
+            errors=[
+                {"field": k, "message": _("This form cannot be changed at this stage.")}
+                for k in answers
+                if rt.scope.fields[k].form_id in locked
+            ],
+        )
     visible = ctx.policy.visible_fields(ctx.actor, record_type, hold)
     merged = _merge_keep_hidden(rt, rec.data, answers, visible)
     ev = evaluate(rt, merged)
@@ -258,9 +297,13 @@ def update(ctx: Context, record_type: str, record_id: str, version: Any, data: A
         raise Invalid(_("Some answers are not valid."), errors=errors)
     new = ev.answers()
     changes = diff(rec.data, new)
+    saved = {rt.scope.fields[k].form_id for k in answers} | ({form} if form else set())
     if not changes:
+        if _mark_saved(rec, rt, saved):
+            ctx.session.flush()
         return view(ctx, rec, hold, ev)
     t = audit.now()
+    _mark_saved(rec, rt, saved)
     rec.data = new
     rec.updated_at, rec.updated_by = t, ctx.user.id
     ctx.session.flush()  # the UPDATE ... WHERE version = n: a concurrent save makes it fail (409)
@@ -298,17 +341,25 @@ def history(ctx: Context, record_type: str, record_id: str) -> list[dict[str, An
         ctx.session.scalars(select(RecordHistory).where(RecordHistory.record_id == rec.id).order_by(RecordHistory.id))
     )
     names = usernames(ctx.session, {r.user_id for r in rows})
+    steps = decisions.steps_by_time(ctx, rec, hold)
     audit.record(ctx.session, "record.history", user=ctx.user, ip=ctx.ip, record_id=rec.id)
-    return [
-        {
+    out = []
+    for h in rows:
+        changes = ctx.policy.filter_changes(ctx.actor, record_type, hold, h.changes)
+        entry: dict[str, Any] = {
             "version": h.version,
             "at": audit.iso(h.at),
             "by": names.get(h.user_id),
             "action": h.action,
-            "changes": ctx.policy.filter_changes(ctx.actor, record_type, hold, h.changes),
+            "changes": changes,
+            # answers changed that this reader may not see: counted, never named
+            "hidden_changes": sum(1 for c in h.changes if c.get("field") != "(stage)")
+            - len([c for c in changes if c.get("field") != "(stage)"]),
         }
-        for h in rows
-    ]
+        if h.action == "transition" and (step := steps.get(entry["at"] or "")) is not None:
+            entry["step"] = step  # the step taken, with its comment (for those in the workflow)
+        out.append(entry)
+    return out
 
 
 @dataclass(frozen=True)
@@ -322,6 +373,7 @@ class Opened:
     version: int
     data: dict[str, Any]
     holding: Holding
+    stage: str | None = None
 
 
 def open_record(ctx: Context, record_type: str, record_id: str, *, form: str | None = None) -> Opened:
@@ -329,7 +381,7 @@ def open_record(ctx: Context, record_type: str, record_id: str, *, form: str | N
     rec, hold = load(ctx, record_type, record_id)
     if form is not None:
         audit.record(ctx.session, "record.read", user=ctx.user, ip=ctx.ip, record_id=rec.id, form=form)
-    return Opened(rec.id, rec.short_id, rec.record_type, rec.version, dict(rec.data), hold)
+    return Opened(rec.id, rec.short_id, rec.record_type, rec.version, dict(rec.data), hold, rec.stage)
 
 
 def reveal(ctx: Context, record_type: str, record_id: str, reason: str) -> str:

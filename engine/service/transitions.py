@@ -69,6 +69,16 @@ def transition(
     if t.referral:
         raise BadRequest(f"'{t.label}' is a referral: use the referrals endpoint, which asks to whom")
     c = checked(ctx, rec, hold, t, override_reason)
+    comment = comment.strip() if isinstance(comment, str) and comment.strip() else None
+    if t.comment == "required" and comment is None:
+        wf = ctx.module.workflow_for(rt.id)
+        raise Invalid(
+            _(
+                "'%(step)s' needs a comment: write why, for the person who reads it next.",
+                step=transition_label(wf, t) if wf else t.label,
+            ),
+            errors=[{"field": "comment", "message": _("Write a comment.")}],
+        )
     log_transition(ctx, rec, t, comment, override_reason if c.overridden else None)
     return view(ctx, rec, hold)
 

@@ -11,8 +11,8 @@ from engine.i18n import current
 from engine.language.model import RecordType
 from engine.runtime.evaluation import Evaluation, evaluate
 from engine.runtime.policy import Holding
-from engine.runtime.workflow import TransitionCheck, check_transition, transition_label
-from engine.service import audit
+from engine.runtime.workflow import TransitionCheck, check_transition, locked_forms, transition_label
+from engine.service import audit, decisions
 from engine.service.context import Context, access, holdings, requested_by, usernames
 from engine.storage.models import Record, RecordLink
 
@@ -28,6 +28,26 @@ def transition_checks(ctx: Context, rec: Record, rt: RecordType, ev: Evaluation)
     ]
 
 
+def started_forms(rt: RecordType, data: dict[str, Any]) -> set[str]:
+    """Forms holding an answer someone gave: what counts as saved for records stored before the
+    forms saved were kept."""
+    out = set()
+    for key in data:
+        f = rt.scope.fields.get(key)
+        if f is not None and f.type != "calculate":
+            out.add(f.form_id)
+    return out
+
+
+def form_state(rec: Record, rt: RecordType, ev: Evaluation, form_id: str) -> str:
+    """'not_started' (never saved), 'in_progress' (saved, something required missing or wrong) or
+    'complete' (saved, nothing missing): one answer for the record page, the lists and the API."""
+    saved = set(rec.saved_forms) if rec.saved_forms is not None else started_forms(rt, rec.data)
+    if form_id not in saved:
+        return "not_started"
+    return "in_progress" if ev.errors_for(form_id) else "complete"
+
+
 def view(ctx: Context, rec: Record, hold: Holding, ev: Evaluation | None = None) -> dict[str, Any]:
     """The record as this user may see it."""
     rt = ctx.module.record_types[rec.record_type]
@@ -36,18 +56,22 @@ def view(ctx: Context, rec: Record, hold: Holding, ev: Evaluation | None = None)
     readable, writable = mine.read_forms, mine.write_forms
     names = usernames(ctx.session, {rec.owner_id})
     forms = {}
+    wf = ctx.module.workflow_for(rt.id)
+    locked = locked_forms(wf, rec.stage, rt.form_ids)
     for fid in rt.form_ids:
         if fid not in readable:
             continue
         errs = ev.errors_for(fid)
+        state = form_state(rec, rt, ev, fid)
         forms[fid] = {
             "title": current().text(f"forms/{fid}/title", rt.forms[fid].title)[0],
             "relevant": ev.forms_relevant.get(fid, True),
-            "writable": fid in writable,
-            "complete": not errs,
+            "writable": fid in writable and fid not in locked,
+            "locked": fid in locked,
+            "state": state,
+            "complete": state == "complete",
             "missing": sum(1 for e in errs if e.code == "required"),
         }
-    wf = ctx.module.workflow_for(rt.id)
     transitions = [
         {
             "id": c.transition.id,
@@ -56,6 +80,11 @@ def view(ctx: Context, rec: Record, hold: Holding, ev: Evaluation | None = None)
             "needs_reason": c.can_override,
             "reasons": list(c.reasons + c.needs_reason),
             "referral": c.transition.referral,
+            "approval": c.transition.approval,
+            "decision": c.transition.decision,
+            "comment": c.transition.comment,
+            "confirm": c.transition.confirm,
+            "to": c.transition.to,
         }
         for c in (transition_checks(ctx, rec, rt, ev) if mine.workflow else [])
         if rec.stage in c.transition.from_states and ctx.actor.role.id in c.transition.roles
@@ -76,6 +105,7 @@ def view(ctx: Context, rec: Record, hold: Holding, ev: Evaluation | None = None)
         "forms": forms,
         "transitions": transitions,
         "links": links(ctx, rec),
+        "latest_decision": decisions.latest_decision(ctx, rec) if mine.workflow else None,
         "assignees": sorted(usernames(ctx.session, set(hold.assignee_ids)).values()) if mine.workflow else [],
     }
 

@@ -102,6 +102,8 @@ class Record(Base):
     definitions_version: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # the forms saved at least once (None: saved before this was kept; see service.views.form_state)
+    saved_forms: Mapped[list[str] | None] = mapped_column(JSONType, nullable=True)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative API
     __table_args__ = (

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from engine import i18n
 from engine.service import accounts, assignments, audit, listing, records, referrals, transitions
 from engine.service.context import Context
 from engine.service.errors import BadRequest, NotFound, Unauthorized
@@ -23,7 +24,7 @@ from engine.web.context import (
 )
 from engine.web.inputs import positive_id, whole_number
 from engine.web.openapi import spec
-from renderers.json.form import field_to_json
+from renderers.json.form import form_to_json
 
 JSON = dict[str, Any]
 
@@ -113,18 +114,9 @@ async def form(request: Request) -> Response:
         f = ctx.module.forms[form_id]
         if not ctx.actor.role.may_read_form(form_id):
             raise NotFound("no such form")
-        fields = [field_to_json(x) for x in f.fields if ctx.policy.sees(ctx.actor, x)]
-        return {
-            "module": ctx.module.id,
-            "version": ctx.module.version,
-            "id": f.id,
-            "title": f.title,
-            "record_type": f.record_type,
-            "description": f.description,
-            "relevant": f.relevant.to_json() if f.relevant else None,
-            "fields": fields,
-            "locale": request.query_params.get("locale", ctx.module.default_locale),
-        }
+        # texts in the language negotiated for this request (?locale=, the user's choice,
+        # Accept-Language), with the pages' fallback chain; only the fields this role may see
+        return form_to_json(ctx.module, f, i18n.current(), lambda x: ctx.policy.sees(ctx.actor, x))
 
     return await answer(request, work)
 

@@ -157,9 +157,12 @@ def remember_device(request: Request, response: Response, username: str) -> None
     )
 
 
-async def sign_in(request: Request, username: str, password: str) -> tuple[dict[str, Any], str] | None:
+async def sign_in(
+    request: Request, username: str, password: str, locale: str | None = None
+) -> tuple[dict[str, Any], str] | None:
     """Check the password (throttled: service/throttle.py): the user's profile and a new session id,
-    or None."""
+    or None. `locale`, the language chosen on the sign-in page, is saved to the profile when the
+    user's module offers it."""
     st = state(request)
     ip = client_ip(request)
     known = username.strip().lower() in _device_names(request)
@@ -169,6 +172,10 @@ async def sign_in(request: Request, username: str, password: str) -> tuple[dict[
         found = accounts.sign_in(
             session, st.hasher, username, password, ip, lambda m: st.registry.module(m) is not None
         )
+        if found and locale:
+            module = st.registry.module(found[0].module)
+            if module is not None and locale in module.locales:
+                accounts.set_locale(found[0], locale)
         return (accounts.profile(found[0]), found[1]) if found else None
 
     result = await in_transaction(request, work)

@@ -17,8 +17,25 @@ FORM_BODY = 4 * 1024 * 1024  # a page's form: every answer of the longest form, 
 SIGN_IN_BODY = 16 * 1024  # a user name and a password
 
 
+TOO_LARGE = "sanad.body_too_large"  # scope state: the limit a page's posted form went over
+PART = 1024 * 1024  # one answer of a page's form (Starlette's limit for one part)
+
+
 class BodyTooLarge(Exception):
-    pass
+    """A body passed its limit while it streamed in."""
+
+    def __init__(self, limit: int = 0) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def is_page(path: str) -> bool:
+    """A caseworker's page (HTML) rather than the JSON API."""
+    return not path.startswith("/api/")
+
+
+async def _empty_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 def body_limit(path: str) -> int:
@@ -46,6 +63,12 @@ class LimitsMiddleware:
             await _answer(send, 400, "the Content-Length header is not a number")
             return
         if declared is not None and int(declared) > limit:
+            if is_page(scope.get("path", "")):
+                # a page answers in the reader's language, with the app's own error page: the form
+                # handler sees the mark (TOO_LARGE) and an empty body, never the oversized one
+                scope.setdefault("state", {})[TOO_LARGE] = limit
+                await self.app(scope, _empty_body, send)
+                return
             await _answer(send, 413, f"the request is larger than the {limit // 1024} KB this address accepts")
             return
         seen = 0
@@ -57,7 +80,7 @@ class LimitsMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from engine import i18n
 from engine.expressions.compiler import Env
 from engine.language.answers import ROW_ID, valid_row_id
-from engine.language.model import Field, Form
+from engine.language.model import Field, Form, Section
 from engine.runtime.evaluation import Evaluation, choice_allowed
 
 RADIO_LIMIT = 6  # up to this many options: radio buttons; more: a drop-down list
@@ -48,6 +48,7 @@ class FieldView:
     widget: str = "input"
     label_lang: str = "en"
     hint_lang: str = "en"
+    is_section = False
 
     @property
     def display(self) -> str:
@@ -57,6 +58,51 @@ class FieldView:
             chosen = [c.label for c in self.choices if c.selected]
             return ", ".join(chosen)
         return str(self.value)
+
+
+@dataclass
+class SectionView:
+    """A headed part of a form, with the views of its questions and sub-sections."""
+
+    id: str
+    label: str
+    hint: str | None
+    relevant: bool
+    items: list[FieldView | SectionView]
+    label_lang: str = "en"
+    depth: int = 0
+    is_section = True
+
+    @property
+    def anchor(self) -> str:
+        return f"sec-{self.id}"
+
+
+def layout(form: Form, views: list[FieldView], ev: Evaluation) -> list[FieldView | SectionView]:
+    """The views of `build` arranged in the form's sections (sections without a field the reader
+    may see are left out); a form without sections is its fields, as they are."""
+    by_id = {v.id: v for v in views}
+    env = Env(ev.values, (), ev.today)
+    tr = i18n.current()
+
+    def arrange(items: tuple[Field | Section, ...], depth: int) -> list[FieldView | SectionView]:
+        out: list[FieldView | SectionView] = []
+        for item in items:
+            if isinstance(item, Section):
+                inner = arrange(item.items, depth + 1)
+                if not inner:
+                    continue
+                path = f"forms/{item.form_id}/sections/{item.id}"
+                label, lang = tr.text(f"{path}/label", item.label)
+                raw_hint = item.raw.get("hint")
+                hint = tr.text(f"{path}/hint", raw_hint)[0] if isinstance(raw_hint, str) else None
+                relevant = all(s.relevant is None or s.relevant.holds(env) for s in item.chain())
+                out.append(SectionView(item.id, label, hint, relevant, inner, lang, depth))
+            elif item.id in by_id:
+                out.append(by_id[item.id])
+        return out
+
+    return arrange(form.layout, 0)
 
 
 def _display_value(v: Any) -> Any:

@@ -860,6 +860,34 @@ CASES: list[Case] = [
         at=("forms/registration.yaml", 9, 9),
     ),
     Case(
+        "field.section-empty",
+        "field.section-empty",
+        form_with("""\
+              - id: about_household
+                type: section
+                label: The household
+            """),
+        at=("forms/registration.yaml", 9, 9),
+    ),
+    Case(
+        "field.section-in-subform",
+        "field.section-in-subform",
+        form_with("""\
+              - id: household
+                type: subform
+                label: People living with the person
+                fields:
+                  - id: member_details
+                    type: section
+                    label: About this person
+                    fields:
+                      - id: member_age
+                        type: integer
+                        label: Age in years
+            """),
+        at=("forms/registration.yaml", 13, 13),
+    ),
+    Case(
         "field.bad-default",
         "field.bad-default",
         form_with("""\
@@ -988,6 +1016,28 @@ CASES: list[Case] = [
                 roles: []
             """),
         at=("workflows/case_workflow.yaml", 24, 12),
+    ),
+    Case(
+        "workflow.decision-without-stage",
+        "workflow.decision-without-stage",
+        workflow_with("""\
+              - id: request_closure
+                label: Ask to close the case
+                from: [follow_up]
+                to: closure_requested
+                roles: [caseworker]
+              - id: approve_closure
+                label: Approve closing the case
+                from: [closure_requested]
+                to: closed
+                roles: [caseworker]
+              - id: note_closure
+                label: Note the request
+                from: [closure_requested]
+                decision: return
+                roles: [caseworker]
+            """),
+        at=("workflows/case_workflow.yaml", 28, 5),
     ),
     # -- scenario tests ---------------------------------------------------------------------------
     Case(

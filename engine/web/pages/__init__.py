@@ -19,6 +19,7 @@ ROUTES = [
     Route("/login", auth.login_submit, methods=["POST"]),
     Route("/logout", auth.logout_submit, methods=["POST"]),
     Route("/audit", audit.audit_page, methods=["GET"]),
+    Route("/queue", home.queue_page, methods=["GET"]),
     Route("/records/{record_type}", lists.record_list, methods=["GET"]),
     Route("/records/{record_type}/new", records.record_new, methods=["POST"]),
     Route("/records/{record_type}/{id}", records.record_page, methods=["GET"]),

@@ -21,7 +21,7 @@ from engine.web.context import (
     sign_out,
     state,
 )
-from engine.web.pages.common import Posted, redirect, render, safe_next, with_form
+from engine.web.pages.common import ANONYMOUS_LOCALES, Posted, redirect, render, safe_next, with_form
 
 
 async def login_page(request: Request) -> Response:
@@ -32,13 +32,20 @@ async def login_page(request: Request) -> Response:
         title=_("Sign in"),
         next=safe_next(request.query_params.get("next")),
         idle_minutes=state(request).settings.idle_minutes,
+        chosen_locale=_chosen(request.query_params.get("locale")),
     )
+
+
+def _chosen(locale: str | None) -> str | None:
+    """A language the visitor chose with the switcher on the sign-in page (saved at sign-in)."""
+    return locale if locale in ANONYMOUS_LOCALES else None
 
 
 @with_form(10, signed_in=False)
 async def login_submit(request: Request, form: Posted) -> Response:
     st = state(request)
     username, password = form.get("username"), form.get("password")
+    chosen = _chosen(form.get("locale") or None)
     nxt = safe_next(form.get("next", "/"))
 
     def fail(message: str, status: int) -> Response:
@@ -52,10 +59,11 @@ async def login_submit(request: Request, form: Posted) -> Response:
             username=username,
             next=nxt,
             idle_minutes=st.settings.idle_minutes,
+            chosen_locale=chosen,
         )
 
     try:
-        result = await sign_in(request, username, password)
+        result = await sign_in(request, username, password, chosen)
     except TooManyAttempts as exc:
         return fail(exc.message, 429)
     if result is None:

@@ -4,12 +4,13 @@ page or a form action for the signed-in user, and labels (times, stages, answers
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -17,10 +18,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from engine import i18n
 from engine.i18n import _
 from engine.runtime.workflow import state_label
+from engine.service import decisions
 from engine.service.context import Context
 from engine.service.errors import Forbidden, NotFound, ServiceError, Unauthorized
 from engine.web.context import Endpoint, audit_refusal, in_context, session_alive, state
 from engine.web.inputs import check_texts
+from engine.web.limits import PART, TOO_LARGE, BodyTooLarge
 from renderers import html as renderer
 
 FLASH = "sanad_flash"
@@ -65,24 +68,72 @@ def redirect(request: Request, url: str, message: str | None = None, **extra: An
 
 # -- labels -------------------------------------------------------------------------------------------
 def label_time(iso: str | None) -> str:
-    """A timestamp in the reader's language (Babel/CLDR), e.g. '24 nov. 2026, 21:59'."""
+    """A timestamp in the reader's language (Babel/CLDR medium: unambiguous in every language,
+    e.g. 'Dec 5, 2026, 9:59:00 PM', '5 déc. 2026, 21:59:00')."""
     if not iso:
         return ""
     try:
         moment = datetime.fromisoformat(iso)
     except ValueError:
         return iso
-    return format_datetime(moment, "short", locale=i18n.current().locale)
+    return format_datetime(moment, "medium", locale=i18n.current().locale)
+
+
+def label_date(iso: str | None) -> str:
+    """A date answer (YYYY-MM-DD) in the reader's language, CLDR medium ('Nov 28, 2026')."""
+    if not iso:
+        return ""
+    try:
+        day = date.fromisoformat(iso[:10])
+    except ValueError:
+        return iso
+    return format_date(day, "medium", locale=i18n.current().locale)
+
+
+def choice_label(f: Any, value: str) -> str:
+    """An option's label in the reader's language (the value itself if it is not an option)."""
+    tr = i18n.current()
+    for c in f.choices or ():
+        if c.value == value:
+            return tr.gettext(c.label) if f.type == "yes_no" else tr.text(i18n.choice_path(f, c), c.label)[0]
+    return value
+
+
+def field_label(f: Any) -> str:
+    """A question's label in the reader's language."""
+    return i18n.current().text(f"{i18n.field_path(f)}/label", f.label)[0]
+
+
+def form_state_label(form: dict[str, Any]) -> str:
+    """A form's state for the reader: not needed, not started, in progress (with what is missing)
+    or complete; the same words on the record page and in lists."""
+    if not form["relevant"]:
+        return _("Not needed")
+    if form["state"] == "not_started":
+        return _("Not started")
+    if form["state"] == "complete":
+        return _("Complete")
+    if form["missing"]:
+        return i18n.current().ngettext(
+            "In progress: %(num)s required answer missing",
+            "In progress: %(num)s required answers missing",
+            form["missing"],
+        )
+    return _("In progress: some answers need correcting")
 
 
 def cell(f: Any, value: Any) -> str:
-    """An answer as text for a list or a message: option labels for choices, a dash when empty."""
+    """An answer as text for a list or a message, in the reader's language: option labels for
+    choices, dates in CLDR medium form, a dash when empty."""
     if value in (None, "", []):
         return "—"
     if f.choices:
-        labels = {c.value: c.label for c in f.choices}
         vals = value if isinstance(value, list) else [value]
-        return ", ".join(str(labels.get(v, v)) for v in vals)
+        return ", ".join(choice_label(f, str(v)) for v in vals)
+    if f.type == "date" and isinstance(value, str):
+        return label_date(value)
+    if f.type == "datetime" and isinstance(value, str):
+        return label_time(value)
     return str(value)
 
 
@@ -131,6 +182,8 @@ def render(request: Request, template: str, ctx: Context | None, status: int = 2
                 href = f"/records/{rt.id}"
                 label = tr.text(f"record_types/{rt.id}/title", rt.title)[0]
                 nav.append({"href": href, "label": label, "current": request.url.path.startswith(href)})
+    if ctx is not None and not ctx.actor.role.aggregate_only and decisions.decision_stages(ctx):
+        nav.append({"href": "/queue", "label": _("Decisions"), "current": request.url.path.startswith("/queue")})
     if ctx is not None and ctx.actor.role.can("audit.read"):
         nav.append({"href": "/audit", "label": _("Audit log"), "current": request.url.path.startswith("/audit")})
     offered = ctx.module.locales if ctx is not None else ANONYMOUS_LOCALES
@@ -188,6 +241,8 @@ def with_form(max_fields: int, *, signed_in: bool = True) -> Callable[[PostHandl
             try:
                 if signed_in and not await session_alive(request):
                     raise Unauthorized("sign in first")
+                if TOO_LARGE in request.scope.get("state", {}):
+                    raise BodyTooLarge(request.scope["state"][TOO_LARGE])
                 async with request.form(max_files=0, max_fields=max_fields) as form:
                     items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
                 for k, v in items:
@@ -199,13 +254,50 @@ def with_form(max_fields: int, *, signed_in: bool = True) -> Callable[[PostHandl
                 return render(
                     request, "error.html", None, exc.status, title=_("That did not work"), message=exc.message
                 )
-            except MultiPartException as exc:
-                return render(request, "error.html", None, 400, title=_("That did not work"), message=str(exc))
+            except BodyTooLarge as exc:
+                return await too_large(request, exc.limit, whole_form=True)
+            except (MultiPartException, HTTPException) as exc:
+                # Starlette reports a bad body as HTTPException(400) inside an app, with its parser's text
+                detail = str(getattr(exc, "detail", exc))
+                if "maximum size" in detail:  # one answer over Starlette's limit for a part
+                    return await too_large(request, PART, whole_form=False)
+                message = _("The form could not be read. Please try again.")
+                return render(request, "error.html", None, 400, title=_("That did not work"), message=message)
             return await fn(request, Posted(items))
 
         return wrapped
 
     return decorate
+
+
+def _size(limit: int) -> str:
+    """A size limit for people: '1 MB', '4 MB', '16 KB' (CLDR units in the reader's language)."""
+    from babel.units import format_unit
+
+    locale = i18n.current().locale
+    if limit >= 1024 * 1024:
+        return format_unit(limit // (1024 * 1024), "digital-megabyte", "short", locale=locale)
+    return format_unit(limit // 1024, "digital-kilobyte", "short", locale=locale)
+
+
+async def too_large(request: Request, limit: int, *, whole_form: bool) -> Response:
+    """The app's error page for a posted form over a size limit (413), in the reader's language;
+    nothing was saved, and going back keeps what the browser still holds."""
+
+    def page_for(ctx: Context | None) -> Response:
+        if ctx is None:
+            anonymous_locale(request)
+        if whole_form:
+            what = _("The form is larger than the %(size)s a page may send.", size=_size(limit))
+        else:
+            what = _("An answer is longer than the %(size)s one answer may hold.", size=_size(limit))
+        message = what + " " + _("Nothing was saved. Go back, shorten the longest answers, and save again.")
+        return render(request, "error.html", ctx, 413, title=_("Too large to save"), message=message)
+
+    try:
+        return await in_context(request, page_for)
+    except ServiceError:
+        return page_for(None)
 
 
 # -- running pages and actions ---------------------------------------------------------------------------

@@ -11,13 +11,14 @@ from starlette.responses import Response
 from engine import i18n
 from engine.i18n import _
 from engine.runtime.evaluation import evaluate
+from engine.runtime.workflow import lock_message, locked_forms
 from engine.service import records
 from engine.service.context import Context
 from engine.service.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.web.inputs import MAX_ID
-from engine.web.pages.common import Posted, cell, page, peek_flash, redirect, render, with_form
+from engine.web.pages.common import Posted, cell, field_label, page, peek_flash, redirect, render, with_form
 from renderers.html import formview
-from renderers.json.form import field_to_json
+from renderers.json.form import evaluation_order, form_to_json
 
 
 def _form_page(
@@ -40,12 +41,18 @@ def _form_page(
     shown = dict(rec.data) if values is None else values
     ev = evaluate(rt, shown)
     visible = ctx.policy.visible_fields(ctx.actor, rt.id, hold)
-    editable = form_id in ctx.policy.writable_forms(ctx.actor, rt.id, hold)
+    wf = ctx.module.workflow_for(rt.id)
+    stage = rec.stage
+    locked = bool(locked_forms(wf, stage, [form_id])) and wf is not None and stage is not None
+    editable = form_id in ctx.policy.writable_forms(ctx.actor, rt.id, hold) and not locked
     extra: dict[str, list[str]] = {}
     for e in server_errors or []:
         extra.setdefault(e["field"], []).append(e["message"])
     attempted = values is not None or after_save  # errors show after a save, not on a first look
     fields = formview.build(form, ev, shown, editable, visible, extra, show_errors=attempted)
+    items = formview.layout(form, fields, ev)
+    top = [i for i in items if isinstance(i, formview.SectionView)]
+    toc = top if len(top) >= 2 and len(form.fields) >= TOC_FIELDS else []
     summary = []
     if attempted:
         for f in _walk(fields):
@@ -56,19 +63,13 @@ def _form_page(
         if after_save and values is None
         else _("Please check these answers")
     )
-    field_defs = [_visible_json(field_to_json(f), visible) for f in form.fields if f.id in visible]
-    _translate_choices(field_defs, rt)
-    definition = {
-        "id": form.id,
-        "relevant": form.relevant.to_json() if form.relevant else None,
-        "fields": field_defs,
-        "order": [name for kind, name in _order(rt) if kind == "field" and name in visible],
-    }
+    definition = form_to_json(ctx.module, form, i18n.current(), lambda f: f.id in visible)
+    definition["order"] = [name for kind, name in evaluation_order(rt) if kind == "field" and name in visible]
     record_values = ctx.policy.filter_data(ctx.actor, rt.id, hold, ev.values)
     if conflict:
         for c in conflict:
             changed = rt.all_fields.get(c["field"])
-            c["label"] = changed.label if changed else c["field"]
+            c["label"] = field_label(changed) if changed else c["field"]
             c["new_label"] = cell(changed, c.get("new")) if changed else c.get("new")
     return render(
         request,
@@ -80,6 +81,9 @@ def _form_page(
         rec={"id": rec.id, "short_id": rec.short_id},
         form=form,
         fields=fields,
+        items=items,
+        toc=toc,
+        locked=lock_message(wf, stage) if locked and wf is not None and stage is not None else None,
         summary=summary,
         summary_title=summary_title,
         editable=editable and ev.forms_relevant.get(form_id, True),
@@ -92,26 +96,7 @@ def _form_page(
     )
 
 
-def _translate_choices(nodes: list[dict[str, Any]], rt: Any) -> None:
-    """Option labels in the definition sent to the browser, in the reader's language."""
-    tr = i18n.current()
-    for node in nodes:
-        f = rt.all_fields.get(node["id"])
-        if f is not None and f.choices and node.get("choices"):
-            for ch, c in zip(node["choices"], f.choices, strict=False):
-                ch["label"] = tr.gettext(c.label) if f.type == "yes_no" else tr.text(i18n.choice_path(f, c), c.label)[0]
-        if node.get("fields"):
-            _translate_choices(node["fields"], rt)
-
-
-def _order(rt: Any) -> list[tuple[str, str]]:
-    return [("form" if not hasattr(s, "type") else "field", s.id) for s in rt.steps]
-
-
-def _visible_json(node: dict[str, Any], visible: frozenset[str]) -> dict[str, Any]:
-    if "fields" in node:
-        node = {**node, "fields": [_visible_json(x, visible) for x in node["fields"] if x["id"] in visible]}
-    return node
+TOC_FIELDS = 12  # a form with sections and at least this many questions gets a table of contents
 
 
 def _walk(fields: list[formview.FieldView]) -> list[formview.FieldView]:
@@ -180,8 +165,10 @@ async def form_submit(request: Request, form: Posted) -> Response:
             )
         shown = _shown(rec.data, data)
         try:
-            records.update(ctx, rt.id, rec.id, version, data)
+            records.update(ctx, rt.id, rec.id, version, data, form=form_def.id)
         except Conflict as exc:
+            if exc.details.get("code") == "form_locked":  # the stage changed while they were typing
+                return _form_page(request, ctx, rec, p["form"], shown, 409, version=version)
             return _form_page(
                 request,
                 ctx,

@@ -9,12 +9,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from engine import i18n
+from engine.runtime.workflow import state_label
 from engine.service import listing, records
 from engine.service.context import Context
 from engine.service.errors import NotFound
 from engine.service.listing import MAX_PAGE
 from engine.web.inputs import whole_number
-from engine.web.pages.common import Posted, cell, here, page, peek_flash, redirect, render, rows, safe_next, with_form
+from engine.web.pages.common import (
+    Posted,
+    cell,
+    choice_label,
+    field_label,
+    here,
+    page,
+    peek_flash,
+    redirect,
+    render,
+    rows,
+    safe_next,
+    with_form,
+)
 
 
 async def record_list(request: Request) -> Response:
@@ -53,7 +67,7 @@ async def record_list(request: Request) -> Response:
         for fid in rt.list_fields:
             f = rt.scope.fields[fid]
             if f.sensitivity in ctx.actor.role.sensitivity:
-                columns.append({"id": fid, "label": f.label, "masked": f.sensitivity == "direct"})
+                columns.append({"id": fid, "label": field_label(f), "masked": f.sensitivity == "direct"})
         items = rows(ctx, result["items"], rt_id)
         for it in items:
             it["cells"] = {
@@ -75,7 +89,7 @@ async def record_list(request: Request) -> Response:
             rt=rt,
             items=items,
             columns=columns,
-            stages=list(wf.states.values()) if wf else [],
+            stages=[{"id": st.id, "label": state_label(wf, st.id)} for st in wf.states.values()] if wf else [],
             stage=qp.get("stage"),
             q=qp.get("q"),
             sort=sort,
@@ -88,7 +102,13 @@ async def record_list(request: Request) -> Response:
             back=here(request),
             can_create=ctx.policy.can_create(ctx.actor, rt_id),
             choice_filters=[
-                {"id": f.id, "label": f.label, "choices": f.choices, "value": filters[f.id]} for f in choice_filters
+                {
+                    "id": f.id,
+                    "label": field_label(f),
+                    "choices": [{"value": c.value, "label": choice_label(f, c.value)} for c in f.choices or ()],
+                    "value": filters[f.id],
+                }
+                for f in choice_filters
             ],
             owner=qp.get("owner"),
             date_from=qp.get("from"),

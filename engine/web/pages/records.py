@@ -4,18 +4,29 @@ creating a record, workflow steps and referrals, assignment, answering a referra
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from engine import i18n
 from engine.i18n import _
-from engine.runtime.workflow import state_label, transition_label
+from engine.runtime.workflow import lock_message, state_label, transition_label
 from engine.service import assignments, records, referrals, transitions
 from engine.service.context import Context
-from engine.service.errors import Conflict, NotFound
+from engine.service.errors import Conflict, Forbidden, NotFound
 from engine.web.inputs import positive_id
-from engine.web.pages.common import Posted, action, label_time, page, redirect, render, safe_next, with_form
+from engine.web.pages.common import (
+    Posted,
+    action,
+    form_state_label,
+    label_time,
+    page,
+    redirect,
+    render,
+    safe_next,
+    with_form,
+)
 
 
 @with_form(5)
@@ -54,6 +65,8 @@ def _record_page(request: Request, ctx: Context, record_type: str, record_id: st
         ]
     history = records.history(ctx, rt.id, view["id"])
     actions = {"create": _("created"), "update": _("changed"), "transition": _("workflow step")}
+    for info in forms:
+        info["state_label"] = form_state_label(info)
     for link in view["links"]:
         other_rt = ctx.module.record_types.get(link["record_type"])
         other_wf = ctx.module.workflow_for(link["record_type"])
@@ -64,12 +77,20 @@ def _record_page(request: Request, ctx: Context, record_type: str, record_id: st
     for h in history:
         h["at_label"] = label_time(h["at"])
         h["action_label"] = actions.get(h["action"], h["action"])
+        answered: list[dict[str, Any]] = []
+        computed: list[dict[str, Any]] = []
         for c in h["changes"]:
             f = rt.all_fields.get(c["field"])
             if c["field"] == "(stage)" and wf is not None:
                 c["label"] = f"{state_label(wf, c.get('old') or '')} → {state_label(wf, c.get('new') or '')}"
-            else:
-                c["label"] = tr.text(f"{i18n.field_path(f)}/label", f.label)[0] if f else c["field"]
+                h["stage_change"] = c["label"]
+                continue
+            c["label"] = tr.text(f"{i18n.field_path(f)}/label", f.label)[0] if f else c["field"]
+            (computed if f is not None and f.type == "calculate" else answered).append(c)
+        h["answered"], h["computed"] = answered, computed  # calculated answers are folded away
+    latest = view.get("latest_decision")
+    if latest:
+        latest["at_label"] = label_time(latest["at"])
     linked = [
         {
             "record_type": other.id,
@@ -90,6 +111,15 @@ def _record_page(request: Request, ctx: Context, record_type: str, record_id: st
     for s in shares:
         s["status_label"] = statuses.get(s["status"], s["status"])
         s["form_titles"] = [tr.text(f"forms/{f}/title", rt.forms[f].title)[0] for f in s["forms"] if f in rt.forms]
+    can_assign = ctx.policy.may_on_type(ctx.actor, rt.id, "assign") and view["relation"] != "referral"
+    steps_open = [t for t in view["transitions"] if t["allowed"] and not t["referral"]]
+    primary = next((t for t in steps_open if t["decision"] == "approve"), None) or next(
+        (t for t in steps_open if t["decision"] != "return"), None
+    )
+    for t in view["transitions"]:
+        t["primary"] = t is primary
+    needs_comment = [t["label"] for t in steps_open if t["comment"] == "required"]
+    locked = [f["title"] for f in forms if f["locked"]]
     return render(
         request,
         "record.html",
@@ -101,9 +131,16 @@ def _record_page(request: Request, ctx: Context, record_type: str, record_id: st
         forms=forms,
         steps=steps,
         transitions=view["transitions"],
+        steps_open=steps_open,
+        needs_comment=needs_comment,
+        deciding=any(t["approval"] for t in steps_open),
+        latest=latest,
+        locked_note=lock_message(wf, view["stage"]) if wf and locked and view["stage"] else None,
+        locked_titles=locked,
+        candidates=assignments.candidates(ctx, rt.id, view["id"]) if can_assign else [],
         links=view["links"],
         history=history,
-        can_assign=ctx.policy.may_on_type(ctx.actor, rt.id, "assign") and view["relation"] != "referral",
+        can_assign=can_assign,
         assignees=view["assignees"],
         shares=shares,
         linked_types=linked,
@@ -134,10 +171,45 @@ async def record_transition(request: Request, form: Posted) -> Response:
         if t.referral:
             referrals.refer(ctx, p["record_type"], p["id"], t.id, to, shared, comment, reason)
             return redirect(request, back, _("Referred to %(user)s.", user=to))
+        if t.confirm and form.get("confirmed") != "yes":
+            return _confirm_page(request, ctx, p["record_type"], p["id"], t.id, comment, reason)
         transitions.transition(ctx, p["record_type"], p["id"], t.id, comment, reason)
         return redirect(request, back, _("Done: %(step)s.", step=transition_label(wf, t) if wf else t.label))
 
     return await action(request, work, back)
+
+
+def _confirm_page(
+    request: Request,
+    ctx: Context,
+    record_type: str,
+    record_id: str,
+    transition_id: str,
+    comment: str | None,
+    reason: str | None,
+) -> Response:
+    """Ask before a final step (closing a case): the same step again, confirmed, or back."""
+    view = records.read(ctx, record_type, record_id)
+    rt = ctx.module.record_types[view["record_type"]]
+    wf = ctx.module.workflow_for(rt.id)
+    assert wf is not None
+    t = wf.transitions[transition_id]
+    if not any(x["id"] == t.id and (x["allowed"] or x["needs_reason"]) for x in view["transitions"]):
+        raise Forbidden(_("You may not take the step '%(step)s'.", step=transition_label(wf, t)))
+    return render(
+        request,
+        "confirm.html",
+        ctx,
+        title=_("Please confirm: %(step)s", step=transition_label(wf, t)),
+        rt=rt,
+        rec=view,
+        step=transition_label(wf, t),
+        transition_id=t.id,
+        to_label=state_label(wf, t.to) if t.to else "",
+        final=bool(t.to and wf.states[t.to].final),
+        comment=comment or "",
+        reason=reason or "",
+    )
 
 
 @with_form(5)

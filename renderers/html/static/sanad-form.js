@@ -10,6 +10,15 @@
   var def = JSON.parse(defEl.textContent);
   var stored = JSON.parse(document.getElementById("record-values").textContent || "{}");
   var today = formEl.getAttribute("data-today");
+  // messages the browser builds itself, in the page's language (sent by the server)
+  var M = Object.assign({
+    required: "This field is required.", constraint: "This answer is not valid.",
+    summary: "Please check these answers", problem: "%(label)s: %(message)s",
+    row: "%(label)s: row %(n)s", yes: "Yes", no: "No"
+  }, def.messages || {});
+  function fmt(text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (all, key) { return values[key] !== undefined ? String(values[key]) : all; });
+  }
 
   // -- compile once ------------------------------------------------------------------------
   function compileField(f) {
@@ -27,6 +36,16 @@
   fields.forEach(function (c) { byId[c.id] = c; });
   var order = (def.order || []).filter(function (id) { return byId[id]; });
   fields.forEach(function (c) { if (order.indexOf(c.id) < 0) order.push(c.id); });
+
+  // sections with a condition: their fieldset (and entry in the table of contents) hides with it
+  var sections = [];
+  (function collect(items) {
+    (items || []).forEach(function (it) {
+      if (!it.section) return;
+      if (it.relevant) sections.push({ id: it.section, relevant: X.compile(it.relevant) });
+      collect(it.items);
+    });
+  })(def.layout);
 
   // who reads whom (top level): a change re-evaluates only what depends on it
   var dependents = {};
@@ -47,7 +66,7 @@
   function container(name) { return formEl.querySelector('[data-name="' + CSS.escape(name) + '"]'); }
   function readValue(c, name) {
     var box = container(name);
-    if (!box) return stored[c.id] === undefined ? "" : stored[c.id];
+    if (!box || box.querySelector("[data-readonly]")) return stored[c.id] === undefined ? "" : stored[c.id];
     var t = c.def.type;
     if (t === "select_multiple") {
       var picked = Array.prototype.map.call(box.querySelectorAll('input[type=checkbox]:checked'), function (i) { return i.value; });
@@ -121,7 +140,7 @@
 
   function display(v) {
     if (v === "" || v === null || v === undefined || (Array.isArray(v) && !v.length)) return "—";
-    if (typeof v === "boolean") return v ? "yes" : "no";
+    if (typeof v === "boolean") return v ? M.yes : M.no;
     if (Array.isArray(v)) return v.join(", ");
     return String(v);
   }
@@ -171,6 +190,11 @@
       filterChoices(c, box, env);
       state[id] = { relevant: true, required: req };
     });
+    sections.forEach(function (s) {
+      var shown = X.truth(s.relevant(env));
+      setHidden(formEl.querySelector('[data-section="' + CSS.escape(s.id) + '"]'), !shown);
+      setHidden(document.querySelector('[data-toc="' + CSS.escape(s.id) + '"]'), !shown);
+    });
   }
 
   function affected(id) {
@@ -190,9 +214,9 @@
   function fieldErrors(c, box, env, value) {
     if (!box || box.hidden) return null;
     var empty = value === "" || value === null || (Array.isArray(value) && value.length === 0);
-    if (empty) return box.dataset.required ? (c.def.required_message || "This field is required.") : null;
+    if (empty) return box.dataset.required ? (c.def.required_message || M.required) : null;
     if (c.constraint && !X.truth(c.constraint(Object.assign({}, env, { dot: value })))) {
-      return c.def.constraint_message || "This answer is not valid.";
+      return c.def.constraint_message || M.constraint;
     }
     return null;
   }
@@ -237,7 +261,8 @@
       var html = subBox.querySelector("template[data-row-template]").innerHTML.split("__row__").join(String(next));
       list.insertAdjacentHTML("beforeend", html);
       var row = list.lastElementChild;
-      row.querySelector("legend").textContent = row.querySelector("legend").textContent.replace("new row", "row " + (list.children.length));
+      var legend = row.querySelector("legend");
+      legend.textContent = fmt(M.row, { label: subBox.getAttribute("data-label") || "", n: list.children.length });
       updateRowMarker(subBox);
       evaluate(affected(subBox.getAttribute("data-subform")));
       var first = row.querySelector("input, select, textarea");
@@ -284,7 +309,7 @@
     problems = blocking;
     e.preventDefault();
     var title = summary && summary.querySelector("[data-summary-title]");
-    if (title) title.textContent = "Please check these answers";
+    if (title) title.textContent = M.summary;
     if (!summary) return;
     var list = summary.querySelector("ul");
     list.innerHTML = "";
@@ -293,7 +318,7 @@
       var li = document.createElement("li");
       var a = document.createElement("a");
       a.href = "#" + (target ? target.id || "" : "");
-      a.textContent = p.label + ": " + p.message;
+      a.textContent = fmt(M.problem, { label: p.label, message: p.message });
       a.addEventListener("click", function (ev) { ev.preventDefault(); if (target) target.focus(); });
       li.appendChild(a);
       list.appendChild(li);

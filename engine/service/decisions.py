@@ -1,0 +1,241 @@
+"""The workflow conversation: what waits for a user's decision (every record type, every stage,
+counted exactly and paged), the latest decision on a record with who, when and why, the comments
+of each step, and the records sent back to their caseworker.
+
+A comment belongs to the agency that holds the record: a user who reads a record through a
+referral never sees them (their access has no `workflow` capability)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+
+from engine.language.model import Transition, Workflow
+from engine.runtime.policy import Holding
+from engine.runtime.workflow import state_label, transition_label
+from engine.service import audit
+from engine.service.context import Context, access, usernames
+from engine.service.errors import BadRequest
+from engine.storage.models import Assignment, Record, TransitionLog
+from engine.storage.scope import records_held
+
+QUEUE_PAGE = 25
+MAX_PAGE = 100_000
+
+
+def decision_stages(ctx: Context) -> dict[str, list[str]]:
+    """Per record type this user may read, the stages where a request waits for a decision this
+    user's role may take (the `from` of approval steps their role may take), in workflow order."""
+    out: dict[str, list[str]] = {}
+    role = ctx.actor.role
+    for rt in ctx.module.record_types.values():
+        wf = ctx.module.workflow_for(rt.id)
+        if wf is None or not ctx.policy.may_on_type(ctx.actor, rt.id, "read"):
+            continue
+        wanted = {s for t in wf.transitions.values() if t.approval and role.id in t.roles for s in t.from_states}
+        stages = [s for s in wf.states if s in wanted]
+        if stages:
+            out[rt.id] = stages
+    return out
+
+
+def _waiting_condition(ctx: Context, stages: dict[str, list[str]]) -> Any:
+    return and_(
+        Record.module == ctx.module.id,
+        or_(*(and_(Record.record_type == rt, Record.stage.in_(ss)) for rt, ss in stages.items())),
+        records_held(ctx.policy.reach(ctx.actor)),
+    )
+
+
+def queue(ctx: Context, page: int = 1, page_size: int = QUEUE_PAGE) -> dict[str, Any]:
+    """The records waiting for this user's decision: exact counts per record type and stage, and
+    one page of all of them, the longest waiting first."""
+    if not 1 <= page <= MAX_PAGE:
+        raise BadRequest(f"'page' must be a whole number from 1 to {MAX_PAGE}")
+    stages = decision_stages(ctx)
+    if not stages:
+        return {"groups": [], "items": [], "total": 0, "page": page, "page_size": page_size}
+    where = _waiting_condition(ctx, stages)
+    counted = {
+        (rt, stage): n
+        for rt, stage, n in ctx.session.execute(
+            select(Record.record_type, Record.stage, func.count())
+            .where(where)
+            .group_by(Record.record_type, Record.stage)
+        )
+    }
+    groups = []
+    for rt_id, ss in stages.items():
+        wf = ctx.module.workflow_for(rt_id)
+        assert wf is not None
+        for stage in ss:
+            groups.append(
+                {
+                    "record_type": rt_id,
+                    "stage": stage,
+                    "stage_label": state_label(wf, stage),
+                    "count": counted.get((rt_id, stage), 0),
+                }
+            )
+    total = sum(counted.values())
+    rows = list(
+        ctx.session.scalars(
+            select(Record)
+            .where(where)
+            .order_by(Record.updated_at, Record.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+    )
+    asked = _requests(ctx, rows)
+    names = usernames(ctx.session, {r.owner_id for r in rows} | {log.user_id for log in asked.values()})
+    items = []
+    for r in rows:
+        log = asked.get(r.id)
+        items.append(
+            {
+                "id": r.id,
+                "short_id": r.short_id,
+                "record_type": r.record_type,
+                "stage": r.stage,
+                "owner": names.get(r.owner_id),
+                "updated_at": audit.iso(r.updated_at),
+                "waiting_since": audit.iso(log.at) if log else audit.iso(r.updated_at),
+                "requested_by": names.get(log.user_id) if log else None,
+                "comment": log.comment if log else None,
+            }
+        )
+    audit.record(
+        ctx.session, "record.list", user=ctx.user, ip=ctx.ip, record_type="(queue)", page=page, count=len(items)
+    )
+    return {"groups": groups, "items": items, "total": total, "page": page, "page_size": page_size}
+
+
+def _requests(ctx: Context, recs: list[Record]) -> dict[str, TransitionLog]:
+    """For each record, the step that moved it to its current stage (the request)."""
+    if not recs:
+        return {}
+    out: dict[str, TransitionLog] = {}
+    stage_of = {r.id: r.stage for r in recs}
+    rows = ctx.session.scalars(
+        select(TransitionLog).where(TransitionLog.record_id.in_(list(stage_of))).order_by(TransitionLog.id)
+    )
+    for log in rows:
+        if log.to_stage is not None and log.to_stage == stage_of[log.record_id]:
+            out[log.record_id] = log
+    return out
+
+
+def _is_request(wf: Workflow, t: Transition | None) -> bool:
+    """Does `t` ask for a decision (it leads to a stage that approval steps leave)?"""
+    return (
+        t is not None
+        and t.to is not None
+        and any(t.to in o.from_states and o.approval for o in wf.transitions.values())
+    )
+
+
+def step_view(ctx: Context, wf: Workflow, log: TransitionLog, names: dict[int, str]) -> dict[str, Any]:
+    t = wf.transitions.get(log.transition)
+    return {
+        "transition": log.transition,
+        "label": transition_label(wf, t) if t else log.transition,
+        "decision": t.decision if t else None,
+        "request": _is_request(wf, t),
+        "from_stage": log.from_stage,
+        "to_stage": log.to_stage,
+        "to_label": state_label(wf, log.to_stage) if log.to_stage else None,
+        "by": names.get(log.user_id),
+        "at": audit.iso(log.at),
+        "comment": log.comment,
+        "override_reason": log.override_reason,
+    }
+
+
+def latest_decision(ctx: Context, rec: Record) -> dict[str, Any] | None:
+    """The latest step on a record that is part of the conversation (a request, a decision, or a
+    step with a comment), for users who take part in its workflow; None otherwise."""
+    wf = ctx.module.workflow_for(rec.record_type)
+    if wf is None:
+        return None
+    logs = list(
+        ctx.session.scalars(
+            select(TransitionLog)
+            .where(TransitionLog.record_id == rec.id, TransitionLog.to_stage.is_not(None))
+            .order_by(TransitionLog.id.desc())
+            .limit(20)
+        )
+    )
+    for log in logs:
+        t = wf.transitions.get(log.transition)
+        if log.comment or (t is not None and (t.decision is not None or t.approval or _is_request(wf, t))):
+            return step_view(ctx, wf, log, usernames(ctx.session, {log.user_id}))
+    return None
+
+
+def steps_by_time(ctx: Context, rec: Record, hold: Holding) -> dict[str, dict[str, Any]]:
+    """Every workflow step on the record with its comment, by the time it was taken (to join the
+    history); empty for a user who reads the record through a referral."""
+    wf = ctx.module.workflow_for(rec.record_type)
+    if wf is None:
+        return {}
+    if not access(ctx, rec, hold).workflow:
+        return {}
+    logs = list(ctx.session.scalars(select(TransitionLog).where(TransitionLog.record_id == rec.id)))
+    names = usernames(ctx.session, {log.user_id for log in logs})
+    return {audit.iso(log.at) or "": step_view(ctx, wf, log, names) for log in logs}
+
+
+def returned_to_me(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
+    """Records this user owns or is assigned that a decision sent back to them and that have not
+    moved on since, the most recent first, with who sent them back, when and why."""
+    returns: dict[str, list[str]] = {}
+    for rt in ctx.module.record_types.values():
+        wf = ctx.module.workflow_for(rt.id)
+        if wf is not None and ctx.policy.may_on_type(ctx.actor, rt.id, "read"):
+            ids = [t.id for t in wf.transitions.values() if t.decision == "return"]
+            if ids:
+                returns[rt.id] = ids
+    if not returns:
+        return []
+    assigned = select(Assignment.record_id).where(Assignment.user_id == ctx.user.id, Assignment.active.is_(True))
+    latest = (
+        select(TransitionLog.record_id, func.max(TransitionLog.id).label("last_id"))
+        .where(TransitionLog.to_stage.is_not(None))
+        .group_by(TransitionLog.record_id)
+        .subquery()
+    )
+    query = (
+        select(Record, TransitionLog)
+        .join(latest, latest.c.record_id == Record.id)
+        .join(TransitionLog, TransitionLog.id == latest.c.last_id)
+        .where(
+            Record.module == ctx.module.id,
+            or_(Record.owner_id == ctx.user.id, Record.id.in_(assigned)),
+            or_(*(and_(Record.record_type == rt, TransitionLog.transition.in_(ids)) for rt, ids in returns.items())),
+            TransitionLog.to_stage == Record.stage,
+            TransitionLog.user_id != ctx.user.id,
+            records_held(ctx.policy.reach(ctx.actor)),
+        )
+        .order_by(TransitionLog.id.desc())
+        .limit(limit)
+    )
+    pairs = [(rec, log) for rec, log in ctx.session.execute(query).all()]
+    names = usernames(ctx.session, {log.user_id for _rec, log in pairs} | {rec.owner_id for rec, _log in pairs})
+    out = []
+    for rec, log in pairs:
+        wf = ctx.module.workflow_for(rec.record_type)
+        assert wf is not None
+        out.append(
+            {
+                "id": rec.id,
+                "short_id": rec.short_id,
+                "record_type": rec.record_type,
+                "stage": rec.stage,
+                "owner": names.get(rec.owner_id),
+                "updated_at": audit.iso(rec.updated_at),
+                "step": step_view(ctx, wf, log, names),
+            }
+        )
+    return out
