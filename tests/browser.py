@@ -72,3 +72,25 @@ def browser() -> Iterator[Any]:
 def screenshot(page: Any, name: str) -> None:
     os.makedirs(ARTIFACTS, exist_ok=True)
     page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=True)
+
+
+def sign_in(site: dict[str, Any], username: str, width: int = 1280, locale: str = "en") -> Any:
+    """A new browser context signed in as `username` (a demo account) on the seeded site, the
+    language chosen on the sign-in page first (and so saved to the account: the tests share it)."""
+    ctx = site["browser"].new_context(viewport={"width": width, "height": 900}, base_url=site["base"])
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{site['base']}/login?locale={locale}")
+    page.fill("#username", username)
+    page.fill("#password", site["accounts"][username].password)
+    page.click("form[action^='/login'] button[type=submit]")
+    page.wait_for_url(site["base"] + "/")
+    page.js_errors = errors  # checked by the tests: no script error on any page
+    return page
+
+
+def new_case(page: Any) -> str:
+    page.click("form[action='/records/case/new'] button")
+    page.wait_for_selector("#record-form[data-live='1']")
+    return str(page.url).split("/")[5]

@@ -60,7 +60,7 @@ def interface_target() -> Target:
         REPO,
         method_map,
         options_map=options,
-        keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None},
+        keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "isolated": None},
         comment_tags=("NOTE:",),
         strip_comment_tags=True,
     ):

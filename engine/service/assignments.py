@@ -41,6 +41,8 @@ def assign(ctx: Context, record_type: str, record_id: str, to: Any, comment: str
         raise Invalid(why % {"user": user.username})
     if user.id in hold.assignee_ids:
         raise Conflict(_("'%(user)s' is already assigned this record.", user=user.username))
+    if user.id == hold.owner_id:
+        raise Conflict(_("'%(user)s' holds this record already.", user=user.username))
     ctx.session.add(
         Assignment(
             record_id=rec.id, user_id=user.id, by_user_id=ctx.user.id, at=audit.now(), active=True, comment=comment
@@ -53,7 +55,7 @@ def assign(ctx: Context, record_type: str, record_id: str, to: Any, comment: str
 def candidates(ctx: Context, record_type: str, record_id: str) -> list[dict[str, Any]]:
     """The colleagues this user may assign the record to (the same rule `assign` applies): users of
     the holding agency, enabled, whose role works on this record type, within the assigner's scope,
-    not assigned it already. Empty for a user who may not assign it."""
+    neither its owner nor assigned it already. Empty for a user who may not assign it."""
     rec, hold = load(ctx, record_type, record_id)
     if not access(ctx, rec, hold).assign or hold.agency_id is None:
         return []
@@ -64,7 +66,7 @@ def candidates(ctx: Context, record_type: str, record_id: str) -> list[dict[str,
     )
     out = []
     for user in users:
-        if user.id in hold.assignee_ids or user.role not in ctx.module.roles:
+        if user.id in hold.assignee_ids or user.id == hold.owner_id or user.role not in ctx.module.roles:
             continue
         target = actor_for(ctx.session, user, ctx.module)
         if ctx.policy.can_assign_to(ctx.actor, record_type, hold, target):

@@ -145,10 +145,15 @@ async def record_item(request: Request) -> Response:
     if request.method == "GET":
         return await answer(request, lambda ctx: records.read(ctx, rt, rid))
     body = await json_body(request)
-    extra = set(body) - {"data", "version"}
+    extra = set(body) - {"data", "version", "form"}
     if extra:
-        raise BadRequest(f"unknown keys: {', '.join(sorted(extra))} (send version and data)")
-    return await answer(request, lambda ctx: records.update(ctx, rt, rid, body.get("version"), body.get("data", {})))
+        raise BadRequest(f"unknown keys: {', '.join(sorted(extra))} (send version and data, and optionally form)")
+    form = body.get("form")
+    if form is not None and not isinstance(form, str):
+        raise BadRequest("'form' is the id of the form that was saved")
+    return await answer(
+        request, lambda ctx: records.update(ctx, rt, rid, body.get("version"), body.get("data", {}), form=form)
+    )
 
 
 async def record_history(request: Request) -> Response:

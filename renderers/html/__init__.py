@@ -39,6 +39,7 @@ def environment() -> Environment:
     from engine import i18n
 
     env.globals["t"] = lambda path, english: i18n.current().text(path, english)[0] if english else english
+    env.globals["isolated"] = isolated
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda message, **kw: _trusted(message, i18n.current().plain_text(message)),
         ngettext=lambda s, p, n, **kw: _trusted(s if n == 1 else p, i18n.current().plural_text(s, p, n)),
@@ -57,3 +58,15 @@ def _trusted(english: str, translated: str) -> Markup:
     if "<" in english and same_markup(english, translated):
         return Markup(translated)
     return escape(translated)
+
+
+def isolated(message: str, **values: Any) -> Markup:
+    """An interface message whose values (people's names, codes) are data: each is isolated in a
+    <bdi>, so a Latin name reads right in an Arabic sentence, and tools can tell data from words."""
+    from engine import i18n
+    from engine.i18n.translator import same_placeholders
+
+    text = i18n.current().plain_text(message)
+    if not same_placeholders(message, text):
+        text = message
+    return escape(text) % {k: Markup("<bdi>%s</bdi>") % v for k, v in values.items()}

@@ -1,58 +1,19 @@
 """The caseworkers' app in a real browser (headless Chromium): live forms, workflow, access, keyboard.
 
-One seeded demo database and one live server serve every test here; screenshots of the main pages
-are saved to test-artifacts/ (not committed).
+One seeded demo database and one live server (the `site` fixture, tests/web/conftest.py) serve every
+browser test; screenshots of the main pages are saved to test-artifacts/ (not committed).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from engine.service import seeding
-from engine.service.database import Database
-from tests.browser import browser, chromium_or_skip, live, screenshot
+from tests.browser import new_case, screenshot, sign_in
 from tests.conformance_support import browser_payload
-from tests.conftest import ROOT
-from tests.server import database, server
-
-GBV = f"{ROOT}/definitions/gbv"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    chromium_or_skip()
-    with database("sqlite", tmp_path_factory.mktemp("browser")) as url, server(url, [GBV]) as srv:
-        target = Database.open(url)
-        accounts = seeding.seed(target, srv.registry, "gbv", cheap_hashing=True)
-        target.dispose()
-        by_user = {a.username: a for a in accounts}
-        with live(srv.app) as base, browser() as b:
-            yield {"base": base, "browser": b, "accounts": by_user}
-
-
-def sign_in(site: dict[str, Any], username: str, width: int = 1280) -> Any:
-    ctx = site["browser"].new_context(viewport={"width": width, "height": 900}, base_url=site["base"])
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(site["base"] + "/login")
-    page.fill("#username", username)
-    page.fill("#password", site["accounts"][username].password)
-    page.click("form[action='/login'] button[type=submit]")
-    page.wait_for_url(site["base"] + "/")
-    page.js_errors = errors  # checked by the tests: no script error on any page
-    return page
-
-
-def new_case(page: Any) -> str:
-    page.click("form[action='/records/case/new'] button")
-    page.wait_for_selector("#record-form[data-live='1']")
-    return str(page.url).split("/")[5]
 
 
 def test_sign_in_create_a_case_and_screenshots(site: dict[str, Any]) -> None:

@@ -110,6 +110,7 @@ def srv(db_url: str, make_module: MakeModule) -> Iterator[Server]:
     with server(db_url, [make_module(MODULE)]) as s:
         s.add_user("amina", "caseworker", full_name="Amina K.")
         s.add_user("bilal", "caseworker")
+        s.add_user("cora", "caseworker", full_name="Cora M.")
         s.add_user("sam", "supervisor")
         s.add_user("far", "caseworker", agency="agency_b", groups=("team_9",))
         yield s
@@ -250,12 +251,15 @@ def test_assignment_offers_the_colleagues_who_may_receive_it(srv: Server) -> Non
     html = sam.get(f"/records/case/{rid}").text
     select = html[html.index('id="assign-to"') : html.index("</select>", html.index('id="assign-to"'))]
     offered = re.findall(r'<option value="([^"]+)"', select)
-    assert offered == ["amina", "bilal"]  # not sam (themself), not far (another agency)
-    assert "Amina K. (amina)" in select
+    assert offered == ["bilal", "cora"]  # not amina (she owns it), not sam (themself), not far (another agency)
+    assert "Cora M. (cora)" in select
     sam.post(f"/records/case/{rid}/assign", data={"to": "bilal"})
     html = sam.get(f"/records/case/{rid}").text
     select = html[html.index('id="assign-to"') : html.index("</select>", html.index('id="assign-to"'))]
-    assert re.findall(r'<option value="([^"]+)"', select) == ["amina"]
+    assert re.findall(r'<option value="([^"]+)"', select) == ["cora"]
+    # the owner is refused by the service too, whatever the page offered
+    r = srv.client("sam").post(f"/api/v1/records/case/{rid}/assignments", json={"to": "amina"})
+    assert r.status_code == 409
 
 
 # -- 12. form states -----------------------------------------------------------------------------
@@ -276,6 +280,14 @@ def test_forms_are_not_started_in_progress_or_complete(srv: Server) -> None:
     assert "In progress: 1 required answer missing" in page and "Not started" not in page
     api = srv.client("amina").get(f"/api/v1/records/case/{rid}").json()
     assert api["forms"]["intake"]["state"] == "in_progress" and api["forms"]["plan"]["state"] == "not_started"
+    # through the API, a form saved with nothing in it is started too
+    a = srv.client("amina")
+    other = a.post("/api/v1/records/case", json={"data": {}}).json()
+    assert other["forms"]["intake"]["state"] == "not_started"
+    r = a.patch(f"/api/v1/records/case/{other['id']}", json={"version": other["version"], "data": {}, "form": "intake"})
+    assert r.status_code == 200 and r.json()["forms"]["intake"]["state"] == "in_progress"
+    bad = a.patch(f"/api/v1/records/case/{other['id']}", json={"version": r.json()["version"], "data": {}, "form": "x"})
+    assert bad.status_code == 400
 
 
 # -- 14. history -----------------------------------------------------------------------------------

@@ -280,24 +280,33 @@ def _size(limit: int) -> str:
     return format_unit(limit // 1024, "digital-kilobyte", "short", locale=locale)
 
 
-async def too_large(request: Request, limit: int, *, whole_form: bool) -> Response:
-    """The app's error page for a posted form over a size limit (413), in the reader's language;
-    nothing was saved, and going back keeps what the browser still holds."""
+async def error_page(request: Request, status: int, title: Callable[[], str], message: Callable[[], str]) -> Response:
+    """The app's error page, in the signed-in user's language (the browser's for a visitor); the
+    texts are made once that language is set."""
 
     def page_for(ctx: Context | None) -> Response:
         if ctx is None:
             anonymous_locale(request)
-        if whole_form:
-            what = _("The form is larger than the %(size)s a page may send.", size=_size(limit))
-        else:
-            what = _("An answer is longer than the %(size)s one answer may hold.", size=_size(limit))
-        message = what + " " + _("Nothing was saved. Go back, shorten the longest answers, and save again.")
-        return render(request, "error.html", ctx, 413, title=_("Too large to save"), message=message)
+        return render(request, "error.html", ctx, status, title=title(), message=message())
 
     try:
         return await in_context(request, page_for)
     except ServiceError:
         return page_for(None)
+
+
+async def too_large(request: Request, limit: int, *, whole_form: bool) -> Response:
+    """The error page for a posted form over a size limit (413); nothing was saved, and going
+    back keeps what the browser still holds."""
+
+    def message() -> str:
+        if whole_form:
+            what = _("The form is larger than the %(size)s a page may send.", size=_size(limit))
+        else:
+            what = _("An answer is longer than the %(size)s one answer may hold.", size=_size(limit))
+        return what + " " + _("Nothing was saved. Go back, shorten the longest answers, and save again.")
+
+    return await error_page(request, 413, lambda: _("Too large to save"), message)
 
 
 # -- running pages and actions ---------------------------------------------------------------------------
@@ -310,20 +319,17 @@ async def page(request: Request, work: PageWork) -> Response:
         return RedirectResponse("/login?" + urlencode({"next": here(request)}), status_code=303)
     except NotFound as exc:
         await audit_refusal(request, exc)
-        return render(
-            request,
-            "error.html",
-            None,
-            404,
-            title=_("Not found"),
-            message=_("There is no such page, or it is not yours to see."),
+        return await error_page(
+            request, 404, lambda: _("Not found"), lambda: _("There is no such page, or it is not yours to see.")
         )
     except Forbidden as exc:
         await audit_refusal(request, exc)
-        return render(request, "error.html", None, 403, title=_("Not allowed"), message=exc.message)
+        refused = exc.message
+        return await error_page(request, 403, lambda: _("Not allowed"), lambda: refused)
     except ServiceError as exc:
         await audit_refusal(request, exc)
-        return render(request, "error.html", None, exc.status, title=_("That did not work"), message=exc.message)
+        failed = exc.message
+        return await error_page(request, exc.status, lambda: _("That did not work"), lambda: failed)
 
 
 async def action(request: Request, work: PageWork, back: str) -> Response:

@@ -47,6 +47,7 @@ def _home(request: Request, ctx: Context) -> Response:
     role = ctx.actor.role
     values: dict[str, Any] = {
         "title": _("Welcome, %(name)s", name=ctx.user.full_name or ctx.user.username),
+        "display_name": ctx.user.full_name or ctx.user.username,
         "aggregate_only": role.aggregate_only,
         "audit_link": role.can("audit.read"),
     }
