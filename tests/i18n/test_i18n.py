@@ -191,3 +191,56 @@ def test_the_api_answers_in_the_requested_language(tmp_path: Any) -> None:
         assert fr["start_assessment"]["label"] != en["label"] and fr["start_assessment"]["reasons"] != en["reasons"]
         r = c.post(f"/api/v1/records/case/{rec['id']}/transitions/start_assessment?locale=ar", json={})
         assert r.status_code == 422 and not r.json()["error"].isascii()
+
+
+# -- issue 11: catalogs a field office can use ------------------------------------------------------
+MODULES = [GBV, os.path.join(ROOT, "examples", "child-protection"), os.path.join(ROOT, "examples", "country-overlay")]
+
+
+def test_every_module_is_fully_translated_in_the_languages_it_offers() -> None:
+    found = status(MODULES)
+    incomplete = [s.path for s in found if s.translated != s.total or s.fuzzy or s.placeholder_problems]
+    assert incomplete == []
+    for path in MODULES:
+        module = load_module(path).module
+        assert module is not None
+        folder = os.path.relpath(i18n.module_catalog_folders(module)[0])
+        for locale in module.locales:
+            if locale != "en":
+                own = [
+                    s
+                    for s in found
+                    if s.path.startswith(f"{folder}/{locale}/LC_MESSAGES/") and "sanad.po" not in s.path
+                ]
+                assert own, f"{path} offers {locale} but has no catalog for it"
+
+
+def test_arabic_catalogs_use_one_word_for_form_and_inclusive_words_for_people() -> None:
+    catalogs = [os.path.join(i18n.ROOT_LOCALES, "ar", "LC_MESSAGES", name) for name in ("sanad.po", "gbv.po")] + [
+        os.path.join(ROOT, "examples", "child-protection", "locales", "ar", "LC_MESSAGES", "child_protection.po"),
+        os.path.join(ROOT, "examples", "country-overlay", "locales", "ar", "LC_MESSAGES", "gbv_arcadia.po"),
+    ]
+    for path in catalogs:
+        with open(path, "rb") as fh:
+            texts = [m.string for m in read_po(fh) if m.id and m.string]
+        flat = " ".join(t if isinstance(t, str) else " ".join(t) for t in texts)
+        assert "استمارة" not in flat and "استمارات" not in flat, path  # one word: نموذج
+    with open(os.path.join(i18n.ROOT_LOCALES, "ar", "LC_MESSAGES", "gbv.po"), "rb") as fh:
+        options = {m.context: m.string for m in read_po(fh) if m.context}
+    for value in ("refugee", "idp", "returnee"):
+        label = options[f"gbv:lookups/displacement_status/choices/{value}/label"]
+        assert "/ة" in label, label  # the survivor may be a woman or a man
+
+
+def test_no_two_questions_of_a_form_share_a_label() -> None:
+    for path in [*MODULES, os.path.join(ROOT, "examples", "quickstart")]:
+        module = load_module(path).module
+        assert module is not None
+        for form in module.forms.values():
+            seen: dict[tuple[str | None, str], str] = {}
+            for f in form.walk():
+                if f.type == "note":
+                    continue
+                key = (f.scope.owner.id if f.scope.owner else None, f.label)
+                assert key not in seen, f"{path} {form.id}: '{f.label}' for both {seen[key]} and {f.id}"
+                seen[key] = f.id

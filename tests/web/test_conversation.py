@@ -323,3 +323,18 @@ def test_an_oversized_answer_gets_the_apps_page_in_the_readers_language(srv: Ser
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert r.status_code == 413 and '<html lang="fr"' in r.text and re.search(r"4\sMo", r.text)
+
+
+# -- 16. what axe does not see -------------------------------------------------------------------
+def test_read_only_choices_are_text_and_new_records_are_called_the_same(srv: Server) -> None:
+    rid = requested(srv)
+    form = pages(srv, "sam").get(f"/records/case/{rid}/forms/intake").text
+    assert "disabled" not in form  # no pale, disabled radio buttons for a reader
+    answer = re.search(r'<p class="readonly-answer" id="fld-sex"[^>]*>([^<]*)</p>', form)
+    assert answer and answer.group(1) == "Female"
+    amina = pages(srv, "amina")
+    buttons = {
+        re.search(r'action="/records/case/new".*?<button[^>]*>([^<]+)</button>', amina.get(url).text, re.S).group(1)  # type: ignore[union-attr]
+        for url in ("/", "/records/case")
+    }
+    assert buttons == {"New record"}
