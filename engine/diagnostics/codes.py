@@ -60,6 +60,7 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "expr.dot-outside-constraint": ("error", "`.` used outside a constraint"),
     "expr.bare-name": ("error", "a bare name used outside choice_filter, or not a choice key"),
     "expr.unknown-function": ("error", "a function Sanad does not have"),
+    "expr.unknown-setting": ("error", "setting('name') names a setting module.yaml does not have"),
     "expr.arity": ("error", "a function called with the wrong number of arguments"),
     "expr.unknown-choice": ("error", "a text compared with a select field that is not one of its choices"),
     "expr.not-multi": ("error", "selected()/count-selected() on a field that is not select_multiple"),

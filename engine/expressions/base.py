@@ -3,7 +3,7 @@ and the walk's shared parts (placing a finding in the file, visiting a node, num
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +73,7 @@ class ExprContext:
     choice_keys: frozenset[str] | None = None
     quoted: bool = False
     locate: Callable[[int], Position] | None = None  # offset in the text -> place in the file
+    settings: Mapping[str, Any] | None = None  # the module's settings, for setting('name')
 
 
 @dataclass(slots=True)
@@ -94,6 +95,7 @@ class CheckerBase:
     report: Report
     ok: bool = True
     refs: list[Field] = field(default_factory=list)
+    constants: dict[int, Any] = field(default_factory=dict)  # id(node) -> value: setting() calls
 
     def where(self, node: Node) -> Position:
         at = node.get("at", -1)

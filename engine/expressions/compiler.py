@@ -310,7 +310,19 @@ def compile_expression(source: str, pos: Position, ctx: ExprContext, report: Rep
     compiled = checker.visit(ast, ctx.scope)
     if not checker.ok:
         return None
+    if checker.constants:  # a copy: the parsed AST is cached and shared by every module
+        ast = _with_constants(ast, checker.constants)
     return Expression(source, ast, compiled.fn, compiled.type, tuple(checker.refs), pos)
+
+
+def _with_constants(node: Node, constants: dict[int, Any]) -> Node:
+    """The AST with each setting() call replaced by its value (a literal)."""
+    if id(node) in constants:
+        return {"op": "lit", "value": constants[id(node)], "at": node.get("at", -1)}
+    out = dict(node)
+    if "args" in out:
+        out["args"] = [_with_constants(a, constants) for a in out["args"]]
+    return out
 
 
 def _short(source: str) -> str:

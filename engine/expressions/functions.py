@@ -39,6 +39,7 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "min": (1, None),
     "max": (1, None),
     "not": (1, 1),
+    "setting": (1, 1),
 }
 _JS_UNSAFE_REGEX = re.compile(r"\(\?P|\\A|\\Z|\(\?#|\(\?\(|\\N\{|\(\?[aiLmsux]+[:)]|\*\+|\+\+|\?\+")
 
@@ -250,6 +251,40 @@ class FunctionsChecker(CheckerBase):
             return Compiled(lambda e: value, "date", lit=value, is_lit=True)
         fa = a.fn
         return Compiled(lambda e: d.isoformat() if (d := V.parse_date(fa(e))) else "", "date")
+
+    def f_setting(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        """setting('name'): a value of the module's `settings`, fixed when the module loads (the
+        browser receives it as a literal)."""
+        a = cs[0]
+        settings = self.ctx.settings or {}
+        if not a.is_lit or not isinstance(a.lit, str):
+            return self.error(
+                args[0],
+                "expr.type",
+                "setting() takes the name of a setting, in quotes",
+                "e.g. setting('no_contact_days')",
+            )
+        if a.lit not in settings:
+            return self.error(
+                args[0],
+                "expr.unknown-setting",
+                f"the module has no setting '{a.lit}'",
+                did_you_mean(a.lit, settings)
+                or (
+                    f"its settings are: {', '.join(sorted(settings))}"
+                    if settings
+                    else "add it under settings: in module.yaml"
+                ),
+            )
+        value = settings[a.lit]
+        self.constants[id(node)] = value
+        if isinstance(value, bool):
+            t = "bool"
+        elif isinstance(value, (int, float)):
+            t = "number"
+        else:
+            t = "date" if V.parse_date(value) is not None and len(value) == 10 else "text"
+        return Compiled(lambda e: value, t, lit=value, is_lit=True)
 
     def f_age(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
         self._dateish(node, cs[0], "age")

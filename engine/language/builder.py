@@ -43,6 +43,7 @@ class ModuleBuilder(Reader):
         self.pending: list[tuple[Field, YamlDoc, Path]] = []
         self.pending_sections: list[tuple[Section, YamlDoc, Path]] = []
         self.section_ids: dict[str, dict[str, Section]] = {}  # per record type
+        self.settings: dict[str, Any] = {}  # module.yaml `settings`
 
     def label(self, doc: YamlDoc, path: Path, text: Any) -> None:
         if isinstance(text, str) and not text.strip():
@@ -91,6 +92,7 @@ class ModuleBuilder(Reader):
             choice_keys,
             path in doc.quoted,
             lambda offset: doc.locate(path, source, offset),
+            self.settings,
         )
         return compile_expression(source, doc.at(path), ctx, Report() if quiet else self.report)
 

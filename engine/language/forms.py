@@ -27,6 +27,7 @@ class FormsBuilder(ModuleBuilder):
                 f"add '{data['default_locale']}' to locales",
             )
         self.label(doc, ("title",), data["title"])
+        self.settings = dict(data.get("settings") or {})
         for rt_id, rt in data["record_types"].items():
             self.label(doc, ("record_types", rt_id, "title"), rt["title"])
             self.record_types[rt_id] = RecordType(

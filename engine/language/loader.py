@@ -92,5 +92,6 @@ def load_module(path: str) -> LoadResult:
         description=data.get("description"),
         test_files=tuple(d.file for d in docs["scenarios"]),
         extends=tuple(files.chain),
+        settings=dict(ld.settings),
     )
     return result

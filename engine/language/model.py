@@ -246,6 +246,7 @@ class Transition:
     comment: str = "optional"  # 'required': the step is taken only with a comment (e.g. a reason to send back)
     decision: str | None = None  # 'approve' or 'return': how a decision on a request reads, and is shown
     confirm: bool = False  # asked to confirm before it is taken (steps to a final stage)
+    organisation_from: str | None = None  # a referral goes only to the organisation this field names
 
 
 @dataclass(eq=False, slots=True)
@@ -296,6 +297,7 @@ class Module:
     description: str | None = None
     test_files: tuple[str, ...] = ()
     extends: tuple[str, ...] = ()  # for an overlay: the folders of the modules it adapts, nearest first
+    settings: Mapping[str, Any] = field(default_factory=dict)  # module.yaml `settings`, read by setting()
 
     def workflow_for(self, record_type: str) -> Workflow | None:
         rt = self.record_types.get(record_type)

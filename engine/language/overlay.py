@@ -135,6 +135,9 @@ class Merger:
             if key in over.data:
                 data[key] = copy.deepcopy(over.data[key])
                 origins[(key,)] = (over, (key,))
+        for name, value in (over.data.get("settings") or {}).items():  # each setting replaced on its own
+            data.setdefault("settings", {})[name] = copy.deepcopy(value)
+            origins[("settings", name)] = (over, ("settings", name))
         for rt_id, rt in (over.data.get("record_types") or {}).items():
             target = data.setdefault("record_types", {})
             if rt_id not in target:

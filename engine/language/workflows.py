@@ -108,7 +108,10 @@ class WorkflowsBuilder(ModuleBuilder):
                 comment=t.get("comment", "optional"),
                 decision=t.get("decision") or _implied_decision(t, states),
                 confirm=bool(t["confirm"]) if "confirm" in t else t.get("to") in states and states[t["to"]].final,
+                organisation_from=t.get("organisation_from"),
             )
+            if tr.organisation_from is not None:
+                self.organisation_field(tr, rt, doc, tpath)
             if tr.decision is not None and tr.to is None:
                 self.report.add(
                     doc.at((*tpath, "decision"), key=True),
@@ -130,6 +133,28 @@ class WorkflowsBuilder(ModuleBuilder):
             wf.transitions[tr.id] = tr
             self.transition_docs[id(tr)] = (doc, tpath)
         self.check_graph(wf, doc)
+
+    def organisation_field(self, tr: Transition, rt: RecordType | None, doc: YamlDoc, tpath: Path) -> None:
+        """`organisation_from` names a top-level text or single-choice field of the record type, on a referral."""
+        name = tr.organisation_from
+        where = doc.at((*tpath, "organisation_from"))
+        if not tr.referral:
+            self.report.add(
+                where,
+                "field.key-not-allowed",
+                f"'organisation_from' applies to a referral, and '{tr.id}' is not one",
+                "add 'referral: true', or remove organisation_from",
+            )
+        if rt is None or name is None:
+            return
+        f = rt.scope.fields.get(name)
+        if f is None or f.type not in ("text", "select_one"):
+            self.report.add(
+                where,
+                "ref.unknown-field",
+                f"the record type '{rt.id}' has no top-level text or single-choice field '{name}'",
+                did_you_mean(name, rt.scope.fields) or "name the field that records the organisation",
+            )
 
     def form_ref(self, fid: str, wf: Workflow, rt: RecordType | None, doc: YamlDoc, path: Path) -> None:
         """Report `fid` unless it is a form of the workflow's record type ('*' in locked_forms: all)."""

@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.i18n import _
+from engine.i18n import _, choice_path, current, field_path
+from engine.language.model import Transition
 from engine.service import audit
 from engine.service.assignments import target_user
 from engine.service.context import Context, access, holding, load, usernames
@@ -86,6 +87,7 @@ def refer(
             errors=[{"field": f, "message": _("Not a form you can let them write.")} for f in wrong],
         )
     c = checked(ctx, rec, hold, t, override_reason)
+    overridden_org = _check_organisation(ctx, rec, t, agency, user, override_reason)
     ctx.session.add(
         Referral(
             record_id=rec.id,
@@ -98,10 +100,10 @@ def refer(
             status="pending",
             at=audit.now(),
             comment=comment,
-            override_reason=override_reason if c.overridden else None,
+            override_reason=override_reason if c.overridden or overridden_org else None,
         )
     )
-    log_transition(ctx, rec, t, comment, override_reason if c.overridden else None)
+    log_transition(ctx, rec, t, comment, override_reason if c.overridden or overridden_org else None)
     audit.record(
         ctx.session,
         "record.refer",
@@ -113,13 +115,56 @@ def refer(
         forms=shared,
         write_forms=writable,
         transition=t.id,
-        override=bool(c.overridden),
+        override=bool(c.overridden or overridden_org),
     )
     return view(ctx, rec, holding(ctx.session, rec))
 
 
 def _inbox(ctx: Context) -> Any:
     return referral_inbox(ctx.policy.reach(ctx.actor), ctx.policy.readable_types(ctx.actor))
+
+
+def _check_organisation(
+    ctx: Context, rec: Record, t: Transition, agency: Agency | None, user: User | None, override_reason: str | None
+) -> bool:
+    """A referral step with `organisation_from` goes only to the organisation the person agreed to
+    (that field's agency code): True when a role with consent_override sends it elsewhere, with a
+    reason; a refusal otherwise."""
+    if t.organisation_from is None:
+        return False
+    named = rec.data.get(t.organisation_from)
+    target = (
+        agency if agency is not None else ctx.session.get(Agency, user.agency_id) if user and user.agency_id else None
+    )
+    if isinstance(named, str) and named and target is not None and target.code == named:
+        return False
+    if ctx.actor.role.can("consent_override") and override_reason and override_reason.strip():
+        return True
+    rt = ctx.module.record_types[rec.record_type]
+    f = rt.scope.fields[t.organisation_from]
+    if not named:
+        raise Invalid(
+            _(
+                "The person has not named the organisation they agree to be referred to for this service: "
+                "record it in '%(field)s' first.",
+                field=current().text(f"{field_path(f)}/label", f.label)[0],
+            )
+        )
+    raise Invalid(
+        _(
+            "The person agreed to be referred to '%(organisation)s' for this service, not to '%(target)s'. "
+            "Refer to that organisation, or record their new consent first.",
+            organisation=_choice_text(f, named),
+            target=target.name if target is not None else "—",
+        )
+    )
+
+
+def _choice_text(f: Any, value: str) -> str:
+    for c in f.choices or ():
+        if c.value == value:
+            return current().text(choice_path(f, c), c.label)[0]
+    return value
 
 
 def referrals_for(ctx: Context) -> list[dict[str, Any]]:

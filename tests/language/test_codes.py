@@ -1190,6 +1190,7 @@ EXPR_CASES = [
     ("expr.dot-outside-constraint", ". < 18", 0),
     ("expr.bare-name", "${consent_services} = yes", 22),  # yes
     ("expr.unknown-function", "contains(${needs}, 'health')", 0),
+    ("expr.unknown-setting", "${age} > setting('no_contact_days')", 17),  # the name
     ("expr.arity", "selected(${needs})", 0),
     ("expr.arity", "${age} > 0 and not(${age} < 18, ${age} > 60)", 15),  # not(
     ("expr.unknown-choice", "selected(${needs}, 'shelter')", 0),
