@@ -13,7 +13,9 @@ from tests.security.conftest import MODULE, USERS, World
 from tests.server import server
 
 ORG_MODULE = dict(MODULE)
-ORG_MODULE["forms/consent.yaml"] = str(MODULE["forms/consent.yaml"]) + """
+ORG_MODULE["forms/consent.yaml"] = (
+    str(MODULE["forms/consent.yaml"])
+    + """
           - id: consent_referral_org
             type: select_one
             label: Organisation the person agrees to be referred to
@@ -21,6 +23,7 @@ ORG_MODULE["forms/consent.yaml"] = str(MODULE["forms/consent.yaml"]) + """
               - {value: agency_a, label: Agency A}
               - {value: agency_b, label: Agency B}
 """
+)
 ORG_MODULE["workflows/case_flow.yaml"] = str(MODULE["workflows/case_flow.yaml"]).replace(
     "            referral: true\n", "            referral: true\n            organisation_from: consent_referral_org\n"
 )
