@@ -86,6 +86,13 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "workflow.record-type": ("error", "a workflow attached to a record type other than its own"),
     "workflow.no-roles": ("warning", "a transition no role may take"),
     "workflow.decision-without-stage": ("error", "a decision (approve or return) that moves the record nowhere"),
+    # reports and exports
+    "report.bad-dimension": (
+        "error",
+        "a report table counts by something it cannot (no options, a direct identifier, …)",
+    ),
+    "report.bad-measure": ("error", "a report table measures the days until a step its workflow does not have"),
+    "report.not-in-database": ("error", "a report's rule uses what cannot run in the database"),
     # scenario tests
     "test.unknown-field": ("error", "a scenario names a field the form does not have"),
     "test.unknown-transition": ("error", "a scenario names a transition the workflow does not have"),

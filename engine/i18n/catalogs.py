@@ -54,7 +54,11 @@ def module_target(path: str) -> Target:
 
 def interface_target() -> Target:
     cat = Catalog(domain=translator.INTERFACE_DOMAIN, project="Sanad", charset="utf-8")
-    method_map = [("engine/**.py", "python"), ("renderers/html/templates/**.html", "jinja2")]
+    method_map = [
+        ("engine/**.py", "python"),
+        ("renderers/**.py", "python"),
+        ("renderers/html/templates/**.html", "jinja2"),
+    ]
     options = {"renderers/html/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
     for filename, lineno, message, comments, context in extract_from_dir(
         REPO,

@@ -156,6 +156,21 @@ def definition_messages(
                         ("transitions", i, "guards", j, "message"),
                     )
                 )
+    for doc in docs.get("report", []):
+        _report(add, mid, doc)
+    for doc in docs.get("export", []):
+        xd = doc.data
+        add(_msg(mid, f"exports/{xd['id']}/title", xd.get("title"), "Title of an export layout", doc, ("title",)))
+        add(
+            _msg(
+                mid,
+                f"exports/{xd['id']}/description",
+                xd.get("description"),
+                "What an export is",
+                doc,
+                ("description",),
+            )
+        )
     if roles_doc is not None:
         for i, r in enumerate(roles_doc.data.get("roles") or []):
             add(
@@ -169,6 +184,40 @@ def definition_messages(
                 )
             )
     return out
+
+
+def _report(add: Any, mid: str, doc: Any) -> None:
+    rd = doc.data
+    rid = rd["id"]
+    add(_msg(mid, f"reports/{rid}/title", rd.get("title"), "Title of a report (statistics)", doc, ("title",)))
+    add(_msg(mid, f"reports/{rid}/description", rd.get("description"), "What a report is", doc, ("description",)))
+    for i, t in enumerate(rd.get("tables") or []):
+        if not isinstance(t, dict):
+            continue
+        base = f"reports/{rid}/tables/{t.get('id')}"
+        note = f"A table of the report '{rd.get('title')}'"
+        add(_msg(mid, f"{base}/title", t.get("title"), note, doc, ("tables", i, "title")))
+        add(_msg(mid, f"{base}/description", t.get("description"), note, doc, ("tables", i, "description")))
+        measure = t.get("measure")
+        if isinstance(measure, dict):
+            add(_msg(mid, f"{base}/measure/label", measure.get("label"), note, doc, ("tables", i, "measure", "label")))
+        for j, dim in enumerate(t.get("dimensions") or []):
+            if not isinstance(dim, dict):
+                continue
+            where = ("tables", i, "dimensions", j)
+            add(_msg(mid, f"{base}/dimensions/{dim.get('id')}/label", dim.get("label"), note, doc, (*where, "label")))
+            value = dim.get("value")
+            if isinstance(value, dict):
+                add(
+                    _msg(
+                        mid,
+                        f"{base}/dimensions/{dim.get('id')}/value/label",
+                        value.get("label"),
+                        note,
+                        doc,
+                        (*where, "value", "label"),
+                    )
+                )
 
 
 def _fields(

@@ -11,7 +11,14 @@ from engine.language.overlay import Merger
 from engine.language.reader import Reader, yaml_files
 from engine.language.yamlfile import YamlDoc
 
-FOLDERS = {"forms": "form", "lookups": "lookup", "workflows": "workflow", "tests": "scenarios"}
+FOLDERS = {
+    "forms": "form",
+    "lookups": "lookup",
+    "workflows": "workflow",
+    "tests": "scenarios",
+    "reports": "report",
+    "exports": "export",
+}
 _OTHER_FOLDERS = {"locales", "docs", "demo"}  # folders read elsewhere (demo: language.demo), or not at all
 
 
@@ -134,6 +141,27 @@ def read_overlay(path: str, over: YamlDoc, ld: Reader, chain: tuple[str, ...]) -
         "form": merge_kind("form", "forms"),
         "lookup": merge_kind("lookup", "lookups"),
         "workflow": merge_kind("workflow", "workflows"),
+        # a report of the overlay replaces the base's report of the same id, whole
+        "report": list(
+            {
+                **{d.data["id"]: d for d in base.docs["report"]},
+                **{
+                    d.data["id"]: d
+                    for f in yaml_files(os.path.join(path, "reports"))
+                    if (d := ld.read(f, "report")) is not None
+                },
+            }.values()
+        ),
+        "export": list(
+            {
+                **{d.data["id"]: d for d in base.docs["export"]},
+                **{
+                    d.data["id"]: d
+                    for f in yaml_files(os.path.join(path, "exports"))
+                    if (d := ld.read(f, "export")) is not None
+                },
+            }.values()
+        ),
         "scenarios": [
             *base.docs["scenarios"],
             *(d for f in yaml_files(os.path.join(path, "tests")) if (d := ld.read(f, "scenarios")) is not None),

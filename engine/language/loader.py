@@ -14,7 +14,8 @@ from engine.diagnostics import Position, Report
 from engine.language.dependencies import order_record_type
 from engine.language.files import ModuleFiles, read_folder
 from engine.language.forms import FormsBuilder
-from engine.language.model import Module
+from engine.language.model import ExportDefinition, Module, ReportDefinition
+from engine.language.reports import ExportsBuilder
 from engine.language.roles import RolesBuilder
 from engine.language.workflows import WorkflowsBuilder
 from engine.language.yamlfile import YamlDoc
@@ -28,7 +29,7 @@ class LoadResult:
     files: ModuleFiles | None = None
 
 
-class _Loader(FormsBuilder, WorkflowsBuilder, RolesBuilder):
+class _Loader(FormsBuilder, WorkflowsBuilder, RolesBuilder, ExportsBuilder):
     """Every part of the build, on one shared state."""
 
 
@@ -74,6 +75,18 @@ def load_module(path: str) -> LoadResult:
     if files.roles is not None:
         ld.load_roles(files.roles)
     ld.finish_roles()
+    reports: dict[str, ReportDefinition] = {}
+    for d in docs.get("report", []):
+        built = ld.load_report(d)
+        if built is not None and built.id in reports:
+            report.add(built.pos, "ref.duplicate-id", f"the report '{built.id}' is defined twice")
+        elif built is not None:
+            reports[built.id] = built
+    exports: dict[str, ExportDefinition] = {}
+    for d in docs.get("export", []):
+        made = ld.load_export(d)
+        if made is not None:
+            exports[made.id] = made
     if report.errors:
         return result
     data = module_doc.data
@@ -93,5 +106,7 @@ def load_module(path: str) -> LoadResult:
         test_files=tuple(d.file for d in docs["scenarios"]),
         extends=tuple(files.chain),
         settings=dict(ld.settings),
+        reports=reports,
+        exports=exports,
     )
     return result

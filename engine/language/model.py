@@ -281,6 +281,112 @@ class Role:
         return not self.aggregate_only and ("*" in self.forms_write or form_id in self.forms_write)
 
 
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    """What a report table counts by. `kind`:
+    - field: a top-level answer (its option codes);  - row: a column of a subform's rows (each row counted);
+    - month: the month of the report's period field; - stage: the workflow stage; - owner: who holds it;
+    - flags: several yes/no answers, one category each (a record counts once per 'yes');
+    - fields: several answers with the same options, one category per field, its answer in `value_id`."""
+
+    id: str
+    kind: str
+    label: str | None = None  # for flags / fields / month / stage / owner (a field's own label otherwise)
+    field: str | None = None  # field id (field), or the subform column (row)
+    subform: str | None = None  # row: the subform
+    fields: tuple[str, ...] = ()  # flags / fields
+    value_id: str | None = None  # fields: the key of the answer's dimension in a row
+    value_label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """Instead of counting: the days from `start` ('created' or a date field) to the first time the
+    transition `until` was taken, averaged."""
+
+    start: str
+    until: str
+    label: str
+
+
+@dataclass(eq=False, slots=True)
+class ReportTable:
+    id: str
+    title: str
+    dimensions: tuple[Dimension, ...]
+    pos: Position
+    description: str | None = None
+    chart: str = "bar"  # bar | stacked | line | none
+    measure: Measure | None = None
+    where: Expression | None = None  # in addition to the report's rule
+    stages: tuple[str, ...] = ()  # only records at these stages
+
+    @property
+    def additive(self) -> bool:
+        """Do the cells add up to the totals (each record counted once)?"""
+        return self.measure is None and not any(d.kind in ("flags", "fields", "row") for d in self.dimensions)
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A record is counted only if its consent allows it now: `field` = 'yes' and `withdrawn` not
+    'yes'; when `linked_type` is set and the record has a linked record of that type, that record's
+    `linked_field` / `linked_withdrawn` decide (the survivor's current consent), and a 'no' in the
+    record's own `field` is respected too."""
+
+    field: str
+    withdrawn: str | None = None
+    linked_type: str | None = None
+    linked_field: str | None = None
+    linked_withdrawn: str | None = None
+
+
+@dataclass(eq=False, slots=True)
+class ReportDefinition:
+    """A report: tables of counts over one record type, declared in reports/<id>.yaml."""
+
+    id: str
+    title: str
+    record_type: str
+    tables: tuple[ReportTable, ...]
+    pos: Position
+    description: str | None = None
+    period: str = "created"  # a date field of the record type, or 'created'
+    audience: str = "shared"  # shared (de-identified aggregates, the ISP) | internal
+    where: Expression | None = None
+    consent: Consent | None = None
+    suppress_below: int = 5
+    roles: tuple[str, ...] = ()  # who sees it on their dashboard (empty: every role with reports.read)
+    filters: tuple[str, ...] = ()  # fields a reader may filter by (their options)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportColumn:
+    header: str
+    field_id: str | None = None  # a field id, or the column of a subform (with `subform`)
+    subform: str | None = None
+    row_where: Mapping[str, str] = field(default_factory=dict)
+    value: str | None = None  # agency | consent | stage | record_id | short_id | created
+    codes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False, slots=True)
+class ExportDefinition:
+    """A fixed layout of columns over one record type (exports/<id>.yaml), e.g. the GBVIMS Incident
+    Recorder: answers and a few record values, in a given order, with the layout's own codes."""
+
+    id: str
+    title: str
+    record_type: str
+    columns: tuple[ExportColumn, ...]
+    pos: Position
+    description: str | None = None
+    sheet: str | None = None
+    where: Expression | None = None
+    consent: Consent | None = None
+    roles: tuple[str, ...] = ()
+
+
 @dataclass(eq=False, slots=True)
 class Module:
     id: str
@@ -298,6 +404,8 @@ class Module:
     test_files: tuple[str, ...] = ()
     extends: tuple[str, ...] = ()  # for an overlay: the folders of the modules it adapts, nearest first
     settings: Mapping[str, Any] = field(default_factory=dict)  # module.yaml `settings`, read by setting()
+    reports: dict[str, ReportDefinition] = field(default_factory=dict)
+    exports: dict[str, ExportDefinition] = field(default_factory=dict)
 
     def workflow_for(self, record_type: str) -> Workflow | None:
         rt = self.record_types.get(record_type)
@@ -312,6 +420,7 @@ class Module:
             "lookups": len(self.lookups),
             "workflows": len(self.workflows),
             "roles": len(self.roles),
+            "reports": len(self.reports),
         }
 
 

@@ -39,6 +39,8 @@ KINDS = (
     "roles",
     "scenarios",
     "demo",
+    "report",
+    "export",
     "form_patch",
     "lookup_patch",
     "workflow_patch",

@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from engine import i18n
-from engine.service import accounts, assignments, audit, listing, records, referrals, transitions
+from engine.service import accounts, assignments, audit, listing, records, referrals, reports, transitions
 from engine.service.context import Context
 from engine.service.errors import BadRequest, NotFound, Unauthorized
 from engine.service.listing import MAX_PAGE
+from engine.web import downloads
 from engine.web.context import (
     clear_session_cookie,
     in_context,
@@ -24,6 +25,7 @@ from engine.web.context import (
 )
 from engine.web.inputs import positive_id, whole_number
 from engine.web.openapi import spec
+from renderers import tabular
 from renderers.json.form import form_to_json
 
 JSON = dict[str, Any]
@@ -239,6 +241,58 @@ async def audit_list(request: Request) -> Response:
     return await answer(request, work)
 
 
+async def report_list(request: Request) -> Response:
+    def work(ctx: Context) -> JSON:
+        tr = i18n.current()
+        return {
+            "reports": [
+                {
+                    "id": r.id,
+                    "title": tr.text(f"reports/{r.id}/title", r.title)[0],
+                    "record_type": r.record_type,
+                    "audience": r.audience,
+                    "filters": list(r.filters),
+                    "tables": [t.id for t in r.tables],
+                }
+                for r in reports.available(ctx)
+            ]
+        }
+
+    return await answer(request, work)
+
+
+async def report_run(request: Request) -> Response:
+    """A report as JSON (the documented contract), CSV or XLSX (?format=)."""
+    report_id = request.path_params["report"]
+    qp = request.query_params
+    kind = qp.get("format", "json")
+    if kind not in ("json", "csv", "xlsx"):
+        raise BadRequest("'format' is json, csv or xlsx")
+    filters = {k: v for k, v in qp.items() if k not in ("from", "to", "format", "locale")}
+
+    def work(ctx: Context) -> JSON:
+        report = ctx.module.reports.get(report_id)
+        known = {k: v for k, v in filters.items() if report is not None and k in report.filters}
+        return reports.run(ctx, report_id, qp.get("from"), qp.get("to"), known)
+
+    if kind == "json":
+        return await answer(request, work)
+    result = await in_context(request, work)
+    body, media, suffix = tabular.report_file(result, kind)
+    name = f"{result['report']}-{result['from'] or 'start'}-{result['to'] or 'now'}.{suffix}"
+    return Response(body, media_type=media, headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+async def export_file(request: Request) -> Response:
+    """POST {record_type, forms?, fields?, deidentified?, format?, password?} or {export, format?,
+    password?}: the file (CSV, XLSX, or an encrypted ZIP of it), the reader's access rules applied."""
+    body = await json_body(request)
+    extra = set(body) - {"record_type", "export", "forms", "fields", "deidentified", "format", "password"}
+    if extra:
+        raise BadRequest(f"unknown keys: {', '.join(sorted(extra))}")
+    return await downloads.export_response(request, body)
+
+
 async def openapi(request: Request) -> Response:
     return JSONResponse(spec(), headers={"cache-control": "public, max-age=300"})
 
@@ -260,4 +314,7 @@ ROUTES = [
     ("/api/v1/referrals", referral_list, ["GET"]),
     ("/api/v1/referrals/{id}/{decision:str}", referral_respond, ["POST"]),
     ("/api/v1/audit", audit_list, ["GET"]),
+    ("/api/v1/reports", report_list, ["GET"]),
+    ("/api/v1/reports/{report}", report_run, ["GET"]),
+    ("/api/v1/exports", export_file, ["POST"]),
 ]

@@ -105,6 +105,47 @@ def spec() -> dict[str, Any]:
         },
         "security": [{"session": []}],
         "paths": {
+            "/api/v1/reports": {
+                "get": {
+                    "summary": "The reports your role may run",
+                    "responses": {"200": _resp("Reports"), **_errors(401)},
+                }
+            },
+            "/api/v1/reports/{report}": {
+                "get": {
+                    "summary": "Run a report over the records you reach: counts, small cells suppressed (docs/reports.md)",
+                    "parameters": [
+                        {"name": "report", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                        {"name": "format", "in": "query", "schema": {"enum": ["json", "csv", "xlsx"]}},
+                        {"name": "locale", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": _resp("The report's tables"), **_errors(400, 401, 403, 404)},
+                }
+            },
+            "/api/v1/exports": {
+                "post": {
+                    "summary": "Export records (chosen forms or fields, de-identified if asked) or a declared layout "
+                    "(e.g. incident_recorder) as CSV or XLSX, optionally in an encrypted ZIP (password of 12+ characters)",
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "record_type": {"type": "string"},
+                                "export": {"type": "string"},
+                                "forms": {"type": "array", "items": {"type": "string"}},
+                                "fields": {"type": "array", "items": {"type": "string"}},
+                                "deidentified": {"type": "boolean"},
+                                "format": {"enum": ["csv", "xlsx"]},
+                                "password": {"type": "string", "minLength": 12},
+                            },
+                            "additionalProperties": False,
+                        }
+                    ),
+                    "responses": {"200": _resp("The file"), **_errors(400, 401, 403, 404)},
+                }
+            },
             "/api/v1/login": {
                 "post": {
                     "summary": "Sign in; sets the session cookie",
@@ -195,7 +236,11 @@ def spec() -> dict[str, Any]:
                         {
                             "type": "object",
                             "required": ["version", "data"],
-                            "properties": {"version": {"type": "integer"}, "data": {"type": "object"}},
+                            "properties": {
+                                "version": {"type": "integer"},
+                                "data": {"type": "object"},
+                                "form": {"type": "string", "description": "the form that was saved"},
+                            },
                             "additionalProperties": False,
                         }
                     ),

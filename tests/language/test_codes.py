@@ -1039,6 +1039,56 @@ CASES: list[Case] = [
             """),
         at=("workflows/case_workflow.yaml", 28, 5),
     ),
+    # -- reports ------------------------------------------------------------------------------------
+    Case(
+        "report.bad-dimension",
+        "report.bad-dimension",
+        {
+            "reports/caseload.yaml": """\
+            id: caseload
+            title: Caseload
+            record_type: case
+            tables:
+              - id: by_code
+                title: Cases by code
+                dimensions: [client_code]
+            """
+        },
+        at=("reports/caseload.yaml", 7, 18),
+    ),
+    Case(
+        "report.not-in-database",
+        "report.not-in-database",
+        {
+            "reports/caseload.yaml": """\
+            id: caseload
+            title: Caseload
+            record_type: case
+            where: "regex(${client_code}, '^[A-Z]')"
+            tables:
+              - {id: by_need, title: Cases by need, dimensions: [needs]}
+            """
+        },
+        at=("reports/caseload.yaml", 4, 9),
+    ),
+    Case(
+        "report.bad-measure",
+        "report.bad-measure",
+        {
+            "reports/caseload.yaml": """\
+            id: caseload
+            title: Caseload
+            record_type: case
+            audience: internal
+            tables:
+              - id: to_closure
+                title: Days to closure
+                dimensions: []
+                measure: {days_from: created, until: approve_closure, label: Days}
+            """
+        },
+        at=("reports/caseload.yaml", 9, 42),
+    ),
     # -- scenario tests ---------------------------------------------------------------------------
     Case(
         "test.unknown-field/expect",

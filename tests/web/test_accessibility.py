@@ -51,13 +51,18 @@ def _pages(page: Any, who: str) -> list[tuple[str, str]]:
     if who == "supervisor":
         waiting = req.get("/api/v1/records/case?stage=action_plan_requested").json()["items"]
         incident = req.get("/api/v1/records/incident").json()["items"][0]["id"]
-        pages = [("home", "/"), ("queue", "/queue"), ("incident", f"/records/incident/{incident}")]
+        pages = [
+            ("home", "/"),
+            ("queue", "/queue"),
+            ("incident", f"/records/incident/{incident}"),
+            ("indicators", "/reports/case_management"),
+        ]
         if waiting:
             pages.append(("decision", f"/records/case/{waiting[0]['id']}"))
         return pages
     if who == "dpo":
         return [("audit", "/audit")]
-    return [("home-aggregate", "/")]
+    return [("home-aggregate", "/"), ("reports", "/reports"), ("dashboard", "/reports/isp_monthly")]
 
 
 @pytest.mark.parametrize("width", [1280, 360], ids=["desktop", "phone"])

@@ -170,7 +170,9 @@ def test_a_long_form_in_sections_with_live_messages_in_the_pages_language(site: 
     toc = page.locator("nav.toc li")
     assert toc.count() >= 5 and page.locator("fieldset.section").count() >= 5
     child = page.locator("fieldset[data-section='section_child']")
-    assert child.is_hidden() and page.locator("nav.toc li[data-toc='section_child']").is_hidden()
+    page.fill("#fld-date_of_birth", "1990-06-01")  # an adult: the questions for a child go away
+    child.wait_for(state="hidden")
+    assert page.locator("nav.toc li[data-toc='section_child']").is_hidden()
     page.fill("#fld-date_of_birth", "2013-06-01")
     child.wait_for(state="visible")
     assert page.locator("nav.toc li[data-toc='section_child']").is_visible()

@@ -8,7 +8,7 @@ on every save and re-renders); with JavaScript the form re-evaluates live in the
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from engine.web.pages import audit, auth, forms, home, lists, records
+from engine.web.pages import audit, auth, forms, home, lists, records, reports
 from renderers import html as renderer
 
 ROUTES = [
@@ -20,6 +20,9 @@ ROUTES = [
     Route("/logout", auth.logout_submit, methods=["POST"]),
     Route("/audit", audit.audit_page, methods=["GET"]),
     Route("/queue", home.queue_page, methods=["GET"]),
+    Route("/reports", reports.report_index, methods=["GET"]),
+    Route("/exports", reports.export_submit, methods=["POST"]),
+    Route("/reports/{report}", reports.report_page, methods=["GET"]),
     Route("/records/{record_type}", lists.record_list, methods=["GET"]),
     Route("/records/{record_type}/new", records.record_new, methods=["POST"]),
     Route("/records/{record_type}/{id}", records.record_page, methods=["GET"]),

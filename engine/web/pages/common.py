@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from engine import i18n
 from engine.i18n import _
 from engine.runtime.workflow import state_label
-from engine.service import decisions
+from engine.service import decisions, exports, reports
 from engine.service.context import Context
 from engine.service.errors import Forbidden, NotFound, ServiceError, Unauthorized
 from engine.web.context import Endpoint, audit_refusal, in_context, session_alive, state
@@ -184,6 +184,8 @@ def render(request: Request, template: str, ctx: Context | None, status: int = 2
                 nav.append({"href": href, "label": label, "current": request.url.path.startswith(href)})
     if ctx is not None and not ctx.actor.role.aggregate_only and decisions.decision_stages(ctx):
         nav.append({"href": "/queue", "label": _("Decisions"), "current": request.url.path.startswith("/queue")})
+    if ctx is not None and (reports.available(ctx) or exports.may_export(ctx)):
+        nav.append({"href": "/reports", "label": _("Reports"), "current": request.url.path.startswith("/reports")})
     if ctx is not None and ctx.actor.role.can("audit.read"):
         nav.append({"href": "/audit", "label": _("Audit log"), "current": request.url.path.startswith("/audit")})
     offered = ctx.module.locales if ctx is not None else ANONYMOUS_LOCALES

@@ -1,0 +1,393 @@
+"""Building reports (reports/<id>.yaml): tables of counts over one record type, with the rule for
+which records count (including consent checked when the report runs) and what the tables count by.
+
+Every report runs in the database, so its `where` rules may use only what SQL can do: fields,
+literals, comparisons, and, or, not. A `shared` report (the de-identified aggregates of an
+Information Sharing Protocol) may never count by a direct identifier or by who holds a record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.diagnostics import did_you_mean
+from engine.expressions.compiler import Expression
+from engine.expressions.parser import Node
+from engine.language.builder import ModuleBuilder
+from engine.language.model import (
+    Consent,
+    Dimension,
+    ExportColumn,
+    ExportDefinition,
+    Field,
+    Measure,
+    RecordType,
+    ReportDefinition,
+    ReportTable,
+)
+from engine.language.reader import stem
+from engine.language.yamlfile import Path, YamlDoc
+
+SPECIAL_DIMENSIONS = ("month", "stage", "owner")
+_SQL_OPS = ("lit", "ref", "and", "or", "not", "cmp")
+
+
+def sql_problem(node: Node) -> Node | None:
+    """The first node of an expression that cannot run in the database, if any."""
+    if node["op"] not in _SQL_OPS or (node["op"] == "ref" and node.get("up")):
+        return node
+    for arg in node.get("args", ()):
+        found = sql_problem(arg)
+        if found is not None:
+            return found
+    return None
+
+
+class ReportsBuilder(ModuleBuilder):
+    def load_report(self, doc: YamlDoc) -> ReportDefinition | None:
+        data = doc.data
+        rid = data["id"]
+        if rid != stem(doc.file):
+            self.report.add(
+                doc.at(("id",)),
+                "ref.id-mismatch",
+                f"the report id '{rid}' differs from its file name",
+                f"rename the file to {rid}.yaml or the id to '{stem(doc.file)}'",
+            )
+        self.label(doc, ("title",), data["title"])
+        rt = self.record_types.get(data["record_type"])
+        if rt is None:
+            self.report.add(
+                doc.at(("record_type",)),
+                "ref.unknown-record-type",
+                f"the record type '{data['record_type']}' is not defined in module.yaml",
+                did_you_mean(data["record_type"], self.record_types),
+            )
+            return None
+        report = ReportDefinition(
+            rid,
+            data["title"],
+            rt.id,
+            (),
+            doc.at(("id",)),
+            data.get("description"),
+            data.get("period", "created"),
+            data.get("audience", "shared"),
+            suppress_below=int(data.get("suppress_below", self._threshold())),
+            roles=tuple(data.get("roles", ())),
+        )
+        if report.period != "created":
+            self._date_field(rt, report.period, doc, ("period",))
+        if "where" in data:
+            report.where = self._where(data["where"], doc, ("where",), rt)
+        filters = []
+        for i, name in enumerate(data.get("filters", ())):
+            f = self._field(rt, name, doc, ("filters", i))
+            if f is not None and self._countable(f, rt, doc, ("filters", i), report):
+                filters.append(name)
+        report.filters = tuple(filters)
+        if "consent" in data:
+            report.consent = self._consent(data["consent"], doc, rt)
+        for i, role in enumerate(report.roles):
+            if role not in self.roles and not self.is_broken("roles", role):
+                self.report.add(
+                    doc.at(("roles", i)),
+                    "ref.unknown-role",
+                    f"there is no role '{role}'",
+                    did_you_mean(role, self.roles),
+                )
+        tables = []
+        seen: set[str] = set()
+        for i, t in enumerate(data["tables"]):
+            tpath: Path = ("tables", i)
+            if t["id"] in seen:
+                self.report.add(doc.at((*tpath, "id")), "ref.duplicate-id", f"the table '{t['id']}' is defined twice")
+                continue
+            seen.add(t["id"])
+            table = self._table(t, doc, tpath, rt, report)
+            if table is not None:
+                tables.append(table)
+        report.tables = tuple(tables)
+        return report
+
+    def _threshold(self) -> int:
+        value = self.settings.get("small_cell_threshold", 5)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 5
+
+    def _field(self, rt: RecordType, name: str, doc: YamlDoc, path: Path, what: str = "field") -> Field | None:
+        f = rt.scope.fields.get(name)
+        if f is None:
+            self.report.add(
+                doc.at(path),
+                "ref.unknown-field",
+                f"the record type '{rt.id}' has no top-level {what} '{name}'",
+                did_you_mean(name, rt.scope.fields),
+            )
+        return f
+
+    def _date_field(self, rt: RecordType, name: str, doc: YamlDoc, path: Path) -> None:
+        f = self._field(rt, name, doc, path, "date field")
+        if f is not None and f.type not in ("date", "datetime") and self.type_of(rt)(f) != "date":
+            self.report.add(
+                doc.at(path),
+                "report.bad-dimension",
+                f"'{name}' is not a date, so it cannot give the report's period",
+                "name a date field, or leave period out to use the date the record was opened",
+            )
+
+    def _where(self, source: str, doc: YamlDoc, path: Path, rt: RecordType) -> Expression | None:
+        expr = self.expr(source, doc, path, "when", rt.scope, rt)
+        if expr is None:
+            return None
+        bad = sql_problem(expr.ast)
+        if bad is not None:
+            what = bad.get("fn") or bad["op"]
+            self.report.add(
+                doc.locate(path, source, bad["at"]) if bad.get("at", -1) >= 0 else doc.at(path),
+                "report.not-in-database",
+                f"'{what}' cannot run in the database, where reports are counted",
+                "a report's rule may use fields, literals, = != < <= > >=, and, or, not; "
+                "count a calculated field instead",
+            )
+            return None
+        return expr
+
+    def _consent(self, raw: dict[str, Any], doc: YamlDoc, rt: RecordType) -> Consent | None:
+        ok = self._field(rt, raw["field"], doc, ("consent", "field")) is not None
+        if "withdrawn" in raw:
+            ok = self._field(rt, raw["withdrawn"], doc, ("consent", "withdrawn")) is not None and ok
+        linked = raw.get("linked")
+        if linked is not None:
+            other = self.record_types.get(linked["record_type"])
+            if other is None:
+                self.report.add(
+                    doc.at(("consent", "linked", "record_type")),
+                    "ref.unknown-record-type",
+                    f"the record type '{linked['record_type']}' is not defined in module.yaml",
+                    did_you_mean(linked["record_type"], self.record_types),
+                )
+                return None
+            ok = self._field(other, linked["field"], doc, ("consent", "linked", "field")) is not None and ok
+            if "withdrawn" in linked:
+                ok = self._field(other, linked["withdrawn"], doc, ("consent", "linked", "withdrawn")) is not None and ok
+        if not ok:
+            return None
+        return Consent(
+            raw["field"],
+            raw.get("withdrawn"),
+            linked["record_type"] if linked else None,
+            linked["field"] if linked else None,
+            linked.get("withdrawn") if linked else None,
+        )
+
+    def _table(
+        self, t: dict[str, Any], doc: YamlDoc, tpath: Path, rt: RecordType, report: ReportDefinition
+    ) -> ReportTable | None:
+        self.label(doc, (*tpath, "title"), t["title"])
+        dims = []
+        ok = True
+        for j, raw in enumerate(t["dimensions"]):
+            d = self._dimension(raw, doc, (*tpath, "dimensions", j), rt, report)
+            ok = ok and d is not None
+            if d is not None:
+                dims.append(d)
+        measure = None
+        if "measure" in t:
+            measure = self._measure(t["measure"], doc, (*tpath, "measure"), rt)
+            ok = ok and measure is not None
+        where = None
+        if "where" in t:
+            where = self._where(t["where"], doc, (*tpath, "where"), rt)
+            ok = ok and where is not None
+        stages = tuple(t.get("stages", ()))
+        wf = self.workflows.get(rt.workflow_id or "")
+        for k, stage in enumerate(stages):
+            if wf is None or stage not in wf.states:
+                self._bad_dim(
+                    doc,
+                    (*tpath, "stages", k),
+                    f"the workflow of '{rt.id}' has no stage '{stage}'",
+                    did_you_mean(stage, wf.states) if wf else None,
+                )
+                ok = False
+        if not ok:
+            return None
+        chart = t.get("chart") or (
+            "line" if any(d.kind == "month" for d in dims) else "stacked" if len(dims) >= 2 else "bar"
+        )
+        return ReportTable(
+            t["id"], t["title"], tuple(dims), doc.at((*tpath, "id")), t.get("description"), chart, measure, where
+        )
+
+    def _dimension(
+        self, raw: Any, doc: YamlDoc, path: Path, rt: RecordType, report: ReportDefinition
+    ) -> Dimension | None:
+        if isinstance(raw, str):
+            if raw in SPECIAL_DIMENSIONS:
+                if raw == "stage" and rt.workflow_id is None:
+                    return self._bad_dim(doc, path, f"the record type '{rt.id}' has no workflow, so no stages")
+                if raw == "owner" and report.audience == "shared":
+                    return self._bad_dim(
+                        doc, path, "a shared report cannot count by who holds a record: it would identify staff"
+                    )
+                return Dimension(raw, raw)
+            if "." in raw:
+                sub_id, column = raw.split(".", 1)
+                sub = rt.scope.fields.get(sub_id)
+                if sub is None or sub.subform is None:
+                    return self._bad_dim(doc, path, f"'{sub_id}' is not a subform of the record type '{rt.id}'")
+                inner = sub.subform.fields.get(column)
+                if inner is None:
+                    return self._bad_dim(doc, path, f"the subform '{sub_id}' has no column '{column}'")
+                if not self._countable(inner, rt, doc, path, report):
+                    return None
+                return Dimension(raw, "row", field=column, subform=sub_id)
+            f = self._field(rt, raw, doc, path)
+            if f is None or not self._countable(f, rt, doc, path, report):
+                return None
+            return Dimension(raw, "field", field=raw)
+        self.label(doc, (*path, "label"), raw["label"])
+        if "flags" in raw:
+            for k, name in enumerate(raw["flags"]):
+                f = self._field(rt, name, doc, (*path, "flags", k))
+                if f is None:
+                    return None
+                values = f.choice_values if f.type != "yes_no" else frozenset({"yes", "no"})
+                if values is None or "yes" not in values:
+                    return self._bad_dim(doc, (*path, "flags", k), f"'{name}' has no answer 'yes' to count")
+            return Dimension(raw["id"], "flags", raw["label"], fields=tuple(raw["flags"]))
+        choices: frozenset[str] | None = None
+        for k, name in enumerate(raw["fields"]):
+            f = self._field(rt, name, doc, (*path, "fields", k))
+            if f is None or not self._countable(f, rt, doc, (*path, "fields", k), report):
+                return None
+            if choices is not None and f.choice_values != choices:
+                return self._bad_dim(doc, (*path, "fields", k), f"'{name}' has other options than the fields before it")
+            choices = f.choice_values
+        self.label(doc, (*path, "value", "label"), raw["value"]["label"])
+        return Dimension(
+            raw["id"],
+            "fields",
+            raw["label"],
+            fields=tuple(raw["fields"]),
+            value_id=raw["value"]["id"],
+            value_label=raw["value"]["label"],
+        )
+
+    def _countable(self, f: Field, rt: RecordType, doc: YamlDoc, path: Path, report: ReportDefinition) -> bool:
+        """A field a table counts by: one with options (or a yes/no), never a direct identifier in a
+        shared report."""
+        if report.audience == "shared" and f.sensitivity == "direct":
+            self._bad_dim(doc, path, f"'{f.id}' is a direct identifier: a shared report never counts by it")
+            return False
+        if f.choices is None:
+            self._bad_dim(
+                doc,
+                path,
+                f"'{f.id}' has no options to count by",
+                "count by a field with choices, or give a calculation choices (e.g. an age group)",
+            )
+            return False
+        return True
+
+    def _bad_dim(self, doc: YamlDoc, path: Path, message: str, hint: str | None = None) -> Dimension | None:
+        """Report a table dimension that cannot be counted; None, for the caller to return."""
+        self.report.add(doc.at(path), "report.bad-dimension", message, hint)
+        return None
+
+    def _measure(self, raw: dict[str, Any], doc: YamlDoc, path: Path, rt: RecordType) -> Measure | None:
+        self.label(doc, (*path, "label"), raw["label"])
+        if raw["days_from"] != "created":
+            self._date_field(rt, raw["days_from"], doc, (*path, "days_from"))
+        wf = self.workflows.get(rt.workflow_id or "")
+        if wf is None or raw["until"] not in wf.transitions:
+            self.report.add(
+                doc.at((*path, "until")),
+                "report.bad-measure",
+                f"the workflow of '{rt.id}' has no step '{raw['until']}' to measure the days until",
+                did_you_mean(raw["until"], wf.transitions) if wf else None,
+            )
+            return None
+        return Measure(raw["days_from"], raw["until"], raw["label"])
+
+
+class ExportsBuilder(ReportsBuilder):
+    def load_export(self, doc: YamlDoc) -> ExportDefinition | None:
+        data = doc.data
+        eid = data["id"]
+        if eid != stem(doc.file):
+            self.report.add(
+                doc.at(("id",)),
+                "ref.id-mismatch",
+                f"the export id '{eid}' differs from its file name",
+                f"rename the file to {eid}.yaml or the id to '{stem(doc.file)}'",
+            )
+        self.label(doc, ("title",), data["title"])
+        rt = self.record_types.get(data["record_type"])
+        if rt is None:
+            self.report.add(
+                doc.at(("record_type",)),
+                "ref.unknown-record-type",
+                f"the record type '{data['record_type']}' is not defined in module.yaml",
+                did_you_mean(data["record_type"], self.record_types),
+            )
+            return None
+        out = ExportDefinition(
+            eid,
+            data["title"],
+            rt.id,
+            (),
+            doc.at(("id",)),
+            data.get("description"),
+            data.get("sheet"),
+            roles=tuple(data.get("roles", ())),
+        )
+        if "where" in data:
+            out.where = self._where(data["where"], doc, ("where",), rt)
+        if "consent" in data:
+            out.consent = self._consent(data["consent"], doc, rt)
+        columns = []
+        for i, raw in enumerate(data["columns"]):
+            path: Path = ("columns", i)
+            if "value" in raw:
+                if raw["value"] == "consent" and "consent" not in data:
+                    self.report.add(
+                        doc.at((*path, "value")),
+                        "report.bad-dimension",
+                        "a consent column needs the export's consent: rule",
+                        "add consent: {field: …} to the export",
+                    )
+                columns.append(ExportColumn(raw["header"], value=raw["value"], codes=raw.get("codes", {})))
+                continue
+            name = raw["field"]
+            if "." in name:
+                sub_id, column = name.split(".", 1)
+                sub = rt.scope.fields.get(sub_id)
+                inner = sub.subform.fields.get(column) if sub is not None and sub.subform is not None else None
+                if inner is None:
+                    self._bad_dim(doc, (*path, "field"), f"'{name}' is not a column of a subform of '{rt.id}'")
+                    continue
+                for key in raw.get("row_where", {}):
+                    if key not in (sub.subform.fields if sub and sub.subform else {}):
+                        self._bad_dim(doc, (*path, "row_where", key), f"the subform '{sub_id}' has no column '{key}'")
+                self._codes(inner, raw, doc, path)
+                columns.append(
+                    ExportColumn(raw["header"], column, sub_id, raw.get("row_where", {}), codes=raw.get("codes", {}))
+                )
+                continue
+            f = self._field(rt, name, doc, (*path, "field"))
+            if f is not None:
+                self._codes(f, raw, doc, path)
+                columns.append(ExportColumn(raw["header"], name, codes=raw.get("codes", {})))
+        out.columns = tuple(columns)
+        return out
+
+    def _codes(self, f: Field, raw: dict[str, Any], doc: YamlDoc, path: Path) -> None:
+        values = f.choice_values if f.type != "yes_no" else frozenset({"yes", "no"})
+        for key in raw.get("codes", {}):
+            if values is not None and key not in values:
+                self._bad_dim(
+                    doc,
+                    (*path, "codes", key),
+                    f"'{key}' is not an option of '{f.id}'",
+                    did_you_mean(key, values) or f"the options are: {', '.join(sorted(values)[:12])}",
+                )

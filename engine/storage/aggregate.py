@@ -1,0 +1,374 @@
+"""Counting records in the database, for reports: one GROUP BY per table (several, joined with
+UNION ALL, for a table that counts by several fields), on SQLite and PostgreSQL alike. Answers are
+read from the JSON column with the same expressions the lists use; subform rows are unnested by the
+database (json_each / jsonb_array_elements). Nothing here loops over records in Python.
+
+The rule of which records count is built from the report's definition: its period, its `where`
+expression (compiled to SQL: fields, literals, comparisons, and/or/not), the user's reach, and
+consent read *now* — from the linked record when there is one (an incident's case), else from the
+record itself."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
+
+from engine.expressions.parser import Node
+from engine.language.model import Consent, Dimension, RecordType, ReportDefinition, ReportTable
+from engine.storage.models import Record, RecordLink, TransitionLog, User
+
+NUMERIC = frozenset({"integer", "decimal"})
+Counts = dict[tuple[Hashable, ...], int]
+
+
+# -- the rule: which records count ------------------------------------------------------------------
+def _answer(rec: Any, name: str) -> ColumnElement[Any]:
+    """A top-level answer as text ('' when absent), as the expression language reads it."""
+    return func.coalesce(rec.data[name].as_string(), "")
+
+
+def _number(rec: Any, name: str) -> ColumnElement[Any]:
+    column: ColumnElement[Any] = rec.data[name].as_float()
+    return column
+
+
+def where_sql(node: Node, rt: RecordType, rec: Any = Record) -> ColumnElement[bool]:
+    """An expression of the SQL subset (checked when the module loaded) as a WHERE condition."""
+    op = node["op"]
+    if op == "and":
+        return and_(*(where_sql(a, rt, rec) for a in node["args"]))
+    if op == "or":
+        return or_(*(where_sql(a, rt, rec) for a in node["args"]))
+    if op == "not":
+        return not_(where_sql(node["args"][0], rt, rec))
+    if op == "lit":
+        return true() if node["value"] not in (False, "", 0) else false()
+    if op == "ref":
+        answered: ColumnElement[bool] = _answer(rec, node["name"]).notin(["", "no", "false", "0"])
+        return answered
+    left, right = node["args"]
+    numeric = any(_is_number(x, rt) for x in (left, right))
+    a, b = _operand(left, rt, rec, numeric), _operand(right, rt, rec, numeric)
+    cmp = node["cmp"]
+    if cmp in ("=", "=="):
+        return func.coalesce(a == b, false()) if numeric else a == b
+    if cmp == "!=":
+        return a.is_distinct_from(b)
+    result: ColumnElement[bool] = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[cmp]
+    return func.coalesce(result, false())
+
+
+def _is_number(node: Node, rt: RecordType) -> bool:
+    if node["op"] == "lit":
+        return isinstance(node["value"], (int, float)) and not isinstance(node["value"], bool)
+    if node["op"] == "ref":
+        f = rt.scope.fields.get(node["name"])
+        return f is not None and f.type in NUMERIC
+    return False
+
+
+def _operand(node: Node, rt: RecordType, rec: Any, numeric: bool) -> ColumnElement[Any]:
+    if node["op"] == "lit":
+        value = node["value"]
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        return literal(float(value)) if numeric and isinstance(value, (int, float)) else literal(value)
+    return _number(rec, node["name"]) if numeric else _answer(rec, node["name"])
+
+
+def _links(rt_other: str, only_up: bool = False) -> Any:
+    """(record id, id of its linked record of type `rt_other`), either direction of the link (only
+    from the other record when `only_up`), one per record: a derived table the database joins once
+    (not a lookup per record)."""
+    parent = aliased(Record)
+    child = aliased(Record)
+    up = (
+        select(RecordLink.to_id.label("rid"), RecordLink.from_id.label("lid"))
+        .join(parent, parent.id == RecordLink.from_id)
+        .where(parent.record_type == rt_other)
+    )
+    down = (
+        select(RecordLink.from_id.label("rid"), RecordLink.to_id.label("lid"))
+        .join(child, child.id == RecordLink.to_id)
+        .where(child.record_type == rt_other)
+    )
+    both = (up if only_up else union_all(up, down)).subquery("links_both")
+    return select(both.c.rid, func.min(both.c.lid).label("lid")).group_by(both.c.rid).subquery("links")
+
+
+def _join_linked(q: Select[Any], linked: Any, linked_type: str, rt: RecordType | None = None) -> Select[Any]:
+    """Join each record's linked record of `linked_type`. A record type recorded from that type (an
+    incident from its case) is always the link's target, so only that direction is read."""
+    links = _links(linked_type, only_up=rt is not None and linked_type in rt.recorded_from)
+    return q.outerjoin(links, links.c.rid == Record.id).outerjoin(linked, linked.id == links.c.lid)
+
+
+def _consents(rec: Any, field: str, withdrawn: str | None) -> ColumnElement[bool]:
+    ok = _answer(rec, field) == "yes"
+    return and_(ok, _answer(rec, withdrawn) != "yes") if withdrawn else ok
+
+
+def consent_sql(consent: Consent) -> tuple[ColumnElement[bool], Any | None]:
+    """The consent condition, and the linked record to join (None when consent is the record's own)."""
+    own = _consents(Record, consent.field, consent.withdrawn)
+    if consent.linked_type is None or consent.linked_field is None:
+        return own, None
+    linked = aliased(Record, name="linked")
+    # the linked record's current consent decides; a 'no' on the record itself is respected too
+    condition = case(
+        (
+            linked.id.is_not(None),
+            and_(
+                _consents(linked, consent.linked_field, consent.linked_withdrawn),
+                _answer(Record, consent.field) != "no",
+            ),
+        ),
+        else_=own,
+    )
+    return condition, linked
+
+
+def _day_start(d: date) -> datetime:
+    return datetime.combine(d, time.min)
+
+
+def filters_sql(chosen: dict[str, str]) -> list[ColumnElement[bool]]:
+    """A reader's filters: field = option."""
+    return [_answer(Record, name) == value for name, value in chosen.items()]
+
+
+def period_sql(report: ReportDefinition, start: date | None, end: date | None) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if report.period == "created":
+        if start is not None:
+            out.append(Record.created_at >= _day_start(start))
+        if end is not None:
+            out.append(Record.created_at < _day_start(end + timedelta(days=1)))
+        return out
+    day = func.substr(_answer(Record, report.period), 1, 10)
+    if start is not None or end is not None:
+        out.append(day != "")
+    if start is not None:
+        out.append(day >= start.isoformat())
+    if end is not None:
+        out.append(day <= end.isoformat())
+    return out
+
+
+# -- the dimensions ------------------------------------------------------------------------------------
+def _month(session: Session, report: ReportDefinition) -> ColumnElement[Any]:
+    if report.period != "created":
+        return func.substr(_answer(Record, report.period), 1, 7)
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(Record.created_at, "YYYY-MM")
+    return func.strftime("%Y-%m", Record.created_at)
+
+
+def _column(session: Session, report: ReportDefinition, d: Dimension) -> ColumnElement[Any]:
+    if d.kind == "field":
+        assert d.field is not None
+        return _answer(Record, d.field)
+    if d.kind == "month":
+        return _month(session, report)
+    if d.kind == "stage":
+        return func.coalesce(Record.stage, "")
+    raise ValueError(d.kind)  # pragma: no cover - owner, rows, flags and fields are built apart
+
+
+def count(
+    session: Session,
+    report: ReportDefinition,
+    table: ReportTable,
+    rt: RecordType,
+    conditions: Sequence[ColumnElement[bool]],
+) -> Counts:
+    """The table's counts by category codes (one per dimension; '' for no answer), non-zero only."""
+    base_conditions = list(conditions)
+    linked = None
+    if report.consent is not None:
+        condition, linked = consent_sql(report.consent)
+        base_conditions.append(condition)
+    if report.where is not None:
+        base_conditions.append(where_sql(report.where.ast, rt))
+    if table.where is not None:
+        base_conditions.append(where_sql(table.where.ast, rt))
+    if table.stages:
+        base_conditions.append(Record.stage.in_(table.stages))
+
+    linked_type = report.consent.linked_type if report.consent is not None else None
+
+    def start(columns: list[ColumnElement[Any]], extra: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
+        q = select(*columns).select_from(Record)
+        if linked is not None and linked_type is not None:
+            q = _join_linked(q, linked, linked_type, rt)
+        return q.where(*base_conditions, *extra)
+
+    plain = [d for d in table.dimensions if d.kind in ("field", "month", "stage")]
+    owner = next((d for d in table.dimensions if d.kind == "owner"), None)
+    special = next((d for d in table.dimensions if d.kind in ("flags", "fields", "row")), None)
+    dialect = session.get_bind().dialect.name
+
+    def columns_for(extra: list[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
+        cols = []
+        for d in table.dimensions:
+            if d in plain:
+                cols.append(_column(session, report, d).label(d.id))
+            elif d is owner:
+                cols.append(func.coalesce(User.username, "").label(d.id))
+        return cols + extra
+
+    def grouped(q: Select[Any], columns: list[ColumnElement[Any]]) -> Select[Any]:
+        """Grouped by every column but the count."""
+        keys = columns[:-1]
+        return q.group_by(*keys) if keys else q
+
+    queries: list[Select[Any]] = []
+    if special is None:
+        cols = columns_for([func.count().label("n")])
+        q = start(cols)
+        if owner is not None:
+            q = q.outerjoin(User, User.id == Record.owner_id)
+        queries.append(grouped(q, cols))
+    elif special.kind in ("flags", "fields"):
+        # one pass over the records: the fields are turned into (field, answer) rows by the
+        # database (json_each / jsonb_each_text over an object built from them), then grouped
+        pairs = _unpivot(dialect, special.fields)
+        answer = func.coalesce(pairs.c.value, "")
+        if special.kind == "flags":
+            cols = columns_for([pairs.c.key.label(special.id), func.count().label("n")])
+            q = start(cols, [answer == "yes"]).join(pairs, true())
+        else:
+            assert special.value_id is not None
+            cols = columns_for([pairs.c.key.label(special.id), answer.label(special.value_id), func.count().label("n")])
+            q = start(cols, [answer != ""]).join(pairs, true())
+        if owner is not None:
+            q = q.outerjoin(User, User.id == Record.owner_id)
+        queries.append(grouped(q, cols))
+    else:  # rows of a subform, each counted
+        assert special.subform is not None and special.field is not None
+        if dialect == "postgresql":
+            rows = func.jsonb_array_elements(Record.data[special.subform]).table_valued("value").lateral("row_")
+            value = func.coalesce(rows.c.value.op("->>")(special.field), "")
+            kind_ok = func.jsonb_typeof(Record.data[special.subform]) == "array"
+        else:
+            rows = func.json_each(Record.data, f"$.{special.subform}").table_valued("value").alias("row_")
+            value = func.coalesce(func.json_extract(rows.c.value, f"$.{special.field}"), "")
+            kind_ok = func.json_type(Record.data, f"$.{special.subform}") == "array"
+        cols = columns_for([value.label(special.id), func.count().label("n")])
+        q = start(cols, [kind_ok]).join(rows, true())
+        queries.append(grouped(q, cols))
+    statement = queries[0] if len(queries) == 1 else union_all(*queries)
+    keys = _key_order(table)
+    out: Counts = {}
+    for row in session.execute(statement).mappings():
+        key = tuple(_code(row[k]) for k in keys)
+        out[key] = out.get(key, 0) + int(row["n"])
+    return out
+
+
+def _unpivot(dialect: str, names: Sequence[str]) -> Any:
+    """A table-valued (key, value) of the named answers of each record."""
+    if dialect == "postgresql":
+        obj = func.jsonb_build_object(*(x for name in names for x in (literal(name), Record.data[name])))
+        return func.jsonb_each_text(obj).table_valued("key", "value").lateral("pairs")
+    args = (x for name in names for x in (literal(name), func.json_extract(Record.data, f"$.{name}")))
+    return func.json_each(func.json_object(*args)).table_valued("key", "value").alias("pairs")
+
+
+def _key_order(table: ReportTable) -> list[str]:
+    keys = []
+    for d in table.dimensions:
+        keys.append(d.id)
+        if d.kind == "fields" and d.value_id:
+            keys.append(d.value_id)
+    return keys
+
+
+def _code(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def records_counted(
+    session: Session, report: ReportDefinition, rt: RecordType, conditions: Sequence[ColumnElement[bool]]
+) -> int:
+    """How many records the report counts (its rule only, no table's)."""
+    q = select(func.count()).select_from(Record)
+    cond = list(conditions)
+    if report.consent is not None:
+        condition, linked = consent_sql(report.consent)
+        cond.append(condition)
+        if linked is not None and report.consent.linked_type is not None:
+            q = _join_linked(q, linked, report.consent.linked_type, rt)
+    if report.where is not None:
+        cond.append(where_sql(report.where.ast, rt))
+    return int(session.scalar(q.where(*cond)) or 0)
+
+
+def days_until(
+    session: Session,
+    report: ReportDefinition,
+    table: ReportTable,
+    rt: RecordType,
+    conditions: Sequence[ColumnElement[bool]],
+) -> dict[tuple[Hashable, ...], tuple[int, float]]:
+    """For a table with a measure: (records, average days from its start to the first time the step
+    was taken), by the table's dimensions; records that never took the step are not counted."""
+    assert table.measure is not None
+    m = table.measure
+    first = (
+        select(TransitionLog.record_id, func.min(TransitionLog.at).label("at"))
+        .where(TransitionLog.transition == m.until)
+        .group_by(TransitionLog.record_id)
+        .subquery()
+    )
+    dialect = session.get_bind().dialect.name
+    start = Record.created_at if m.start == "created" else func.substr(_answer(Record, m.start), 1, 10)
+    if dialect == "postgresql":
+        begin = start if m.start == "created" else func.to_date(start, "YYYY-MM-DD")
+        days = func.extract("epoch", first.c.at - begin) / 86400.0
+    else:
+        days = func.julianday(first.c.at) - func.julianday(start)
+    cond = list(conditions)
+    if report.where is not None:
+        cond.append(where_sql(report.where.ast, rt))
+    if table.where is not None:
+        cond.append(where_sql(table.where.ast, rt))
+    if m.start != "created":
+        cond.append(_answer(Record, m.start) != "")
+    if table.stages:
+        cond.append(Record.stage.in_(table.stages))
+    dims = [_column(session, report, d).label(d.id) for d in table.dimensions]
+    q = (
+        select(*dims, func.count().label("n"), func.avg(days).label("avg"))
+        .select_from(Record)
+        .join(first, first.c.record_id == Record.id)
+        .where(*cond)
+    )
+    if dims:
+        q = q.group_by(*dims)
+    out: dict[tuple[Hashable, ...], tuple[int, float]] = {}
+    for row in session.execute(q).mappings():
+        key = tuple(_code(row[d.id]) for d in table.dimensions)
+        out[key] = (int(row["n"]), float(row["avg"] or 0.0))
+    return out
