@@ -64,7 +64,8 @@ def cmd_report_run(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     if args.format == "json":
-        _write(args.output, json.dumps(_contract(result, args.labels), ensure_ascii=False, indent=2).encode() + b"\n")
+        labels = args.labels or args.locale is not None  # a language asked for: the labels in it
+        _write(args.output, json.dumps(_contract(result, labels), ensure_ascii=False, indent=2).encode() + b"\n")
     else:
         body, _media, _suffix = tabular.report_file(result, args.format)
         _write(args.output, body)
@@ -117,7 +118,9 @@ def add_commands(sub: Any) -> None:
     q.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
     q.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     q.add_argument("--locale", help="the language of titles and labels (default: the module's)")
-    q.add_argument("--labels", action="store_true", help="JSON: add the labels of dimensions and options")
+    q.add_argument(
+        "--labels", action="store_true", help="JSON: add the labels of dimensions and options (implied by --locale)"
+    )
     q.add_argument("--agency", metavar="CODE", help="only the records of this agency")
     q.add_argument("--module", help="the module, when several are loaded")
     data_options(q)
