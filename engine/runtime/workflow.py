@@ -126,3 +126,10 @@ def lock_message(wf: Workflow, stage: str) -> str:
         "when the record moves on.",
         stage=state_label(wf, stage),
     )
+
+
+def works_offline(t: Transition) -> bool:
+    """Can a device queue this step offline and send it later? Not a decision on a request (another
+    person's judgement on the record as it is when they decide), not a referral (it shares the
+    record with someone): those are taken online."""
+    return not t.referral and not t.approval

@@ -320,6 +320,32 @@ def update(
     return view(ctx, rec, hold, ev)
 
 
+def check_submission(ctx: Context, record_type: str, hold: Holding, data: Any) -> dict[str, Any]:
+    """The submitted answers, if they name only fields this user may write (else 4xx), before any
+    merge: a merge never reads, let alone reports, a field the user may not see."""
+    return _check_submission(ctx, ctx.module.record_types[record_type], hold, data)
+
+
+def data_at(ctx: Context, rec: Record, version: int) -> dict[str, Any]:
+    """The record's answers as they were at `version`, from its history (each change after it undone)."""
+    data = dict(rec.data)
+    later = ctx.session.scalars(
+        select(RecordHistory)
+        .where(RecordHistory.record_id == rec.id, RecordHistory.version > version)
+        .order_by(RecordHistory.id.desc())
+    )
+    for h in later:
+        for change in h.changes:
+            name = change.get("field")
+            if not isinstance(name, str) or name == "(stage)":
+                continue
+            if change.get("old") is None:
+                data.pop(name, None)
+            else:
+                data[name] = change["old"]
+    return data
+
+
 def _changes_since(ctx: Context, rec: Record, hold: Holding, version: int) -> list[dict[str, Any]]:
     query = (
         select(RecordHistory)

@@ -206,3 +206,15 @@ class Throttle(Base):
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     count: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class SyncChange(Base):
+    """A change sent by an offline client, by its client-chosen id: a change sent again (a lost
+    answer, a double tap, two tabs) gets the first answer back instead of being applied twice."""
+
+    __tablename__ = "sync_changes"
+    change_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    record_id: Mapped[str | None] = mapped_column(String(36))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    result: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

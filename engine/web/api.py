@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from engine import i18n
-from engine.service import accounts, assignments, audit, listing, records, referrals, reports, transitions
+from engine.service import accounts, assignments, audit, listing, records, referrals, reports, sync, transitions
 from engine.service.context import Context
 from engine.service.errors import BadRequest, NotFound, Unauthorized
 from engine.service.listing import MAX_PAGE
@@ -26,7 +26,7 @@ from engine.web.context import (
 from engine.web.inputs import positive_id, whole_number
 from engine.web.openapi import spec
 from renderers import tabular
-from renderers.json.form import form_to_json
+from renderers.json.form import evaluation_order, form_to_json
 
 JSON = dict[str, Any]
 
@@ -293,6 +293,35 @@ async def export_file(request: Request) -> Response:
     return await downloads.export_response(request, body)
 
 
+async def offline_package(request: Request) -> Response:
+    """What a device needs to work offline: the user's record types, steps and forms, translated."""
+
+    def work(ctx: Context) -> JSON:
+        found = sync.package(ctx)
+        tr = i18n.current()
+        for rt in found["record_types"]:
+            record_type = ctx.module.record_types[rt["id"]]
+            order = [name for kind, name in evaluation_order(record_type) if kind == "field"]
+            for entry in rt["forms"]:
+                one = form_to_json(
+                    ctx.module, record_type.forms[entry["id"]], tr, lambda f: ctx.policy.sees(ctx.actor, f)
+                )
+                entry.update(one, order=order)
+        return found
+
+    return await answer(request, work)
+
+
+async def offline_records(request: Request) -> Response:
+    ids = request.query_params.getlist("id")
+    return await answer(request, lambda ctx: {"records": sync.offline_records(ctx, ids)})
+
+
+async def sync_changes(request: Request) -> Response:
+    body = await json_body(request)
+    return await answer(request, lambda ctx: sync.sync(ctx, body))
+
+
 async def openapi(request: Request) -> Response:
     return JSONResponse(spec(), headers={"cache-control": "public, max-age=300"})
 
@@ -317,4 +346,7 @@ ROUTES = [
     ("/api/v1/reports", report_list, ["GET"]),
     ("/api/v1/reports/{report}", report_run, ["GET"]),
     ("/api/v1/exports", export_file, ["POST"]),
+    ("/api/v1/offline", offline_package, ["GET"]),
+    ("/api/v1/offline/records", offline_records, ["GET"]),
+    ("/api/v1/sync", sync_changes, ["POST"]),
 ]

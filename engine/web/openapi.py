@@ -146,6 +146,63 @@ def spec() -> dict[str, Any]:
                     "responses": {"200": _resp("The file"), **_errors(400, 401, 403, 404)},
                 }
             },
+            "/api/v1/offline": {
+                "get": {
+                    "summary": "What a device needs to work offline: the user's record types, workflow steps "
+                    "(which may be queued offline) and forms with their compiled expressions, translated",
+                    "parameters": [{"name": "locale", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {"200": _resp("The offline package"), **_errors(401)},
+                }
+            },
+            "/api/v1/offline/records": {
+                "get": {
+                    "summary": "Records to keep on the device: only those the user holds (owner, assignee, referral), "
+                    "as they may see them (audited)",
+                    "parameters": [{"name": "id", "in": "query", "schema": {"type": "string"}, "required": True}],
+                    "responses": {"200": _resp("The records"), **_errors(400, 401, 403, 404)},
+                }
+            },
+            "/api/v1/sync": {
+                "post": {
+                    "summary": "Send the changes a device queued offline; per change: applied, merged, conflict "
+                    "(with both values), duplicate, or rejected (with reasons per field). A change sent again "
+                    "(same change_id) gets its first answer back.",
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["changes"],
+                            "properties": {
+                                "definitions_version": {"type": "string"},
+                                "changes": {
+                                    "type": "array",
+                                    "maxItems": 200,
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["change_id", "op"],
+                                        "properties": {
+                                            "change_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+                                            "op": {"enum": ["create", "update", "transition"]},
+                                            "record_type": {"type": "string"},
+                                            "id": {"type": "string", "format": "uuid"},
+                                            "link_to": {"type": "string"},
+                                            "data": {"type": "object", "description": "create: the answers"},
+                                            "base_version": {
+                                                "type": "integer",
+                                                "description": "update: the version edited",
+                                            },
+                                            "changes": {"type": "object", "description": "update: the answers changed"},
+                                            "form": {"type": "string", "description": "update: the form saved"},
+                                            "transition": {"type": "string"},
+                                            "comment": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            },
+                        }
+                    ),
+                    "responses": {"200": _resp("One result per change"), **_errors(400, 401, 413)},
+                }
+            },
             "/api/v1/login": {
                 "post": {
                     "summary": "Sign in; sets the session cookie",

@@ -34,6 +34,10 @@ AUDIT_ACTIONS = [
     "user.add",
     "user.disable",
     "user.password_reset",
+    "report.run",
+    "export.run",
+    "record.offline",
+    "record.sync",
     "audit.read",
 ]
 
