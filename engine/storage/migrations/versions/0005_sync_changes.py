@@ -33,7 +33,7 @@ def upgrade() -> None:
         ),
         sa.Column("record_id", sa.String(36), nullable=True),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("result", _json(), nullable=True),
+        sa.Column("result", _json(), nullable=False),
         sa.PrimaryKeyConstraint("change_id", name="pk_sync_changes"),
     )
     op.create_index("ix_sync_changes_user_id", "sync_changes", ["user_id"])
