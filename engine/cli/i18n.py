@@ -25,8 +25,11 @@ def cmd_i18n(args: argparse.Namespace) -> int:
             return 1 if problems else 0
         return 0
     if args.i18n_command == "update":
-        for path in catalogs.update(paths):
+        written = catalogs.update(paths)
+        for path in written:
             print(f"wrote {os.path.relpath(path)}")
+        if not written:
+            print("every catalog is up to date")
         return 0
     if args.i18n_command == "compile":
         for path in catalogs.compile_all(paths):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import dataclass
 
 from babel.messages.catalog import Catalog
@@ -76,12 +77,24 @@ def _po_path(t: Target, locale: str) -> str:
     return os.path.join(t.folder, locale, "LC_MESSAGES", f"{t.domain}.po")
 
 
-def write(path: str, cat: Catalog) -> None:
+_STAMPS = re.compile(rb'^"(POT-Creation-Date|PO-Revision-Date): [^"]*\\n"$', re.M)
+
+
+def write(path: str, cat: Catalog) -> bool:
+    """Write a catalog; a file that would change only in its dates is left alone (no noise in
+    version control). True if written."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     buf = io.BytesIO()
     write_po(buf, cat, width=100, sort_by_file=False, include_previous=True, ignore_obsolete=False)
+    new = buf.getvalue()
+    if os.path.exists(path):
+        with open(path, "rb") as fh:
+            old = fh.read()
+        if _STAMPS.sub(b"", old) == _STAMPS.sub(b"", new):
+            return False
     with open(path, "wb") as fh:
-        fh.write(buf.getvalue())
+        fh.write(new)
+    return True
 
 
 def _new_catalog(t: Target, locale: str) -> Catalog:
@@ -107,12 +120,12 @@ def targets(paths: list[str]) -> list[Target]:
 
 
 def update(paths: list[str]) -> list[str]:
-    """Write the templates and bring every .po file in step with them; returns what was written."""
+    """Write the templates and bring every .po file in step with them; returns what changed."""
     written = []
     for t in targets(paths):
         pot = os.path.join(t.folder, f"{t.domain}.pot")
-        write(pot, t.template)
-        written.append(pot)
+        if write(pot, t.template):
+            written.append(pot)
         for locale in t.locales:
             path = _po_path(t, locale)
             if os.path.exists(path):
@@ -124,8 +137,8 @@ def update(paths: list[str]) -> list[str]:
             _tidy_previous(cat)
             if locale.split("_")[0] == "ar":
                 _arabic(cat)
-            write(path, cat)
-            written.append(path)
+            if write(path, cat):
+                written.append(path)
     return written
 
 

@@ -6,6 +6,7 @@ import gettext
 import io
 import os
 import textwrap
+from datetime import UTC
 from typing import Any
 
 from babel import Locale
@@ -244,3 +245,27 @@ def test_no_two_questions_of_a_form_share_a_label() -> None:
                 key = (f.scope.owner.id if f.scope.owner else None, f.label)
                 assert key not in seen, f"{path} {form.id}: '{f.label}' for both {seen[key]} and {f.id}"
                 seen[key] = f.id
+
+
+def test_writing_a_catalog_again_changes_nothing_but_what_changed(tmp_path: Any) -> None:
+    """`sanad i18n extract` / `update` leave a catalog alone when only its dates would change, so
+    running them does not put every catalog in the next commit."""
+    from datetime import datetime
+
+    from babel.messages.catalog import Catalog
+
+    from engine.i18n import catalogs
+
+    def template(when: datetime, *ids: str) -> Catalog:
+        cat = Catalog(project="Sanad", creation_date=when)
+        for i in ids:
+            cat.add(i)
+        return cat
+
+    pot = tmp_path / "locales" / "sanad.pot"
+    assert catalogs.write(str(pot), template(datetime(2026, 12, 1, tzinfo=UTC), "Online"))
+    first = pot.read_bytes()
+    assert not catalogs.write(str(pot), template(datetime(2026, 12, 5, tzinfo=UTC), "Online"))
+    assert pot.read_bytes() == first
+    assert catalogs.write(str(pot), template(datetime(2026, 12, 5, tzinfo=UTC), "Online", "Offline"))
+    assert b'msgid "Offline"' in pot.read_bytes()
