@@ -59,8 +59,20 @@ def _check_folder(path: str, report: Report) -> None:
 
 
 def read_folder(path: str, ld: Reader, chain: tuple[str, ...]) -> ModuleFiles:
-    module_doc = ld.read(os.path.join(path, "module.yaml"), "module")
+    raw = ld.read_raw(os.path.join(path, "module.yaml"))
+    if raw is None:
+        ld.broken.add(("module", "module"))
+    module_doc = raw if raw is not None and ld.check(raw, "module") else None
     _check_folder(path, ld.report)
+    if (
+        module_doc is None
+        and raw is not None
+        and isinstance(raw.data, dict)
+        and isinstance(raw.data.get("extends"), str)
+    ):
+        # an overlay whose module.yaml is wrong: its errors are reported; reading its folder as a
+        # whole module would only add errors about what the base module provides
+        return ModuleFiles(path, None, None, {kind: [] for kind in FOLDERS.values()})
     if module_doc is not None and isinstance(module_doc.data.get("extends"), str):
         return read_overlay(path, module_doc, ld, chain)
     if module_doc is not None and "replaces_scenarios" in module_doc.data:

@@ -1455,6 +1455,13 @@ CASES += [
         at=("module.yaml", 4, 10),
     ),
     Case(
+        # a wrong module.yaml of an overlay is the one error: its folder is not read as a whole module
+        "schema.type/overlay-setting",
+        "schema.type",
+        overlay_files({"module.yaml": OVERLAY_MODULE + "settings:\n      offline_records: many\n"}),
+        at=("module.yaml", 6, 20),
+    ),
+    Case(
         "overlay.unknown-target/field",
         "overlay.unknown-target",
         overlay_files({"forms/registration.yaml": "id: registration\nhide_fields: [client_cod]\n"}),
