@@ -86,10 +86,11 @@ def merge_rows(base: list[Any], theirs: list[Any], mine: list[Any], path: str) -
         cells, found = merge(base_by[rid], row, _row_changes(base_by[rid], mine_by[rid]))
         conflicts += [Conflict(f"{path}[{rid}].{c.path}", c.mine, c.theirs, c.base) for c in found]
         out.append({**row, **cells})
+    theirs_ids = {r.get(ROW_ID) for r in theirs if isinstance(r, dict) and r.get(ROW_ID)}
     for row in mine:
         rid = row.get(ROW_ID) if isinstance(row, dict) else None
-        if rid is None or rid not in base_by:
-            out.append(row)  # added by the user
+        if rid is None or (rid not in base_by and rid not in theirs_ids):
+            out.append(row)  # added by the user (a row already there is an addition sent again)
         # a row in base and mine but not in theirs was deleted by others: it stays deleted
     return out, conflicts
 
@@ -97,5 +98,4 @@ def merge_rows(base: list[Any], theirs: list[Any], mine: list[Any], path: str) -
 def _row_changes(base_row: dict[str, Any], mine_row: dict[str, Any]) -> dict[str, Any]:
     """The cells the user changed in a row (cleared ones as None). Only the cells the user's copy
     holds count: columns they may not see are not in it, and are never cleared by it."""
-    keys = set(mine_row) - {ROW_ID}
-    return {k: mine_row.get(k) for k in keys if not _same(mine_row.get(k), base_row.get(k))}
+    return {k: v for k, v in mine_row.items() if k != ROW_ID and not _same(v, base_row.get(k))}

@@ -68,6 +68,8 @@ def package(ctx: Context) -> dict[str, Any]:
                 "id": rt.id,
                 "title": tr.text(f"record_types/{rt.id}/title", rt.title)[0],
                 "can_create": ctx.policy.can_create(ctx.actor, rt.id),
+                "recorded_from": list(rt.recorded_from),  # created from a record of these types, linked to it
+                "link_action": tr.text(f"record_types/{rt.id}/link_action", rt.link_action or rt.title)[0],
                 "initial": wf.initial if wf else None,
                 "stages": {s: state_label(wf, s) for s in wf.states} if wf else {},
                 "steps": steps,

@@ -26,4 +26,4 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         target.dispose()
         by_user = {a.username: a for a in accounts}
         with live(srv.app) as base, browser() as b:
-            yield {"base": base, "browser": b, "accounts": by_user}
+            yield {"base": base, "browser": b, "accounts": by_user, "server": srv}

@@ -47,6 +47,8 @@ def _pages(page: Any, who: str) -> list[tuple[str, str]]:
             ("form-rows", f"/records/case/{case}/forms/action_plan"),
             ("form-consent", f"/records/case/{case}/forms/consent_services"),
             ("not-found", "/records/case/00000000-0000-4000-8000-000000000000"),
+            ("offline", "/offline"),
+            ("offline-form", "/offline/form/case/survivor_information"),
         ]
     if who == "supervisor":
         waiting = req.get("/api/v1/records/case?stage=action_plan_requested").json()["items"]

@@ -8,7 +8,7 @@ on every save and re-renders); with JavaScript the form re-evaluates live in the
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from engine.web.pages import audit, auth, forms, home, lists, records, reports
+from engine.web.pages import audit, auth, forms, home, lists, offline, records, reports
 from renderers import html as renderer
 
 ROUTES = [
@@ -20,6 +20,10 @@ ROUTES = [
     Route("/logout", auth.logout_submit, methods=["POST"]),
     Route("/audit", audit.audit_page, methods=["GET"]),
     Route("/queue", home.queue_page, methods=["GET"]),
+    Route("/offline", offline.offline_home, methods=["GET"]),
+    Route("/offline/form/{record_type}/{form}", offline.offline_form, methods=["GET"]),
+    Route("/sw.js", offline.service_worker, methods=["GET"]),
+    Route("/manifest.webmanifest", offline.manifest, methods=["GET"]),
     Route("/reports", reports.report_index, methods=["GET"]),
     Route("/exports", reports.export_submit, methods=["POST"]),
     Route("/reports/{report}", reports.report_page, methods=["GET"]),

@@ -19,7 +19,6 @@ from engine.web.context import (
     set_session_cookie,
     sign_in,
     sign_out,
-    state,
 )
 from engine.web.pages.common import ANONYMOUS_LOCALES, Posted, redirect, render, safe_next, with_form
 
@@ -31,7 +30,6 @@ async def login_page(request: Request) -> Response:
         None,
         title=_("Sign in"),
         next=safe_next(request.query_params.get("next")),
-        idle_minutes=state(request).settings.idle_minutes,
         chosen_locale=_chosen(request.query_params.get("locale")),
     )
 
@@ -43,7 +41,6 @@ def _chosen(locale: str | None) -> str | None:
 
 @with_form(10, signed_in=False)
 async def login_submit(request: Request, form: Posted) -> Response:
-    st = state(request)
     username, password = form.get("username"), form.get("password")
     chosen = _chosen(form.get("locale") or None)
     nxt = safe_next(form.get("next", "/"))
@@ -58,7 +55,6 @@ async def login_submit(request: Request, form: Posted) -> Response:
             error=message,
             username=username,
             next=nxt,
-            idle_minutes=st.settings.idle_minutes,
             chosen_locale=chosen,
         )
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from engine import i18n
-from engine.i18n import _
+from engine.i18n import N_, _
 from engine.runtime.workflow import state_label
 from engine.service import decisions, exports, reports
 from engine.service.context import Context
@@ -32,6 +32,54 @@ ANONYMOUS_LOCALES = ("en", "fr", "ar", "es")
 _env = renderer.environment()
 
 PageWork = Callable[[Context], Response]
+
+# what the offline app (sanad-offline.js) says, sent with every page in the reader's language
+OFFLINE_MESSAGES = {
+    "online": N_("Online"),
+    "offline": N_("Offline"),
+    "waiting": N_("Changes waiting: %(n)s"),
+    "attention": N_("Need your attention: %(n)s"),
+    "sent": N_("last sent at %(when)s"),
+    "never": N_("nothing sent yet"),
+    "sending": N_("sending…"),
+    "sync_now": N_("Send now"),
+    "offline_link": N_("Work offline"),
+    "locked": N_("offline data locked"),
+    "unlock": N_("Unlock"),
+    "unlock_title": N_("Unlock the data kept on this device"),
+    "password": N_("Password"),
+    "wrong_password": N_(
+        "That password does not open the data kept on this device. If your password was changed, enter the one"
+        " you had before."
+    ),
+    "sign_in_first": N_("Sign in once while connected to work offline on this device."),
+    "sign_in": N_("Sign in"),
+    "signed_out": N_("Sign in again to send your changes"),
+    "signout_warning": N_("Changes not sent yet: %(n)s. Signing out deletes them from this device. Sign out anyway?"),
+    "keep_offline": N_("Keep available offline"),
+    "kept": N_("Available offline (remove from this device)"),
+    "limit": N_("At most %(n)s records can be kept offline."),
+    "records": N_("Records on this device"),
+    "none": N_("No record on this device yet."),
+    "no_package": N_("Connect and sign in once to take the forms offline."),
+    "new_record": N_("New record: %(type)s"),
+    "new_record_short": N_("(new)"),
+    "back": N_("Back to the records on this device"),
+    "forms": N_("Forms"),
+    "steps": N_("Next steps"),
+    "comment": N_("Comment"),
+    "online_only": N_("Needs a connection: taken online."),
+    "queue_step": N_("%(step)s (sent when you are connected)"),
+    "draft_restored": N_("Your unsaved answers were restored."),
+    "conflict_title": N_("Someone else changed these answers while you were offline: choose which to keep"),
+    "mine": N_("Mine"),
+    "theirs": N_("Theirs"),
+    "keep_choices": N_("Keep these answers"),
+    "rejected_title": N_("Not saved on the server: please correct"),
+    "review_title": N_("The forms were updated: please check these answers"),
+    "fix": N_("Open the form to correct it"),
+    "dismiss": N_("Remove this message"),
+}
 
 
 # -- flash messages --------------------------------------------------------------------------------
@@ -189,6 +237,7 @@ def render(request: Request, template: str, ctx: Context | None, status: int = 2
     if ctx is not None and ctx.actor.role.can("audit.read"):
         nav.append({"href": "/audit", "label": _("Audit log"), "current": request.url.path.startswith("/audit")})
     offered = ctx.module.locales if ctx is not None else ANONYMOUS_LOCALES
+    offline_messages = {k: tr.plain_text(v) for k, v in OFFLINE_MESSAGES.items()}
     body = _env.get_template(template).render(
         lang=locale,
         dir=i18n.locale_direction(locale),
@@ -199,6 +248,8 @@ def render(request: Request, template: str, ctx: Context | None, status: int = 2
         nav=nav,
         flashes=flash.get("messages", []),
         flash=flash,
+        offline_messages=offline_messages,
+        idle_minutes=state(request).settings.idle_minutes,
         **values,
     )
     response = HTMLResponse(body, status_code=status)

@@ -247,6 +247,31 @@
     if (marker) marker.value = ids.join(",");
   }
 
+  // a new row, with a stable id of its own (so that an offline edit and others' edits merge by row)
+  function addRow(subBox, rowId) {
+    var list = subBox.querySelector("[data-rows-list]");
+    var used = Array.prototype.map.call(list.children, function (r) { return Number(r.getAttribute("data-row")) || 0; });
+    var next = used.length ? Math.max.apply(null, used) + 1 : 0;
+    var html = subBox.querySelector("template[data-row-template]").innerHTML.split("__row__").join(String(next));
+    list.insertAdjacentHTML("beforeend", html);
+    var row = list.lastElementChild;
+    var legend = row.querySelector("legend");
+    legend.textContent = fmt(M.row, { label: subBox.getAttribute("data-label") || "", n: list.children.length });
+    var idInput = document.createElement("input");
+    idInput.type = "hidden";
+    idInput.name = "f:" + subBox.getAttribute("data-subform") + "." + next + "._row";
+    idInput.value = rowId || newRowId();
+    row.appendChild(idInput);
+    updateRowMarker(subBox);
+    return row;
+  }
+
+  function newRowId() {
+    var bytes = new Uint8Array(6);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
   formEl.addEventListener("click", function (e) {
     var add = e.target.closest("[data-add-row]");
     var remove = e.target.closest("[data-remove-row]");
@@ -255,15 +280,7 @@
     if (!subBox) return;
     e.preventDefault();
     if (add) {
-      var list = subBox.querySelector("[data-rows-list]");
-      var used = Array.prototype.map.call(list.children, function (r) { return Number(r.getAttribute("data-row")) || 0; });
-      var next = used.length ? Math.max.apply(null, used) + 1 : 0;
-      var html = subBox.querySelector("template[data-row-template]").innerHTML.split("__row__").join(String(next));
-      list.insertAdjacentHTML("beforeend", html);
-      var row = list.lastElementChild;
-      var legend = row.querySelector("legend");
-      legend.textContent = fmt(M.row, { label: subBox.getAttribute("data-label") || "", n: list.children.length });
-      updateRowMarker(subBox);
+      var row = addRow(subBox);
       evaluate(affected(subBox.getAttribute("data-subform")));
       var first = row.querySelector("input, select, textarea");
       if (first) first.focus();
@@ -327,8 +344,90 @@
     summary.focus();
   });
 
+  // -- answers in and out, for the offline app ---------------------------------------------------
+  function setBox(box, c, value) {
+    var t = c.def.type;
+    if (!box || box.querySelector("[data-readonly]")) return;
+    if (t === "select_multiple") {
+      var chosen = Array.isArray(value) ? value.map(String) : [];
+      box.querySelectorAll("input[type=checkbox]").forEach(function (i) { i.checked = chosen.indexOf(i.value) >= 0; });
+    } else if (t === "select_one" || t === "yes_no") {
+      var sel = box.querySelector("select");
+      if (sel) { sel.value = value == null ? "" : String(value); return; }
+      box.querySelectorAll("input[type=radio]").forEach(function (i) { i.checked = i.value === (value == null ? "" : String(value)); });
+    } else if (t !== "calculate" && t !== "note" && t !== "subform") {
+      var input = box.querySelector("input:not([type=hidden]), textarea");
+      if (input) input.value = value == null ? "" : String(value);
+    }
+  }
+
+  function setValues(data) {
+    data = data || {};
+    Object.keys(stored).forEach(function (k) { delete stored[k]; });
+    Object.assign(stored, data);
+    fields.forEach(function (c) {
+      if (c.children) {
+        var subBox = container("f:" + c.id);
+        if (!subBox) return;
+        subBox.querySelectorAll("[data-rows-list] > fieldset.row").forEach(function (r) { r.remove(); });
+        (Array.isArray(data[c.id]) ? data[c.id] : []).forEach(function (rowData) {
+          var row = addRow(subBox, rowData && rowData._row);
+          var idx = row.getAttribute("data-row");
+          c.children.forEach(function (inner) {
+            var box = row.querySelector('[data-name="' + CSS.escape("f:" + c.id + "." + idx + "." + inner.id) + '"]');
+            setBox(box, inner, rowData ? rowData[inner.id] : "");
+          });
+        });
+        updateRowMarker(subBox);
+        return;
+      }
+      setBox(container("f:" + c.id), c, data[c.id]);
+    });
+    values = Object.assign({}, data);
+    evaluate();
+  }
+
+  function rowValues(c) {
+    return rowsOf(c).map(function (rowEl) {
+      var idx = rowEl.getAttribute("data-row");
+      var out = {};
+      var idInput = rowEl.querySelector('input[name="' + CSS.escape("f:" + c.id + "." + idx + "._row") + '"]');
+      if (idInput) out._row = idInput.value;
+      c.children.forEach(function (inner) {
+        if (inner.def.type === "calculate" || inner.def.type === "note") return;
+        var name = "f:" + c.id + "." + idx + "." + inner.id;
+        var box = rowEl.querySelector('[data-name="' + CSS.escape(name) + '"]');
+        if (!box || box.hidden || box.querySelector("[data-readonly]")) return;
+        out[inner.id] = readValue(inner, name);
+      });
+      return out;
+    });
+  }
+
+  // the answers as the user left them: every editable question shown, "" for an empty one
+  function currentValues() {
+    evaluate();
+    var out = {};
+    fields.forEach(function (c) {
+      var box = container("f:" + c.id);
+      if (!box || c.def.type === "calculate" || c.def.type === "note" || box.querySelector("[data-readonly]")) return;
+      out[c.id] = c.children ? (box.hidden ? [] : rowValues(c)) : (box.hidden ? "" : values[c.id]);
+    });
+    return out;
+  }
+
+  function problems() {
+    evaluate();
+    var found = [];
+    order.forEach(function (id) { var p = check(id, true); if (p) found.push({ field: id, message: p.message, missing: p.missing }); });
+    return found;
+  }
+
+  window.SanadForm = { setValues: setValues, values: currentValues, problems: problems, messages: M };
+
   evaluate();
   var shownSummary = document.querySelector("[data-error-summary]:not([hidden])");
   if (shownSummary) shownSummary.focus();
   formEl.dataset.live = "1";
+  document.dispatchEvent(new CustomEvent("sanad:form-ready"));
 })();
