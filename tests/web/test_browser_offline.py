@@ -371,3 +371,43 @@ def test_after_a_password_change_the_earlier_password_opens_the_device_once(site
     wait_for(page, "window.SanadStore.unlocked('rekeyed')")
     assert '"id":"rekey"' not in raw_store(page, "rekeyed")
     context.close()
+
+
+def test_what_is_typed_online_survives_a_closed_tab(site: dict[str, Any]) -> None:
+    """Online too, a closed tab or a dead battery loses nothing typed: the answers come back on the
+    form until the server has them; typed on a version someone has since changed, they are offered
+    back, never applied unseen."""
+    base = site["base"]
+    page = sign_in(site, "caseworker")
+    rid = page.request.get("/api/v1/records/case?stage=follow_up").json()["items"][0]["id"]
+    url = f"{base}/records/case/{rid}/forms/survivor_information"
+    page.goto(url)
+    page.wait_for_selector("#record-form[data-live='1']")
+    page.fill("#fld-nickname", "Typed, never saved")
+    time.sleep(0.6)
+    page.goto(base + "/")  # the tab is left without saving
+    page.goto(url)
+    wait_for(page, "document.querySelector('#fld-nickname').value === 'Typed, never saved'")
+    assert page.locator("[data-draft=restored]").is_visible()
+    with page.expect_navigation():
+        page.click("button[value=save]")
+    assert page.request.get(f"/api/v1/records/case/{rid}").json()["data"]["nickname"] == "Typed, never saved"
+    page.goto(url)  # saved: the draft is gone
+    page.wait_for_selector("#record-form[data-live='1']")
+    time.sleep(0.5)
+    assert page.locator("[data-draft]").count() == 0
+    # typed, never saved, and meanwhile someone else changes the record: offered back, not applied
+    page.fill("#fld-nickname", "Mine, unsaved")
+    time.sleep(0.6)
+    record = page.request.get(f"/api/v1/records/case/{rid}").json()
+    r = page.request.patch(  # another tab, another device
+        f"/api/v1/records/case/{rid}", data={"version": record["version"], "data": {"occupation": "Nurse"}}
+    )
+    assert r.ok, r.text()
+    page.goto(url)
+    note = page.locator("[data-draft=older]")
+    note.wait_for()
+    assert page.input_value("#fld-nickname") == "Typed, never saved"
+    note.locator("button.secondary").click()
+    assert page.input_value("#fld-nickname") == "Mine, unsaved"
+    assert page.locator("[data-draft]").count() == 0

@@ -533,6 +533,52 @@
     }).catch(function () { render(); });
   }
 
+  // -- a form of a record, online: what is typed is kept on the device until the server has it --------------
+  var onlineForm = document.querySelector("form#record-form:not([data-offline])");
+  function runOnlineDraft() {
+    if (!onlineForm.querySelector("button[type=submit]")) return;  // read-only
+    var key = "online:" + onlineForm.getAttribute("action");
+    var versionInput = onlineForm.querySelector("input[name=version]");
+    var version = versionInput ? Number(versionInput.value) : 0;
+    function ready(fn) { if (window.SanadForm) fn(); else document.addEventListener("sanad:form-ready", fn, { once: true }); }
+    function keep(submitted) {
+      return S.put("drafts", key, { values: window.SanadForm.values(), version: version, at: Date.now(), submitted: submitted });
+    }
+    S.get("drafts", key).then(function (draft) {
+      ready(function () {
+        if (draft && draft.submitted && draft.version !== version) {
+          S.del("drafts", key);  // sent and saved: the record moved on from the version it was typed on
+        } else if (draft && draft.version === version) {
+          window.SanadForm.setValues(Object.assign(window.SanadForm.values(), draft.values));
+          if (!draft.submitted) onlineForm.insertBefore(el("p", { class: "notice", role: "status", "data-draft": "restored", text: t("draft_restored") }), onlineForm.firstChild);
+        } else if (draft) {
+          // typed on an older version and never sent: offer it back, never apply it over someone's change unseen
+          var when = new Date(draft.at).toLocaleString(document.documentElement.lang || undefined);
+          var note = el("div", { class: "notice", role: "status", "data-draft": "older" }, [
+            el("p", { text: t("draft_older", { time: when }) }),
+            el("p", { class: "buttons" }, [
+              el("button", { type: "button", class: "secondary", text: t("draft_restore"), onclick: function () {
+                window.SanadForm.setValues(Object.assign(window.SanadForm.values(), draft.values));
+                note.remove();
+                keep(false);
+              } }),
+              el("button", { type: "button", class: "link small", text: t("draft_discard"), onclick: function () {
+                note.remove();
+                S.del("drafts", key);
+              } }),
+            ]),
+          ]);
+          onlineForm.insertBefore(note, onlineForm.firstChild);
+        }
+        var timer = null;
+        onlineForm.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(function () { keep(false); }, 300); });
+        onlineForm.addEventListener("change", function () { keep(false); });
+        // kept (marked sent) until a page shows the record at a newer version: a lost answer loses nothing
+        onlineForm.addEventListener("submit", function (e) { if (!e.defaultPrevented) keep(true); });
+      });
+    }).catch(function () {});
+  }
+
   function save(rec, values, formId) {
     var changes = {};
     Object.keys(values).forEach(function (k) {
@@ -600,6 +646,7 @@
     if (!open) { render(); if (offlineForm) location.replace("/offline"); return; }
     hookKeepOffline();
     if (offlineForm) runForm();
+    if (onlineForm) runOnlineDraft();
     render();
     if (navigator.onLine && body.getAttribute("data-user")) {
       refreshPackage(false).then(refreshRecords).then(send).then(status).catch(function () {});
