@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pyotp
 import pytest
 import uvicorn
 
@@ -85,9 +86,27 @@ def sign_in(site: dict[str, Any], username: str, width: int = 1280, locale: str 
     page.fill("#username", username)
     page.fill("#password", site["accounts"][username].password)
     page.click("form[action^='/login'] button[type=submit]")
+    second_step(site, page, username)
     page.wait_for_url(site["base"] + "/")
     page.js_errors = errors  # checked by the tests: no script error on any page
     return page
+
+
+def second_step(site: dict[str, Any], page: Any, username: str) -> None:
+    """After the password: type the code of the account's app, as its owner would (computed with
+    pyotp), or, for a role that requires a second factor the account does not have yet, set it up
+    on the page (the key it shows, a first code, the recovery codes page) and go on."""
+    base = site["base"]
+    page.wait_for_url(lambda url: url.rstrip("/") == base or "/sign-in/" in url)
+    if "/sign-in/second-factor" in page.url:
+        secret = page.text_content("#totp-secret").replace(" ", "")
+        page.fill("#code", pyotp.TOTP(secret).now())
+        page.click("form[data-second-step] button[type=submit]")
+        page.wait_for_selector("#recovery-codes")
+        page.click("a.button")
+    elif "/sign-in/code" in page.url:
+        page.fill("#code", site["server"].totp_code(username))
+        page.click("form[data-second-step] button[type=submit]")
 
 
 def new_case(page: Any) -> str:

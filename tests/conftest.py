@@ -10,6 +10,20 @@ from engine.language.loader import LoadResult, load_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _key_file(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """The tests' own key file (servers they start inherit it), never the user's: a test that rotates
+    keys must not touch a real key file."""
+    before = os.environ.get("SANAD_KEY_FILE")
+    os.environ["SANAD_KEY_FILE"] = str(tmp_path_factory.mktemp("keys") / "sanad.key")
+    yield
+    if before is None:
+        os.environ.pop("SANAD_KEY_FILE", None)
+    else:
+        os.environ["SANAD_KEY_FILE"] = before
+
+
 BASE_FILES: dict[str, str] = {
     "module.yaml": """
         id: mini

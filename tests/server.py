@@ -9,11 +9,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyotp
 import pytest
 from starlette.testclient import TestClient
 
 from engine.runtime.registry import Registry
-from engine.service import accounts
+from engine.service import accounts, second_factor
 from engine.storage import db
 from engine.web.app import Settings, create_app
 
@@ -89,8 +90,13 @@ class Server:
             )
         engine.dispose()
 
-    def client(self, username: str | None = None, ip: str = "testclient") -> TestClient:
-        c = TestClient(self.app, base_url="http://testserver", client=(ip, 50000))
+    def client(self, username: str | None = None, ip: str = "testclient", second_factor: bool = True) -> TestClient:
+        """A client (signed in as `username`). Unless `second_factor` is False, it completes the
+        second step of every sign-in by itself, as the person with the phone would (SignInClient):
+        tests written before accounts had a second factor sign in as they did."""
+        c = (SignInClient if second_factor else TestClient)(self.app, base_url="http://testserver", client=(ip, 50000))
+        if isinstance(c, SignInClient):
+            c.server = self
         c.__enter__()
         self.clients.append(c)
         if username:
@@ -98,10 +104,78 @@ class Server:
             assert r.status_code == 200, r.text
         return c
 
+    def totp_secret(self, username: str, enrol: bool = True) -> str | None:
+        """The user's TOTP secret; with `enrol`, a user whose role requires a second factor and who has
+        none gets one first (as if they had set it up at their first sign-in). None: no second factor."""
+        if not username or "\x00" in username:  # no such account (tests of bad input send these)
+            return None
+        engine = db.make_engine(self.url)
+        try:
+            with db.transaction(db.session_factory(engine)) as session:
+                user = accounts.find_user(session, username)
+                if user is None:
+                    return None
+                module = self.registry.module(user.module)
+                if (
+                    not second_factor.enabled(user)
+                    and enrol
+                    and module
+                    and accounts.requires_second_factor(user, module)
+                ):
+                    second_factor.pending_secret(user)
+                    second_factor.activate(accounts.hasher(cheap=True), user)
+                return second_factor.secret(user) if second_factor.enabled(user) else None
+        finally:
+            engine.dispose()
+
+    def totp_code(self, username: str) -> str | None:
+        """A code the user's app shows now, accepted even if the test already signed in this user
+        during this 30-second step (a code is accepted once: the account forgets the last one)."""
+        secret = self.totp_secret(username)
+        if secret is None:
+            return None
+        engine = db.make_engine(self.url)
+        try:
+            with db.transaction(db.session_factory(engine)) as session:
+                user = accounts.find_user(session, username)
+                assert user is not None
+                user.totp_last_step = None
+        finally:
+            engine.dispose()
+        return pyotp.TOTP(secret).now()
+
     def close(self) -> None:
         for c in self.clients:
             c.__exit__(None, None, None)
         self.app.state.sanad.database.dispose()
+
+
+class SignInClient(TestClient):
+    """A test client that completes the second step of a sign-in as the person with the phone would:
+    over the API it adds the `code` of the account's app to /api/v1/login; on the pages, when /login
+    leads to /sign-in/code it types the code there. A user whose role requires a second factor and
+    who has none is given one first (Server.totp_secret)."""
+
+    server: Server
+
+    def post(self, url: Any, *args: Any, **kwargs: Any) -> Any:
+        body = kwargs.get("json")
+        if url == "/api/v1/login" and isinstance(body, dict) and "code" not in body and "password" in body:
+            code = self.server.totp_code(str(body.get("username")))
+            if code is not None:
+                kwargs["json"] = {**body, "code": code}
+            return super().post(url, *args, **kwargs)
+        data = kwargs.get("data")
+        if str(url).split("?")[0] == "/login" and isinstance(data, dict) and data.get("username"):
+            name = str(data["username"])
+            self.server.totp_secret(name)  # set up first when the role requires it
+            response = super().post(url, *args, **kwargs)
+            if response.url.path == "/sign-in/code":
+                code = self.server.totp_code(name)
+                target = response.url.path + (f"?{response.url.query}" if response.url.query else "")
+                return super().post(target, data={"code": code}, headers=kwargs.get("headers"))
+            return response
+        return super().post(url, *args, **kwargs)
 
 
 @contextmanager

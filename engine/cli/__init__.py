@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.cli import data, definitions, exports, i18n, reports, server
+from engine.cli import backup, data, definitions, exports, i18n, protection, reports, server
 from engine.cli.common import CliError
 
 
@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     i18n.add_commands(sub)
     server.add_commands(sub)
     data.add_commands(sub)
+    backup.add_commands(sub)
+    protection.add_commands(sub)
     reports.add_commands(sub)
     exports.add_commands(sub)
     return parser

@@ -25,7 +25,7 @@ def say(message: str) -> None:
 
 def database(args: argparse.Namespace, *, create: bool = False) -> Database:
     """The database of --db (or the default), ready to use; set up when new and `create`."""
-    db = Database.open(resolve_url(args.db))
+    db = Database.open(resolve_url(args.db), getattr(args, "key_file", None))
     try:
         db.ready(create=create, announce=say)
     except DatabaseUnavailable as exc:
@@ -62,4 +62,10 @@ def data_options(p: argparse.ArgumentParser) -> None:
         "--db",
         metavar="URL",
         help="database URL (default: $SANAD_DATABASE_URL, then a SQLite file in the data folder, $SANAD_DATA_DIR)",
+    )
+    p.add_argument(
+        "--key-file",
+        metavar="PATH",
+        help="the key file that seals identifying answers (default: $SANAD_KEY_FILE, then sanad.key in the "
+        "data folder; made on first use). Keep it apart from the database and its backups",
     )

@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.cli import protection
 from engine.cli.common import CliError, data_options, database, plural, registry
 from engine.service import accounts, audit
 from engine.service.database import Database, DatabaseUnavailable, display_url, resolve_url
@@ -111,13 +112,17 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     roles: dict[str, set[str]] | None = None
+    required: set[tuple[str, str]] = set()  # (module, role) whose users need a second factor
     if args.definitions:
-        roles = {mid: set(m.roles) for mid, m in registry(args).modules.items()}
-    print(f"{'user':20} {'module':12} {'role':18} {'agency':12} {'groups':20} status")
+        modules = registry(args).modules
+        roles = {mid: set(m.roles) for mid, m in modules.items()}
+        required = {(mid, r.id) for mid, m in modules.items() for r in m.roles.values() if r.second_factor_required}
+    print(f"{'user':20} {'module':12} {'role':18} {'agency':12} {'groups':20} {'2fa':8} status")
     for u in users:
+        two_fa = "on" if u.second_factor else "missing" if (u.module, u.role) in required else "off"
         print(
             f"{u.username:20} {u.module:12} {u.role:18} {u.agency or '-':12} "
-            f"{','.join(u.groups) or '-':20} {'disabled' if u.disabled else 'active'}"
+            f"{','.join(u.groups) or '-':20} {two_fa:8} {'disabled' if u.disabled else 'active'}"
             + (
                 "  (role not in the definitions)"
                 if roles is not None and u.role not in roles.get(u.module, set())
@@ -125,6 +130,8 @@ def cmd_users_list(args: argparse.Namespace) -> int:
             )
         )
     print(f"{len(users)} user{'s' if len(users) != 1 else ''}")
+    if required and any(not u.second_factor and (u.module, u.role) in required for u in users):
+        print("2fa 'missing': the role requires a second factor; the user sets it up at their next sign-in")
     return 0
 
 
@@ -162,6 +169,29 @@ def cmd_users_reset_password(args: argparse.Namespace) -> int:
         f"Password reset for {args.name}; {plural(ended, 'session')} ended."
         + (" The account is disabled and stays so: they still cannot sign in." if disabled else "")
     )
+    return 0
+
+
+def cmd_users_reset_2fa(args: argparse.Namespace) -> int:
+    db = database(args)
+    try:
+        with db.transaction() as session:
+            user, had, ended = accounts.reset_second_factor(session, args.name)
+            disabled = user.disabled
+    except NotFound as exc:
+        raise CliError(f"{exc.message}; 'sanad users list' shows the accounts") from None
+    except ServiceError as exc:
+        raise CliError(exc.message) from None
+    finally:
+        db.dispose()
+    if had:
+        print(
+            f"Second factor removed for {args.name}: their app's codes and recovery codes no longer work; "
+            f"{plural(ended, 'session')} ended. At their next sign-in they set up a new one if their role "
+            "requires it (or on their account page)." + (" The account is disabled and stays so." if disabled else "")
+        )
+    else:
+        print(f"{args.name} had no second factor; nothing to remove ({plural(ended, 'session')} ended).")
     return 0
 
 
@@ -211,7 +241,7 @@ def add_commands(sub: Any) -> None:
     data_options(q)
     q.set_defaults(func=cmd_db_grant)
 
-    p = sub.add_parser("users", help="add, list and disable user accounts, reset passwords")
+    p = sub.add_parser("users", help="add, list and disable user accounts, reset passwords and second factors")
     usub = p.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
     q = usub.add_parser("add", help="add a user (the password is asked, or read with --password-stdin)")
     q.add_argument("name", help="the user name they sign in with")
@@ -234,13 +264,26 @@ def add_commands(sub: Any) -> None:
         "reset-password",
         help="set a new password for a user and end their sessions (asked twice, or --password-stdin)",
         description="Set a new password for an existing user (the same rules as 'users add': at least "
-        f"{accounts.MIN_PASSWORD_LENGTH} characters). Every session they have open ends at once, and the "
-        "change is written to the audit log.",
+        f"{accounts.MIN_PASSWORD_LENGTH} characters, not among the 100,000 most common passwords, not "
+        "containing the user name). Every session they have open ends at once, and the change is written "
+        "to the audit log.",
     )
     q.add_argument("name", help="the user name they sign in with")
     q.add_argument("--password-stdin", action="store_true", help="read the new password from the first line of stdin")
     data_options(q)
     q.set_defaults(func=cmd_users_reset_password)
+    q = usub.add_parser(
+        "reset-2fa",
+        help="remove a user's second factor (a lost phone) and end their sessions",
+        description="Remove the user's second factor: the codes of their authenticator app and their "
+        "recovery codes stop working, and every session they have open ends. At their next sign-in they "
+        "set up a new one if their role requires it (roles.yaml 'second_factor: required'), or later on "
+        "their account page. Written to the audit log (user.second_factor_reset). Check first that the "
+        "request comes from the person: this removes a protection of their account.",
+    )
+    q.add_argument("name", help="the user name they sign in with")
+    data_options(q)
+    q.set_defaults(func=cmd_users_reset_2fa)
 
     p = sub.add_parser("audit", help="read the audit log (for the data protection officer)")
     asub = p.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
@@ -253,3 +296,4 @@ def add_commands(sub: Any) -> None:
     q.add_argument("--format", choices=["text", "json"], default="text")
     data_options(q)
     q.set_defaults(func=cmd_audit_list)
+    protection.add_audit_commands(asub)

@@ -17,6 +17,7 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.cli.common import CliError, data_options, database, plural, registry, say
+from engine.cli.protection import reseal_if_needed
 from engine.diagnostics import Report
 from engine.language.demo import read_demo
 from engine.runtime.registry import Registry
@@ -33,11 +34,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         try:
             if args.demo:
                 _demo(reg, db)
+            reseal_if_needed(db, list(reg.modules.values()))
         finally:
             db.dispose()
         settings = Settings(
             definitions=args.definitions or [],
             database_url=db.url,
+            key_file=db.key_source.path,
             secret_key=secret_key(),
             idle_minutes=args.idle_minutes,
         )
@@ -220,9 +223,21 @@ def _demo(reg: Registry, db: Database) -> None:
         _reuse(reg, db, module.id, set())
         return
     width = max(len(a.username) for a in made)
-    lines = [f"  {a.username:{width}}  {a.password}   {a.label}" for a in made]
+    lines = [
+        f"  {a.username:{width}}  {a.password}   {a.label}"
+        + ("  (sets up a second factor at first sign-in)" if a.second_factor else "")
+        for a in made
+    ]
+    footer = (
+        [
+            "",
+            "Accounts marked so sign in with a code from an authenticator app on a phone: the first sign-in shows a QR code to scan.",
+        ]
+        if any(a.second_factor for a in made)
+        else []
+    )
     text = "\n".join(
-        ["", "Demo accounts (the passwords are shown only now; write down the ones you need):", "", *lines]
+        ["", "Demo accounts (the passwords are shown only now; write down the ones you need):", "", *lines, *footer]
     )
     print(text + "\n", flush=True)  # before the server starts, even when stdout is a pipe
 

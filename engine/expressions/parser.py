@@ -210,8 +210,12 @@ def parse(text: str) -> Node:
         )
     if not text.strip():
         raise ExpressionSyntaxError("the expression is empty", 0)
-    ast = _parse_cached(text)
-    if depth(ast) > MAX_DEPTH:
+    try:
+        ast = _parse_cached(text)
+        too_deep = depth(ast) > MAX_DEPTH
+    except RecursionError:  # a chain of hundreds of operators (- - - 1, 1 + 1 + …) nests as deep
+        too_deep = True
+    if too_deep:
         raise ExpressionSyntaxError(
             f"the expression nests more than {MAX_DEPTH} levels", 0, "split it into calculate fields"
         )

@@ -38,7 +38,6 @@ MODULE_PERMISSIONS = (
     "audit.read",
     "consent_override",
     "self_approve",
-    "emergency_access",
 )
 YES_NO_CHOICES: tuple[tuple[str, str], ...] = (("yes", "Yes"), ("no", "No"))  # labels translated as interface
 # strings; listed here for extraction: N_("Yes") N_("No")
@@ -270,6 +269,12 @@ class Role:
     sensitivity: frozenset[str]
     aggregate_only: bool
     pos: Position
+    #: break the glass: may open a record of its agency outside its scope, read-only, for the module's
+    #: `emergency_access_hours`, after giving a reason (runtime.policy, docs/access.md)
+    emergency_access: bool = False
+    #: `second_factor: required`: its users sign in with a password and a code (TOTP), and set one up
+    #: right after their password when they have none (service/second_factor.py, docs/operations.md)
+    second_factor_required: bool = False
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions

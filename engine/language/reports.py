@@ -274,10 +274,15 @@ class ReportsBuilder(ModuleBuilder):
         )
 
     def _countable(self, f: Field, rt: RecordType, doc: YamlDoc, path: Path, report: ReportDefinition) -> bool:
-        """A field a table counts by: one with options (or a yes/no), never a direct identifier in a
-        shared report."""
-        if report.audience == "shared" and f.sensitivity == "direct":
-            self._bad_dim(doc, path, f"'{f.id}' is a direct identifier: a shared report never counts by it")
+        """A field a table counts by: one with options (or a yes/no), never a direct identifier (a
+        shared report may not; and direct answers are sealed at rest, out of reach of a count)."""
+        if f.sensitivity == "direct":
+            why = (
+                "a shared report never counts by it"
+                if report.audience == "shared"
+                else "its answers are encrypted at rest and cannot be counted"
+            )
+            self._bad_dim(doc, path, f"'{f.id}' is a direct identifier: {why}")
             return False
         if f.choices is None:
             self._bad_dim(

@@ -24,7 +24,9 @@ class RolesBuilder(ModuleBuilder):
                         doc.at((*rpath, "permissions", j)),
                         "ref.unknown-permission",
                         f"'{p}' is not a permission Sanad knows",
-                        did_you_mean(p, known) or "see the permission list in docs/definitions.md",
+                        "emergency access is a key of the role: write 'emergency_access: true'"
+                        if p == "emergency_access"
+                        else did_you_mean(p, known) or "see the permission list in docs/definitions.md",
                     )
             for mode in ("read", "write"):
                 for j, fid in enumerate(r["forms"][mode]):
@@ -45,6 +47,8 @@ class RolesBuilder(ModuleBuilder):
                 frozenset(r["sensitivity"]),
                 bool(r.get("aggregate_only", False)),
                 doc.at((*rpath, "id")),
+                emergency_access=bool(r.get("emergency_access", False)),
+                second_factor_required=r.get("second_factor", "optional") == "required",
             )
 
     def finish_roles(self) -> None:

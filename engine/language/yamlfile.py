@@ -224,6 +224,19 @@ def parse_text(text: str, file: str, report: Report) -> YamlDoc | None:
     """Parse one YAML document; problems go to `report`, and None means nothing usable."""
     doc = YamlDoc(file=file, data=None, text=text)
     try:
+        return _parse(doc, text, file, report)
+    except RecursionError:  # brackets nested hundreds deep: no definition needs that
+        report.add(
+            Position(file, 1, 1),
+            "yaml.syntax",
+            "the file nests lists or mappings hundreds of levels deep",
+            "no definition needs more than a few levels; check for brackets that are never closed",
+        )
+        return None
+
+
+def _parse(doc: YamlDoc, text: str, file: str, report: Report) -> YamlDoc | None:
+    try:
         loader = _Loader(text)
         try:
             node = loader.get_single_node()

@@ -7,7 +7,7 @@ pure (no database): callers describe the user (`Actor`) and the record's ownersh
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.language.answers import ROW_ID
@@ -50,12 +50,14 @@ class Holding:
     referrals: Mapping[int, Grant] = field(default_factory=dict)
     #: agency id -> what is shared, for referrals to an agency that nobody there has accepted yet
     agency_referrals: Mapping[int, Grant] = field(default_factory=dict)
+    #: users with a live emergency grant (break the glass: not expired, not ended)
+    emergency: frozenset[int] = frozenset()
 
 
 #: every relation a user may have to a record, strongest first; each fixes a set of capabilities
-RELATIONS = ("owner", "assignee", "group", "agency", "all", "referral")
-#: relations of the agency that holds the record (not a referral recipient)
-HOLDING_RELATIONS = frozenset(RELATIONS[:-1])
+RELATIONS = ("owner", "assignee", "group", "agency", "all", "referral", "emergency")
+#: relations of the agency that holds the record (not a referral recipient, not an emergency reader)
+HOLDING_RELATIONS = frozenset(RELATIONS[:5])
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ class Reach:
     everything: bool = False
     #: pending referrals to this agency (its agency-wide users who may read the record decide)
     agency_inbox: int | None = None
+    #: break the glass: records of the user's agency they hold a live emergency grant on (roles
+    #: with `emergency_access`), read-only
+    emergency: bool = False
 
     def relation(self, holding: Holding) -> str | None:
         """How the user reaches one record (one of RELATIONS), or None: out of reach, reported as
@@ -96,6 +101,8 @@ class Reach:
             return "referral"
         if self.agency_inbox is not None and self.agency_inbox in holding.agency_referrals:
             return "referral"
+        if self.emergency and mine and self.user_id in holding.emergency:
+            return "emergency"
         return None
 
     def grant(self, holding: Holding) -> Grant:
@@ -115,6 +122,7 @@ class Access:
     | relation                         | forms                          | workflow | assign, refer, link |
     | owner, assignee, group, agency, all | the role's (read, write)     | the role's | the role's        |
     | referral                         | the shared ones, read-only unless granted write | none | none |
+    | emergency                        | the role's, read-only          | none     | none                |
     """
 
     relation: str
@@ -157,7 +165,24 @@ class Policy:
             agency_wide=wide,
             everything=scope == "all",
             agency_inbox=actor.agency_id if wide and actor.agency_id is not None else None,
+            emergency=self.may_break_glass(actor),
         )
+
+    def may_break_glass(self, actor: Actor) -> bool:
+        """May the actor open records of their agency outside their scope in an emergency (a role
+        with `emergency_access` that opens records, in an agency)?"""
+        role = actor.role
+        return role.emergency_access and not role.aggregate_only and actor.agency_id is not None
+
+    def emergency_target(self, actor: Actor, record_type: str, holding: Holding) -> bool:
+        """Could an emergency grant open this record for the actor: their role breaks the glass and
+        reads this type, the record is held by their agency, and nothing else reaches it (inside
+        their reach they just open it)."""
+        if not self.may_break_glass(actor) or not self.may_on_type(actor, record_type, "read"):
+            return False
+        if holding.agency_id is None or holding.agency_id != actor.agency_id:
+            return False
+        return self.reach(actor).relation(replace(holding, emergency=frozenset())) is None
 
     def relation(self, actor: Actor, holding: Holding) -> str | None:
         """How the actor reaches the record (one of RELATIONS), or None."""
@@ -184,6 +209,8 @@ class Policy:
             return Access(
                 relation, read & grant.forms, write & grant.write_forms & grant.forms, False, False, False, False
             )
+        if relation == "emergency":  # what the role reads on a record in its scope; nothing more, no change
+            return Access(relation, read, frozenset(), False, False, False, False)
         return Access(
             relation,
             read,

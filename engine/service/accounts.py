@@ -1,10 +1,13 @@
-"""User accounts, passwords (argon2id), sessions and sign-in throttling."""
+"""User accounts, passwords (argon2id), sessions, and signing in: a password, then a code from an
+authenticator app for accounts that have one or whose role requires one (second_factor.py). The
+password policy is in passwords.py; throttling in throttle.py (the web layer reserves attempts)."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -13,9 +16,10 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.i18n import _
 from engine.language.model import Module
 from engine.runtime.policy import Actor
-from engine.service import audit
+from engine.service import audit, passwords, second_factor
 from engine.service.errors import BadRequest, Invalid, NotFound, Unauthorized
 from engine.storage.models import Agency, Group, User, UserGroup
 from engine.storage.models import Session as LoginSession
@@ -80,11 +84,13 @@ def end_session(session: Session, sid: str) -> None:
 def sign_in(
     session: Session, ph: PasswordHasher, username: str, password: str, ip: str | None, serves: Callable[[str], bool]
 ) -> tuple[User, str] | None:
-    """Check a password and open a session: (user, session id), or None (audited either way). A
-    user of a module this server does not serve cannot sign in."""
+    """Password-only sign-in: (user, session id), or None (audited either way). A user of a module
+    this server does not serve cannot sign in, nor can an account with a second factor (it signs in
+    through `password_step` and `code_step`). This does not know the roles: the web app signs in
+    through `password_step`, which also sends users whose role requires a second factor to set one up."""
     user = find_user(session, username)
     ok = verify_password(ph, user, password)
-    if not ok or user is None or user.disabled or not serves(user.module):
+    if not ok or user is None or user.disabled or not serves(user.module) or second_factor.enabled(user):
         audit.record(session, "login.failure", username=username, ip=ip)
         return None
     sid = start_session(session, user, ip)
@@ -92,9 +98,192 @@ def sign_in(
     return user, sid
 
 
+# -- signing in with a second factor ---------------------------------------------------------------------
+#: what comes after a right password: the code of the account's app, or setting one up
+CODE, ENROL = "code", "enrol"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one step of a sign-in came to. `session_id`: signed in. `then`: the password was right and
+    the sign-in goes on with a code (CODE) or by setting up a second factor (ENROL). `refused`: the
+    code was `wrong` or already `used`, or the sign-in `expired` (the account changed meanwhile)."""
+
+    user_id: int | None = None
+    username: str | None = None
+    module: str | None = None
+    session_id: str | None = None
+    then: str | None = None
+    refused: str | None = None
+    fingerprint: str | None = None
+    recovery_left: int | None = None
+    profile: dict[str, Any] | None = None
+
+
+def requires_second_factor(user: User, module: Module) -> bool:
+    """Does the user's role require a second factor (roles.yaml `second_factor: required`)?"""
+    role = module.roles.get(user.role)
+    return role is not None and role.second_factor_required
+
+
+def second_factor_missing(user: User, module: Module) -> bool:
+    """The user's role requires a second factor and the account has none set up yet."""
+    return requires_second_factor(user, module) and not second_factor.enabled(user)
+
+
+def fingerprint(user: User) -> str:
+    """A short digest of what a half-finished sign-in relies on (the password, the second factor,
+    the account being enabled): a change to any of them voids it."""
+    raw = f"{user.id}|{user.password_hash}|{user.totp_enabled_at}|{user.disabled}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def _opened(session: Session, user: User, ip: str | None, **details: Any) -> Attempt:
+    sid = start_session(session, user, ip)
+    audit.record(session, "login.success", user=user, ip=ip, **details)
+    return Attempt(user.id, user.username, user.module, session_id=sid, profile=profile(user))
+
+
+def password_step(
+    session: Session,
+    ph: PasswordHasher,
+    username: str,
+    password: str,
+    ip: str | None,
+    module_of: Callable[[str], Module | None],
+) -> Attempt:
+    """The first step: the password. A wrong one (or a disabled account, or one of a module this
+    server does not serve) is an empty Attempt, audited as login.failure. An account without a
+    second factor whose role does not require one is signed in; otherwise the Attempt says what
+    comes next (no session yet)."""
+    user = find_user(session, username)
+    ok = verify_password(ph, user, password)
+    module = module_of(user.module) if user is not None else None
+    if not ok or user is None or user.disabled or module is None:
+        audit.record(session, "login.failure", username=username, ip=ip)
+        return Attempt()
+    if second_factor.enabled(user):
+        then = CODE
+    elif requires_second_factor(user, module):
+        then = ENROL
+    else:
+        return _opened(session, user, ip)
+    return Attempt(user.id, user.username, user.module, then=then, fingerprint=fingerprint(user))
+
+
+def locked_user(session: Session, user_id: int) -> User | None:
+    """The account's row, read afresh and locked until the transaction ends (PostgreSQL; SQLite
+    has one writer at a time): two requests cannot both spend the same code."""
+    return session.scalar(
+        select(User).where(User.id == user_id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+def code_step(
+    session: Session, ph: PasswordHasher, user_id: int, expected: str | None, code: str, ip: str | None
+) -> Attempt:
+    """The second step: a code of the account's app, or one of its recovery codes. `expected` is
+    the fingerprint the first step gave (None: the caller checked the password in this same
+    request). Accepted: signed in (a recovery code used is audited, with how many are left). Refused:
+    audited as login.second_factor_failure."""
+    user = locked_user(session, user_id)
+    if user is None or user.disabled or not second_factor.enabled(user):
+        return Attempt(refused="expired")
+    if expected is not None and not hmac_equal(fingerprint(user), expected):
+        return Attempt(refused="expired")
+    verdict = second_factor.check(ph, user, code)
+    if not verdict.ok:
+        audit.record(session, "login.second_factor_failure", user=user, ip=ip, reason=verdict.outcome)
+        return Attempt(user.id, user.username, user.module, refused=verdict.outcome, fingerprint=fingerprint(user))
+    if verdict.outcome == "recovery":
+        audit.record(session, "login.recovery_code", user=user, ip=ip, recovery_codes_left=verdict.recovery_left)
+        opened = _opened(session, user, ip, second_factor="recovery_code")
+        return replace(opened, recovery_left=verdict.recovery_left)
+    return _opened(session, user, ip, second_factor="totp")
+
+
+def hmac_equal(a: str, b: str) -> bool:
+    return secrets.compare_digest(a.encode(), b.encode())
+
+
+def enrolment_secret(session: Session, user_id: int, expected: str | None = None) -> tuple[User, str] | None:
+    """The account and the secret it is setting up (made the first time); None when the account
+    cannot enrol now (gone, disabled, already set up, or changed since `expected`)."""
+    user = locked_user(session, user_id)
+    if user is None or user.disabled or second_factor.enabled(user):
+        return None
+    if expected is not None and not hmac_equal(fingerprint(user), expected):
+        return None
+    return user, second_factor.pending_secret(user)
+
+
+def confirm_enrolment(
+    session: Session, ph: PasswordHasher, user_id: int, code: str, ip: str | None, expected: str | None = None
+) -> tuple[Attempt, list[str]]:
+    """Confirm the secret being set up with a first code of the app: it becomes active, and the
+    recovery codes (returned in clear, to show once) are made; audited as second_factor.enrol.
+    `expected` (the fingerprint of a sign-in's first step): the user is signed in at the same time.
+    A wrong code: `refused`, nothing changes."""
+    found = enrolment_secret(session, user_id, expected)
+    if found is None:
+        return Attempt(refused="expired"), []
+    user, _secret = found
+    verdict = second_factor.check(ph, user, code, recovery=False)
+    if not verdict.ok:
+        audit.record(session, "second_factor.enrol_failure", user=user, ip=ip, reason=verdict.outcome)
+        return Attempt(user.id, user.username, user.module, refused=verdict.outcome), []
+    codes = second_factor.activate(ph, user)
+    audit.record(session, "second_factor.enrol", user=user, ip=ip, recovery_codes=len(codes))
+    if expected is not None:
+        return _opened(session, user, ip, second_factor="enrolled"), codes
+    return Attempt(user.id, user.username, user.module), codes
+
+
+def reset_second_factor(session: Session, username: str, by: User | None = None) -> tuple[User, bool, int]:
+    """An administrator removes a user's second factor (a lost phone): their app's codes and recovery
+    codes stop working, and their sessions end. At their next sign-in they set up a new one if their
+    role requires it. The user, whether they had one, and how many sessions ended (audited)."""
+    user = find_user(session, username)
+    if user is None:
+        raise NotFound(f"there is no user '{username}'")
+    had = second_factor.clear(user)
+    ended = end_sessions(session, user)
+    audit.record(
+        session,
+        "user.second_factor_reset",
+        user=by,
+        username=by.username if by else "(command line)",
+        target=username,
+        had_second_factor=had,
+        sessions_ended=ended,
+    )
+    return user, had, ended
+
+
 def profile(user: User) -> dict[str, Any]:
     """A user as the API shows them to themselves."""
     return {"username": user.username, "role": user.role, "module": user.module, "full_name": user.full_name}
+
+
+@dataclass(frozen=True)
+class Security:
+    """What the account page shows: the second factor and the password's age."""
+
+    second_factor: bool
+    second_factor_since: str | None
+    recovery_codes_left: int
+    required: bool
+    password_changed_at: str | None
+
+
+def security(user: User, module: Module) -> Security:
+    return Security(
+        second_factor.enabled(user),
+        audit.iso(user.totp_enabled_at),
+        second_factor.recovery_left(user),
+        requires_second_factor(user, module),
+        audit.iso(user.password_changed_at),
+    )
 
 
 def sign_out(session: Session, sid: str, ip: str | None) -> None:
@@ -127,6 +316,7 @@ class Account:
     agency: str | None
     groups: tuple[str, ...]
     disabled: bool
+    second_factor: bool = False  # set up (a pending enrolment does not count)
 
 
 def list_accounts(session: Session) -> list[Account]:
@@ -142,6 +332,7 @@ def list_accounts(session: Session) -> list[Account]:
             agencies.get(u.agency_id) if u.agency_id is not None else None,
             tuple(groups.get(u.id, [])),
             u.disabled,
+            second_factor.enabled(u),
         )
         for u in session.scalars(select(User).order_by(User.username))
     ]
@@ -190,25 +381,45 @@ def ensure_group(session: Session, code: str, agency: Agency | None) -> Group:
     return group
 
 
-#: the password policy, the same for `sanad users add`, `sanad users reset-password` and the demo
-MIN_PASSWORD_LENGTH = 10
+#: the password policy (passwords.py), the same for `sanad users add`, `sanad users reset-password`,
+#: the password change page and the demo: at least this long, not among the 100,000 most common
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 
 
-def check_password(password: str) -> None:
+def check_password(password: str, username: str | None = None) -> None:
     """Refuse a password the policy does not allow (Invalid, with the reason)."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
+    passwords.check(password, username)
 
 
-def end_sessions(session: Session, user: User) -> int:
-    """End every live session of the user (their cookies stop working at once); how many ended."""
+def end_sessions(session: Session, user: User, keep: str | None = None) -> int:
+    """End every live session of the user but `keep` (their cookies stop working at once); how many ended."""
     t = audit.now()
     ended = 0
     for row in session.scalars(
         select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
     ):
+        if row.id == keep:
+            continue
         row.ended_at = t
         ended += 1
+    return ended
+
+
+def change_password(
+    session: Session, ph: PasswordHasher, user: User, current: str, new: str, keep: str | None, ip: str | None
+) -> int:
+    """The signed-in user changes their own password: the current one first, then the policy. Every
+    other session of theirs ends (`keep`, the one they use, stays); audited as user.password_change.
+    How many sessions ended."""
+    if not verify_password(ph, user, current):
+        raise Invalid(_("The current password is not right."), field="current")
+    check_password(new, user.username)
+    if verify_password(ph, user, new):
+        raise Invalid(_("the new password must differ from the current one"), field="new")
+    user.password_hash = ph.hash(new)
+    user.password_changed_at = audit.now()
+    ended = end_sessions(session, user, keep=keep)
+    audit.record(session, "user.password_change", user=user, ip=ip, sessions_ended=ended)
     return ended
 
 
@@ -229,7 +440,7 @@ def add_user(
         raise Invalid("a user name is 1 to 100 characters without spaces")
     if role not in module.roles:
         raise Invalid(f"the module '{module.id}' has no role '{role}'; its roles are: {', '.join(module.roles)}")
-    check_password(password)
+    check_password(password, username)
     if find_user(session, username) is not None:
         raise BadRequest(f"there is already a user '{username}'")
     agency_row = ensure_agency(session, agency) if agency else None
@@ -242,6 +453,7 @@ def add_user(
         full_name=full_name,
         disabled=False,
         created_at=audit.now(),
+        password_changed_at=audit.now(),
     )
     session.add(user)
     session.flush()
@@ -271,8 +483,9 @@ def reset_password(
     user = find_user(session, username)
     if user is None:
         raise NotFound(f"there is no user '{username}'")
-    check_password(password)
+    check_password(password, username)
     user.password_hash = ph.hash(password)
+    user.password_changed_at = audit.now()
     ended = end_sessions(session, user)
     audit.record(
         session,

@@ -10,8 +10,8 @@ from engine.i18n import _
 from engine.runtime.policy import Actor
 from engine.service import audit
 from engine.service.accounts import actor_for, find_user
-from engine.service.context import Context, access, holding, load
-from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
+from engine.service.context import Context, access, holding, load, refusal
+from engine.service.errors import BadRequest, Conflict, Invalid, NotFound
 from engine.service.views import view
 from engine.storage.models import Assignment, User
 
@@ -34,7 +34,7 @@ def assign(ctx: Context, record_type: str, record_id: str, to: Any, comment: str
     """Give a colleague of the holding agency the record to work on (audited)."""
     rec, hold = load(ctx, record_type, record_id)
     if not access(ctx, rec, hold).assign:
-        raise Forbidden(_("You may not assign this record."))
+        raise refusal(ctx, rec, hold, _("You may not assign this record."))
     why = _("'%(user)s' cannot be assigned this record (no such user in your agency whose role works on it).")
     user, target = target_user(ctx, to, record_type, why)
     if not ctx.policy.can_assign_to(ctx.actor, record_type, hold, target):
@@ -81,7 +81,7 @@ def unassign(ctx: Context, record_type: str, record_id: str, username: str, comm
     """End a user's assignment to the record: their access through it ends at once (audited)."""
     rec, hold = load(ctx, record_type, record_id)
     if not access(ctx, rec, hold).assign:
-        raise Forbidden(_("You may not change who is assigned this record."))
+        raise refusal(ctx, rec, hold, _("You may not change who is assigned this record."))
     user = find_user(ctx.session, username)
     rows = (
         list(

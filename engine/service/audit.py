@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.i18n import _
 from engine.service.errors import Forbidden
+from engine.storage import chain
 from engine.storage.models import AuditEntry, Record, User
 
 if TYPE_CHECKING:
@@ -37,7 +38,8 @@ def record(
     record_id: str | None = None,
     **details: Any,
 ) -> None:
-    """Add one entry in the caller's transaction (so it commits or rolls back with the change).
+    """Add one entry in the caller's transaction (so it commits or rolls back with the change; it is
+    chained and written when the transaction commits, see storage.chain).
 
     The entry names the agencies it concerns, the acting user's (for a failed sign-in, the named
     account's) and the record's, so that each agency's auditors read their own entries."""
@@ -48,7 +50,8 @@ def record(
     else:
         agency_id = None
     rec = session.get(Record, record_id) if record_id else None
-    session.add(
+    chain.append(
+        session,
         AuditEntry(
             at=now(),
             user_id=user.id if user is not None else None,
@@ -59,7 +62,7 @@ def record(
             details=details,
             agency_id=agency_id,
             record_agency_id=rec.agency_id if rec is not None else None,
-        )
+        ),
     )
 
 

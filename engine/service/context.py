@@ -4,18 +4,29 @@ a record (a record the user may not reach is reported as not found)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.i18n import _
 from engine.language.model import Module, RecordType
 from engine.runtime.policy import Access, Actor, Grant, Holding, Policy
-from engine.service.errors import NotFound
-from engine.storage.models import Assignment, Record, RecordHistory, Referral, TransitionLog, User
-from engine.storage.scope import OPEN_REFERRAL
+from engine.service import audit
+from engine.service.errors import Forbidden, NotFound
+from engine.storage import sealing
+from engine.storage.models import (
+    Assignment,
+    EmergencyGrant,
+    Record,
+    RecordHistory,
+    Referral,
+    TransitionLog,
+    User,
+)
+from engine.storage.scope import OPEN_REFERRAL, live_grant
 
 
 @dataclass
@@ -29,6 +40,11 @@ class Context:
     policy: Policy
     ip: str | None = None
     locale: str = "en"
+    #: records read under an emergency grant in this unit of work (each audited once)
+    emergency_reads: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        sealing.register(self.module)  # which answers are sealed at rest (once per module)
 
 
 def find_type(ctx: Context, record_type: str) -> RecordType:
@@ -39,10 +55,11 @@ def find_type(ctx: Context, record_type: str) -> RecordType:
 
 
 def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
-    """Who holds each record (owner, agency, group, active assignees, open referrals), in two
-    queries for all."""
+    """Who holds each record (owner, agency, group, active assignees, open referrals, live
+    emergency grants), in three queries for all."""
     ids = [r.id for r in recs]
     assignees: dict[str, set[int]] = {i: set() for i in ids}
+    emergency: dict[str, set[int]] = {i: set() for i in ids}
     referrals: dict[str, dict[int, Grant]] = {i: {} for i in ids}
     agencies: dict[str, dict[int, Grant]] = {i: {} for i in ids}
     if ids:
@@ -63,8 +80,22 @@ def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
                 continue
             grant = Grant(frozenset(ref.forms), frozenset(ref.write_forms or ()))
             target[key] = target[key] | grant if key in target else grant
+        for rid, uid in session.execute(
+            select(EmergencyGrant.record_id, EmergencyGrant.user_id).where(
+                EmergencyGrant.record_id.in_(ids), live_grant()
+            )
+        ):
+            emergency[rid].add(uid)
     return {
-        r.id: Holding(r.owner_id, r.agency_id, r.group_id, frozenset(assignees[r.id]), referrals[r.id], agencies[r.id])
+        r.id: Holding(
+            r.owner_id,
+            r.agency_id,
+            r.group_id,
+            frozenset(assignees[r.id]),
+            referrals[r.id],
+            agencies[r.id],
+            frozenset(emergency[r.id]),
+        )
         for r in recs
     }
 
@@ -83,16 +114,43 @@ def is_uuid(value: str) -> bool:
 
 def load(ctx: Context, record_type: str, record_id: str) -> tuple[Record, Holding]:
     """The record (by id or short id) and who holds it, if it is of this type and module and the
-    user may read it; NotFound otherwise."""
+    user may read it; NotFound otherwise. A record reached through an emergency grant (break the
+    glass) is audited as `emergency.read`, once per unit of work."""
     rec = ctx.session.get(Record, record_id) if is_uuid(record_id) else None
     if rec is None:
         rec = ctx.session.scalar(select(Record).where(Record.short_id == record_id.upper()))
     if rec is None or rec.module != ctx.module.id or rec.record_type != record_type:
         raise NotFound("no such record")
     hold = holding(ctx.session, rec)
-    if not ctx.policy.can_read(ctx.actor, record_type, hold):
+    found = ctx.policy.access(ctx.actor, record_type, hold)
+    if found is None:
         raise NotFound("no such record")
+    if found.relation == "emergency":
+        audit_emergency_read(ctx, rec)
     return rec, hold
+
+
+def audit_emergency_read(ctx: Context, rec: Record, **details: Any) -> None:
+    """Record a read of `rec` under an emergency grant (once per unit of work)."""
+    if rec.id in ctx.emergency_reads:
+        return
+    grant = ctx.session.scalar(
+        select(EmergencyGrant)
+        .where(EmergencyGrant.user_id == ctx.user.id, EmergencyGrant.record_id == rec.id, live_grant())
+        .order_by(EmergencyGrant.id.desc())
+        .limit(1)
+    )
+    audit.record(
+        ctx.session,
+        "emergency.read",
+        user=ctx.user,
+        ip=ctx.ip,
+        record_id=rec.id,
+        grant=grant.id if grant is not None else None,
+        expires_at=audit.iso(grant.expires_at) if grant is not None else None,
+        **details,
+    )
+    ctx.emergency_reads.add(rec.id)
 
 
 def access(ctx: Context, rec: Record, hold: Holding) -> Access:
@@ -101,6 +159,19 @@ def access(ctx: Context, rec: Record, hold: Holding) -> Access:
     if found is None:  # pragma: no cover - load() let them open it
         raise NotFound("no such record")
     return found
+
+
+def refusal(ctx: Context, rec: Record, hold: Holding | None, message: str) -> Forbidden:
+    """The refusal of a change or a step: under emergency access always the same reason (it is for
+    reading only), else `message`."""
+    found = ctx.policy.access(ctx.actor, rec.record_type, hold) if hold is not None else None
+    if found is not None and found.relation == "emergency":
+        return Forbidden(
+            _(
+                "Emergency access is for reading only: you cannot change this record, take its steps, assign or refer it."
+            )
+        )
+    return Forbidden(message)
 
 
 def load_any(ctx: Context, record_id: str) -> Record | None:

@@ -6,19 +6,25 @@ act on (reload, try again) instead of a server error."""
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.service.errors import Conflict
-from engine.storage import db
+from engine.i18n import _
+from engine.service.errors import Conflict, ServiceError
+from engine.storage import db, sealing
+from engine.storage.keys import KeyFileError
+from engine.storage.models import Record, SealingKey
 
 T = TypeVar("T")
 
@@ -35,22 +41,76 @@ class DatabaseUnavailable(Exception):
     """The database cannot be used as it is (unreachable, empty, or in need of a migration)."""
 
 
+class Unavailable(ServiceError):
+    """The database went away during a unit of work (a restart, the network, a full disk): the work
+    was rolled back, or the answer to its commit was lost; the client tries again (503, Retry-After).
+    The pool checks each connection before lending it, so once the database is back the next unit
+    of work succeeds, without restarting Sanad."""
+
+    status = 503
+
+
+log = logging.getLogger("sanad.database")
+_warned = [0.0]  # when the last warning about an unavailable database was logged (one per 10 s)
+#: SQLite errors about the file rather than the statement (a statement's error stays a bug: a 500)
+_SQLITE_UNAVAILABLE = ("unable to open", "disk i/o", "disk is full", "readonly database")
+
+
+def unavailable(exc: DBAPIError, dialect: str, where: str) -> ServiceError | None:
+    """What a database error means to the client: `Unavailable` if the database cannot be reached or
+    used; a `Conflict` (try again) if a SQLite file stayed locked past the busy timeout or PostgreSQL
+    rolled the transaction back (a deadlock, a serialization failure); else None (a bug, a 500)."""
+    orig = str(exc.orig).strip()
+    why = orig.splitlines()[0] if orig else type(exc.orig).__name__  # never the statement or its values
+    if dialect == "sqlite":
+        if not isinstance(exc, OperationalError):
+            return None
+        if "locked" in why.lower() or "busy" in why.lower():
+            return Conflict("the database is busy; try again")
+        if not any(part in why.lower() for part in _SQLITE_UNAVAILABLE):
+            return None
+    elif not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
+        return None
+    elif str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "").startswith("40"):
+        return Conflict("that collided with another change saved at the same moment; try again")
+    if time.monotonic() - _warned[0] > 10:  # an outage is logged, not each of its requests
+        _warned[0] = time.monotonic()
+        log.warning("the database %s is unavailable: %s", where, why)
+    return Unavailable(_("The database cannot be reached at the moment. Try again in a minute."), retry_after=5)
+
+
 @dataclass
 class Database:
     url: str
     engine: Engine
     factory: sessionmaker[Session]
+    keys: sealing.KeySource | None = None
 
     @classmethod
-    def open(cls, url: str) -> Database:
+    def open(cls, url: str, key_file: str | None = None) -> Database:
+        """The database at `url`, its sealed answers opened with the key file `key_file` (default:
+        $SANAD_KEY_FILE, else sanad.key in the data folder)."""
         engine = db.make_engine(url)
-        return cls(url, engine, db.session_factory(engine))
+        source = sealing.KeySource(key_file or db.default_key_file())
+        sealing.bind(engine, source)
+        return cls(url, engine, db.session_factory(engine), source)
+
+    @property
+    def key_source(self) -> sealing.KeySource:
+        return self.keys or sealing.source_for(self.engine)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: commit on success, roll back on any error."""
-        with db.transaction(self.factory) as session:
-            yield session
+        """One unit of work: commit on success, roll back on any error. A database that cannot be
+        reached becomes `Unavailable` (503), a write that collided a `Conflict` (see `unavailable`)."""
+        try:
+            with db.transaction(self.factory) as session:
+                yield session
+        except DBAPIError as exc:
+            problem = unavailable(exc, self.engine.dialect.name, display_url(self.url))
+            if problem is None:
+                raise
+            raise problem from exc
 
     def reading(self) -> Session:
         """A session for reading only (use it in a `with` block)."""
@@ -67,10 +127,6 @@ class Database:
             ) from None
         except IntegrityError:
             raise Conflict("that conflicts with data saved at the same moment; try again") from None
-        except OperationalError as exc:
-            if "locked" in str(exc).lower():
-                raise Conflict("the database is busy; try again") from None
-            raise
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -124,7 +180,42 @@ class Database:
                 raise DatabaseUnavailable(
                     f"the database {where} needs a migration; run 'sanad db upgrade' (back it up first)"
                 )
+            self.check_keys(announce)
         except DatabaseUnavailable:
             raise
+        except KeyFileError as exc:
+            raise DatabaseUnavailable(str(exc)) from None
         except Exception as exc:  # connection problems: say which database and why
             raise DatabaseUnavailable(f"cannot use the database {where}: {str(exc).splitlines()[0]}") from None
+
+    def check_keys(self, announce: Callable[[str], Any] | None = None) -> None:
+        """The key file is the one this database was sealed with (a new database, or one from before
+        sealing, adopts the key file, made if there is none). Raises DatabaseUnavailable if not."""
+        source = self.key_source
+        with self.transaction() as session:
+            known: dict[str, str | None] = {k.id: k.check for k in session.scalars(select(SealingKey))}
+            for kid in session.scalars(select(Record.key_id).where(Record.key_id.is_not(None)).distinct()):
+                if kid is not None:
+                    known.setdefault(kid, None)  # sealed with it, though no check value was kept
+            if not source.exists():
+                if known:
+                    raise DatabaseUnavailable(
+                        f"this database was sealed with the key {', '.join(sorted(known))}, but there is no key "
+                        f"file at {source.path}: give the right one with --key-file or $SANAD_KEY_FILE"
+                    )
+                if announce is not None:
+                    announce(f"made a new key file at {source.path}: back it up, and keep it apart from the database")
+            ring = source.ring()
+            for kid, check in known.items():
+                if kid not in ring.keys:
+                    raise DatabaseUnavailable(
+                        f"this database was sealed with the key {kid}, which is not in {source.path}: "
+                        "give the key file this database was sealed with (--key-file or $SANAD_KEY_FILE)"
+                    )
+                if check is not None and ring.check(kid) != check:
+                    raise DatabaseUnavailable(
+                        f"the key {kid} in {source.path} is not the one this database was sealed with: "
+                        "give the right key file (--key-file or $SANAD_KEY_FILE)"
+                    )
+            if ring.current not in known:
+                session.add(SealingKey(id=ring.current, check=ring.check(ring.current), added_at=datetime.now(UTC)))

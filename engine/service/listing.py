@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from engine.i18n import _
+from engine.language.model import Field
 from engine.runtime.policy import Holding
 from engine.service import audit
-from engine.service.context import Context, find_type, holdings, usernames
+from engine.service.context import Context, audit_emergency_read, find_type, holdings, usernames
 from engine.service.errors import BadRequest, Forbidden
+from engine.storage import sealing
 from engine.storage.models import Record, User
 from engine.storage.scope import records_held, records_in_reach
 
@@ -57,7 +59,7 @@ def list_records(
     held_here = records_held(ctx.policy.reach(ctx.actor))
     if q:
         needle = q.strip()
-        answers = [Record.data[f.id].as_string() == needle for f in searchable if f.type in ("text", "calculate")]
+        answers = [_answer_is(ctx, record_type, f, needle) for f in searchable if f.type in ("text", "calculate")]
         query = query.where(
             or_(
                 Record.short_id.startswith(needle.upper()),
@@ -84,8 +86,13 @@ def list_records(
     order = Record.created_at.desc() if sort == "created" else Record.updated_at.desc()
     rows = ctx.session.scalars(query.order_by(order, Record.id).offset((page - 1) * page_size).limit(page_size))
     items = list(rows)
-    held = holdings(ctx.session, items) if fields else {}
+    held = holdings(ctx.session, items) if fields or ctx.actor.role.emergency_access else {}
     owners = usernames(ctx.session, {r.owner_id for r in items})
+    if ctx.actor.role.emergency_access:  # a list shows records reached by breaking the glass too
+        for r in items:
+            found = ctx.policy.access(ctx.actor, r.record_type, held[r.id])
+            if found is not None and found.relation == "emergency":
+                audit_emergency_read(ctx, r, via="list")
     audit.record(
         ctx.session,
         "record.list",
@@ -150,3 +157,15 @@ def stage_counts(ctx: Context, record_type: str) -> list[tuple[str, int]]:
     )
     counts = {stage: n for stage, n in ctx.session.execute(q.group_by(Record.stage))}
     return [(s.label, counts.get(s.id, 0)) for s in wf.states.values()]
+
+
+def _answer_is(ctx: Context, record_type: str, f: Field, needle: str) -> ColumnElement[bool]:
+    """An answer equal to `needle`: a direct answer is sealed, so its blind index is compared (case and
+    spacing aside); others are compared as stored."""
+    if f.sensitivity == "direct":
+        ring = sealing.session_ring(ctx.session)
+        digest = ring.blind(sealing.blind_scope(ctx.module.id, record_type, f.id), needle)
+        found: ColumnElement[bool] = Record.blind[f.id].as_string() == digest
+        return found
+    same: ColumnElement[bool] = Record.data[f.id].as_string() == needle
+    return same

@@ -32,6 +32,7 @@ from engine.service.context import (
     is_uuid,
     load,
     load_any,
+    refusal,
     usernames,
 )
 from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
@@ -193,8 +194,11 @@ def create(
         parent = load_any(ctx, link_to)
         if parent is None:
             raise NotFound("the record to link to does not exist or you cannot see it")
-        if not access(ctx, parent, holding(ctx.session, parent)).link:
-            raise Forbidden(_("A record shared with you by a referral cannot have records linked to it."))
+        parent_hold = holding(ctx.session, parent)
+        if not access(ctx, parent, parent_hold).link:
+            raise refusal(
+                ctx, parent, parent_hold, _("A record shared with you by a referral cannot have records linked to it.")
+            )
     ev = evaluate(rt, answers)
     errors = _blocking_errors(ev)
     if errors:
@@ -265,7 +269,7 @@ def update(
     if form is not None and form not in rt.forms:
         raise BadRequest(f"'form' must be a form of the record type '{record_type}'")
     if not ctx.policy.can_write(ctx.actor, record_type, hold):
-        raise Forbidden(_("You may not change this record."))
+        raise refusal(ctx, rec, hold, _("You may not change this record."))
     if not isinstance(version, int) or isinstance(version, bool) or not 0 < version < MAX_VERSION:
         raise BadRequest("'version' (the version you edited) is required, as a whole number from 1")
     if version != rec.version:

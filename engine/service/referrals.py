@@ -16,7 +16,7 @@ from engine.i18n import _, choice_path, current, field_path
 from engine.language.model import Transition
 from engine.service import audit
 from engine.service.assignments import target_user
-from engine.service.context import Context, access, holding, load, usernames
+from engine.service.context import Context, access, holding, load, refusal, usernames
 from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from engine.service.transitions import checked, find_transition, log_transition
 from engine.service.views import view
@@ -52,10 +52,13 @@ def refer(
         raise BadRequest(f"'{t.label}' is not a referral step")
     mine = access(ctx, rec, hold)
     if not mine.refer:
-        raise Forbidden(
+        raise refusal(
+            ctx,
+            rec,
+            hold,
             _("Your role may not refer records.")
             if mine.relation != "referral"
-            else _("A record shared with you cannot be referred onwards; ask the agency that holds it.")
+            else _("A record shared with you cannot be referred onwards; ask the agency that holds it."),
         )
     user: User | None = None
     agency: Agency | None = None

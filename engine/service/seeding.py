@@ -43,6 +43,9 @@ class DemoAccount:
     role: str
     password: str
     label: str
+    #: the role requires a second factor: the account sets one up (an authenticator app) at its first
+    #: sign-in, like any account of that role; the demo makes none in advance
+    second_factor: bool = False
 
 
 def modules_with_demo(registry: Registry) -> list[str]:
@@ -133,7 +136,7 @@ def _add_accounts(database: Database, module: Module, demo: Demo, cheap: bool) -
                 [group] if group else [],
                 full_name=f"Demo {label}",
             )
-            out.append(DemoAccount(username, role, password, label))
+            out.append(DemoAccount(username, role, password, label, module.roles[role].second_factor_required))
     return out
 
 

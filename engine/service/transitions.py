@@ -11,7 +11,7 @@ from engine.runtime.evaluation import evaluate
 from engine.runtime.policy import Holding
 from engine.runtime.workflow import TransitionCheck, check_transition, state_label, transition_label
 from engine.service import audit
-from engine.service.context import Context, access, add_history, load, requested_by
+from engine.service.context import Context, access, add_history, load, refusal, requested_by
 from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from engine.service.views import view
 from engine.storage.models import Record, TransitionLog
@@ -30,11 +30,14 @@ def checked(ctx: Context, rec: Record, hold: Holding, t: Transition, override_re
     wf = ctx.module.workflow_for(rt.id)
     assert wf is not None and rec.stage is not None
     if not access(ctx, rec, hold).workflow:
-        raise Forbidden(
+        raise refusal(
+            ctx,
+            rec,
+            hold,
             _(
                 "A referral lets you read what was shared with you; the steps of this record stay with the "
                 "agency that holds it."
-            )
+            ),
         )
     ev = evaluate(rt, rec.data)
     mine = t.approval and requested_by(ctx.session, rec) == ctx.user.id

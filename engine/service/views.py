@@ -12,7 +12,7 @@ from engine.language.model import RecordType
 from engine.runtime.evaluation import Evaluation, evaluate
 from engine.runtime.policy import Holding
 from engine.runtime.workflow import TransitionCheck, check_transition, locked_forms, transition_label
-from engine.service import audit, decisions
+from engine.service import audit, decisions, emergency
 from engine.service.context import Context, access, holdings, requested_by, usernames
 from engine.storage.models import Record, RecordLink
 
@@ -107,6 +107,8 @@ def view(ctx: Context, rec: Record, hold: Holding, ev: Evaluation | None = None)
         "links": links(ctx, rec),
         "latest_decision": decisions.latest_decision(ctx, rec) if mine.workflow else None,
         "assignees": sorted(usernames(ctx.session, set(hold.assignee_ids)).values()) if mine.workflow else [],
+        # break the glass: the grant the user reads the record under (when it ends, what was given)
+        "emergency": emergency.live_on(ctx, rec) if mine.relation == "emergency" else None,
     }
 
 

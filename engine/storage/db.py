@@ -15,6 +15,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.storage import chain, keys, sealing  # noqa: F401 - chain and sealing register their events
+
 ENV_URL = "SANAD_DATABASE_URL"
 
 
@@ -83,7 +85,17 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # each connection is checked before use (a restarted server's dead connections are replaced), and a
+    # connection attempt to a server that does not answer gives up after 10 s instead of hanging requests
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    timeout = (
+        {}
+        if "connect_timeout" in parsed.query or parsed.get_driver_name() not in ("psycopg", "psycopg2")
+        else {"connect_timeout": 10}
+    )
+    return create_engine(url, pool_pre_ping=True, connect_args=timeout)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -121,3 +133,11 @@ def is_new(engine: Engine) -> bool:
     """True for a database with none of Sanad's tables (and no migration history)."""
     names = set(inspect(engine).get_table_names())
     return "alembic_version" not in names and "records" not in names
+
+
+def default_key_file() -> str:
+    """--key-file, else $SANAD_KEY_FILE, else sanad.key in the data folder."""
+    return keys.default_path(data_dir())
+
+
+sealing.set_default(lambda: sealing.KeySource(default_key_file()))

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -65,6 +66,14 @@ class User(Base):
     locale: Mapped[str | None] = mapped_column(String(16))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: the second factor (TOTP, RFC 6238; service/second_factor.py): the base32 secret, kept from the
+    #: start of enrolment and active once a first code confirmed it (totp_enabled_at); the last time
+    #: step accepted, so a code is accepted once; the argon2 hashes of the unused recovery codes
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    recovery_codes: Mapped[list[str] | None] = mapped_column(JSONType)
 
 
 class UserGroup(Base):
@@ -104,6 +113,10 @@ class Record(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # the forms saved at least once (None: saved before this was kept; see service.views.form_state)
     saved_forms: Mapped[list[str] | None] = mapped_column(JSONType, nullable=True)
+    # the key its sealed answers, history and comments are sealed with (None: not sealed yet), and
+    # the blind indexes of its direct answers shown in lists (see storage.sealing)
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    blind: Mapped[dict[str, str] | None] = mapped_column(JSONType, nullable=True)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative API
     __table_args__ = (
@@ -196,6 +209,41 @@ class AuditEntry(Base):
     #: auditor of an agency reads the entries of either
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
     record_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    #: the hash chain (storage.chain): the entry's place in it, the previous entry's hash, its own
+    #: (None: written before the chain began)
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    __table_args__ = (Index("ix_audit_log_seq", "seq", unique=True),)
+
+
+class AuditChain(Base):
+    """The end of the audit log's hash chain: one row, locked by every transaction that adds entries,
+    so entries are chained one after another."""
+
+    __tablename__ = "audit_chain"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class AuditCheckpoint(Base):
+    """Where `sanad audit verify` last found the chain intact: the next run starts there."""
+
+    __tablename__ = "audit_checkpoints"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class SealingKey(Base):
+    """A key this database's data was sealed with, by id, with a check value: opening the database
+    with another key file is refused instead of failing on the first sealed answer."""
+
+    __tablename__ = "sealing_keys"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    check: Mapped[str] = mapped_column(String(64), nullable=False)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class Throttle(Base):
@@ -218,3 +266,21 @@ class SyncChange(Base):
     record_id: Mapped[str | None] = mapped_column(String(36))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     result: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class EmergencyGrant(Base):
+    """Break the glass: a user whose role has `emergency_access` opened a record of their agency
+    outside their scope, giving a reason. Until it expires or is ended it adds the record to the
+    user's reach, read-only (runtime.policy, storage.scope)."""
+
+    __tablename__ = "emergency_grants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    #: ended early, by the user or a supervisor of the record (None: it runs until it expires)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    __table_args__ = (Index("ix_emergency_grants_user_record", "user_id", "record_id"),)

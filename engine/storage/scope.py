@@ -2,16 +2,19 @@
 
 This is the only place that writes scope conditions. It mirrors `Reach.relation` clause by clause,
 so a record is in a user's lists exactly when opening it succeeds (a property test checks both on
-SQLite and PostgreSQL)."""
+SQLite and PostgreSQL). `records_held` is what the holding agency's work covers (its queues,
+reports, exports, searches by answer); a referral or an emergency grant adds a record to the lists
+and to what one may open, never to those."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from engine.runtime.policy import Reach
-from engine.storage.models import Assignment, Record, Referral
+from engine.storage.models import Assignment, EmergencyGrant, Record, Referral
 
 #: referral states that give the recipient access to the shared forms
 OPEN_REFERRAL = ("pending", "accepted")
@@ -57,11 +60,31 @@ def records_referred(reach: Reach) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
+def live_grant(now: datetime | None = None) -> ColumnElement[bool]:
+    """The WHERE condition on `emergency_grants` for the grants that open a record now: neither
+    ended nor expired."""
+    return and_(EmergencyGrant.ended_at.is_(None), EmergencyGrant.expires_at > (now or datetime.now(UTC)))
+
+
+def records_in_emergency(reach: Reach) -> ColumnElement[bool]:
+    """Records of the user's agency they hold a live emergency grant on (break the glass), for
+    roles with `emergency_access`."""
+    if not reach.emergency or reach.agency_id is None:
+        return false()
+    return and_(
+        Record.agency_id == reach.agency_id,
+        Record.id.in_(select(EmergencyGrant.record_id).where(EmergencyGrant.user_id == reach.user_id, live_grant())),
+    )
+
+
 def records_in_reach(reach: Reach) -> ColumnElement[bool]:
     """The WHERE condition on `records` for every record the user reaches."""
     if reach.everything:
         return true()
-    return or_(records_held(reach), records_referred(reach))
+    clauses = [records_held(reach), records_referred(reach)]
+    if reach.emergency:
+        clauses.append(records_in_emergency(reach))
+    return or_(*clauses)
 
 
 def referral_inbox(reach: Reach, record_types: Iterable[str]) -> ColumnElement[bool]:

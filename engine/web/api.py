@@ -9,9 +9,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from engine import i18n
-from engine.service import accounts, assignments, audit, listing, records, referrals, reports, sync, transitions
+from engine.service import (
+    accounts,
+    assignments,
+    audit,
+    emergency,
+    listing,
+    records,
+    referrals,
+    reports,
+    sync,
+    transitions,
+)
 from engine.service.context import Context
-from engine.service.errors import BadRequest, NotFound, Unauthorized
+from engine.service.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from engine.service.listing import MAX_PAGE
 from engine.web import downloads
 from engine.web.context import (
@@ -20,11 +31,11 @@ from engine.web.context import (
     json_body,
     remember_device,
     set_session_cookie,
-    sign_in,
     sign_out,
 )
-from engine.web.inputs import positive_id, whole_number
+from engine.web.inputs import check_keys, optional_text, optional_texts, positive_id, version_of, whole_number
 from engine.web.openapi import spec
+from engine.web.pages.auth import first_step, second_step
 from renderers import tabular
 from renderers.json.form import evaluation_order, form_to_json
 
@@ -46,15 +57,43 @@ def _str(body: JSON, key: str) -> str | None:
 
 
 async def login(request: Request) -> Response:
+    """Sign in with the password and, for an account with a second factor, its `code` (a code of its
+    authenticator app or a recovery code) in the same request (engine/web/pages/auth.py)."""
     body = await json_body(request)
-    username, password = body.get("username"), body.get("password")
+    check_keys(body, ("username", "password"), ("code",))
+    username, password, code = body.get("username"), body.get("password"), body.get("code")
     if not isinstance(username, str) or not isinstance(password, str) or not username:
-        raise BadRequest('send {"username": …, "password": …}')
-    result = await sign_in(request, username, password)
-    if result is None:
+        raise BadRequest('send {"username": …, "password": …} (and "code": … for an account with a second factor)')
+    if code is not None and not isinstance(code, str):
+        raise BadRequest("'code' is the code of the account's authenticator app (or a recovery code), as a text")
+    attempt = await first_step(request, username, password)
+    if attempt.user_id is None:
         raise Unauthorized("the user name or password is not right")
-    response = JSONResponse({"user": result[0]})
-    set_session_cookie(request, response, result[1])
+    if attempt.then == accounts.ENROL:
+        raise Forbidden(
+            "your role requires a second factor and your account has none yet: sign in once on the web pages "
+            "to set it up, then send its code as 'code'",
+            second_factor="enrol",
+        )
+    if attempt.then == accounts.CODE:
+        if not code:
+            raise Unauthorized(
+                "this account has a second factor: send the code its authenticator app shows (or a recovery code) "
+                "as 'code' with the user name and password",
+                second_factor="code",
+            )
+        assert attempt.user_id is not None and attempt.username is not None
+        attempt = await second_step(request, attempt.user_id, attempt.username, code, attempt.fingerprint)
+        if attempt.session_id is None:
+            raise Unauthorized(
+                "this code was already used: send the next one"
+                if attempt.refused == "used"
+                else "the code is not right",
+                second_factor="code",
+            )
+    assert attempt.session_id is not None
+    response = JSONResponse({"user": attempt.profile})
+    set_session_cookie(request, response, attempt.session_id)
     remember_device(request, response, username)
     return response
 
@@ -133,12 +172,11 @@ async def records_collection(request: Request) -> Response:
         page, q = _page(request), request.query_params
         return await answer(request, lambda ctx: listing.list_records(ctx, rt, q.get("stage"), q.get("q"), page))
     body = await json_body(request)
-    extra = set(body) - {"data", "id", "link_to"}
-    if extra:
-        raise BadRequest(f"unknown keys: {', '.join(sorted(extra))} (send data, and optionally id and link_to)")
-    view, created = await in_context(
-        request, lambda ctx: records.create(ctx, rt, body.get("data", {}), _str(body, "id"), _str(body, "link_to"))
-    )
+    check_keys(body, ("data",), ("id", "link_to"))  # an empty record is {"data": {}}
+    if not isinstance(body["data"], dict):
+        raise BadRequest("'data' must be an object of field ids and answers")
+    record_id, link_to = optional_text(body, "id"), optional_text(body, "link_to")
+    view, created = await in_context(request, lambda ctx: records.create(ctx, rt, body["data"], record_id, link_to))
     return JSONResponse(view, status_code=201 if created else 200)
 
 
@@ -147,15 +185,14 @@ async def record_item(request: Request) -> Response:
     if request.method == "GET":
         return await answer(request, lambda ctx: records.read(ctx, rt, rid))
     body = await json_body(request)
-    extra = set(body) - {"data", "version", "form"}
-    if extra:
-        raise BadRequest(f"unknown keys: {', '.join(sorted(extra))} (send version and data, and optionally form)")
+    check_keys(body, ("version", "data"), ("form",))
+    version = version_of(body)
+    if not isinstance(body["data"], dict):
+        raise BadRequest("'data' must be an object of field ids and answers")
     form = body.get("form")
     if form is not None and not isinstance(form, str):
         raise BadRequest("'form' is the id of the form that was saved")
-    return await answer(
-        request, lambda ctx: records.update(ctx, rt, rid, body.get("version"), body.get("data", {}), form=form)
-    )
+    return await answer(request, lambda ctx: records.update(ctx, rt, rid, version, body["data"], form=form))
 
 
 async def record_history(request: Request) -> Response:
@@ -166,6 +203,7 @@ async def record_history(request: Request) -> Response:
 async def record_transition(request: Request) -> Response:
     p = request.path_params
     body = await json_body(request)
+    check_keys(body, (), ("comment", "override_reason"))
     comment, reason = _str(body, "comment"), _str(body, "override_reason")
     return await answer(
         request, lambda ctx: transitions.transition(ctx, p["record_type"], p["id"], p["transition"], comment, reason)
@@ -175,6 +213,7 @@ async def record_transition(request: Request) -> Response:
 async def record_assign(request: Request) -> Response:
     p = request.path_params
     body = await json_body(request)
+    check_keys(body, ("to",), ("comment",))
     comment = _str(body, "comment")
     return await answer(
         request, lambda ctx: assignments.assign(ctx, p["record_type"], p["id"], body.get("to"), comment)
@@ -183,7 +222,8 @@ async def record_assign(request: Request) -> Response:
 
 async def record_unassign(request: Request) -> Response:
     p = request.path_params
-    body = await json_body(request) if int(request.headers.get("content-length") or 0) else {}
+    body = await json_body(request)  # optional: an empty body is {}
+    check_keys(body, (), ("comment",))
     comment = _str(body, "comment")
     return await answer(
         request, lambda ctx: assignments.unassign(ctx, p["record_type"], p["id"], p["username"], comment)
@@ -193,7 +233,9 @@ async def record_unassign(request: Request) -> Response:
 async def record_refer(request: Request) -> Response:
     p = request.path_params
     body = await json_body(request)
+    check_keys(body, ("transition", "forms"), ("to", "to_agency", "write_forms", "comment", "override_reason"))
     comment, reason = _str(body, "comment"), _str(body, "override_reason")
+    write_forms = optional_texts(body, "write_forms")
     return await answer(
         request,
         lambda ctx: referrals.refer(
@@ -206,6 +248,7 @@ async def record_refer(request: Request) -> Response:
             comment,
             reason,
             body.get("to_agency"),
+            write_forms,
         ),
         status=201,
     )
@@ -221,6 +264,7 @@ async def referral_respond(request: Request) -> Response:
     if decision not in ("accept", "decline", "revoke", "close"):
         raise NotFound("use /accept, /decline, /revoke or /close")
     body = await json_body(request)
+    check_keys(body, (), ("comment",))
     comment = _str(body, "comment")
     if decision in ("revoke", "close"):
         status = "revoked" if decision == "revoke" else "closed"
@@ -287,10 +331,33 @@ async def export_file(request: Request) -> Response:
     """POST {record_type, forms?, fields?, deidentified?, format?, password?} or {export, format?,
     password?}: the file (CSV, XLSX, or an encrypted ZIP of it), the reader's access rules applied."""
     body = await json_body(request)
-    extra = set(body) - {"record_type", "export", "forms", "fields", "deidentified", "format", "password"}
-    if extra:
-        raise BadRequest(f"unknown keys: {', '.join(sorted(extra))}")
+    check_keys(body, (), ("record_type", "export", "forms", "fields", "deidentified", "format", "password"))
+    _export_body(body)
     return await downloads.export_response(request, body)
+
+
+def _export_body(body: JSON) -> None:
+    """An export names a record type (with forms, fields, deidentified) or a declared export, not
+    both; each key of its type (null is not a value here)."""
+    if ("record_type" in body) == ("export" in body):
+        raise BadRequest('name a record type or a declared export: {"record_type": "case"} or {"export": "…"}')
+    if "export" in body and {"forms", "fields", "deidentified"} & set(body):
+        raise BadRequest("a declared export has its own columns: send only export, format and password")
+    for key in ("record_type", "export"):
+        if key in body and not isinstance(body[key], str):
+            raise BadRequest(f"'{key}' must be a text")
+    for key in ("forms", "fields"):
+        value = body.get(key, [])
+        if not isinstance(value, str) and not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
+            raise BadRequest(f"'{key}' is a list of ids")
+    if "deidentified" in body and not isinstance(body["deidentified"], bool):
+        raise BadRequest("'deidentified' is true or false")
+    if "format" in body and body["format"] not in ("csv", "xlsx"):
+        raise BadRequest("'format' is csv or xlsx")
+    if "password" in body and not isinstance(body["password"], str):
+        raise BadRequest("'password' is a text")
+    if body.get("password") == "":
+        raise BadRequest("'password' is empty: leave it out for a file that is not encrypted")
 
 
 async def offline_package(request: Request) -> Response:
@@ -319,7 +386,27 @@ async def offline_records(request: Request) -> Response:
 
 async def sync_changes(request: Request) -> Response:
     body = await json_body(request)
+    check_keys(body, ("changes",), ("definitions_version",))
+    if not isinstance(body["changes"], list):
+        raise BadRequest('\'changes\' is a list: {"changes": [...], "definitions_version": "..."}')
+    optional_text(body, "definitions_version")
     return await answer(request, lambda ctx: sync.sync(ctx, body))
+
+
+async def emergency_open(request: Request) -> Response:
+    """Break the glass: POST {record, reason}; the grant (201), or {in_reach: true} (200) when the
+    user may open the record anyway."""
+    body = await json_body(request)
+    extra = set(body) - {"record", "reason"}
+    if extra:
+        raise BadRequest(f"unknown keys: {', '.join(sorted(extra))} (send record and reason)")
+    grant = await in_context(request, lambda ctx: emergency.open_emergency(ctx, body.get("record"), body.get("reason")))
+    return JSONResponse(grant, status_code=200 if grant["in_reach"] else 201)
+
+
+async def emergency_end(request: Request) -> Response:
+    grant_id = positive_id(request.path_params["id"], "emergency access")
+    return await answer(request, lambda ctx: emergency.end_emergency(ctx, grant_id))
 
 
 async def openapi(request: Request) -> Response:
@@ -349,4 +436,6 @@ ROUTES = [
     ("/api/v1/offline", offline_package, ["GET"]),
     ("/api/v1/offline/records", offline_records, ["GET"]),
     ("/api/v1/sync", sync_changes, ["POST"]),
+    ("/api/v1/emergency", emergency_open, ["POST"]),
+    ("/api/v1/emergency/{id}/end", emergency_end, ["POST"]),
 ]

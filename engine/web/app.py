@@ -8,17 +8,22 @@ from dataclasses import dataclass
 
 from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from engine.i18n import _
 from engine.runtime.registry import Registry
 from engine.service import accounts
 from engine.service.database import Database, data_dir, private_folder
 from engine.service.throttle import Limits, Throttle
 from engine.web import api, pages
-from engine.web.context import State, handler
+from engine.web.context import State, handler, http_error, is_api, log, unexpected
 from engine.web.limits import LimitsMiddleware
-from engine.web.security import SecurityMiddleware
+from engine.web.pages import common
+from engine.web.security import HEADERS, SecurityMiddleware
 
 
 @dataclass
@@ -26,6 +31,8 @@ class Settings:
     definitions: list[str]
     database_url: str
     secret_key: str
+    #: the key file that seals identifying answers (None: $SANAD_KEY_FILE, else the data folder's)
+    key_file: str | None = None
     idle_minutes: int = 30
     cheap_hashing: bool = False  # tests only
     #: sign-in attempts per account and address, per address, per account from new devices; window (s)
@@ -50,7 +57,7 @@ def secret_key(explicit: str | None = None) -> str:
 
 def create_app(settings: Settings, registry: Registry | None = None) -> Starlette:
     registry = registry or Registry.load(settings.definitions)
-    database = Database.open(settings.database_url)
+    database = Database.open(settings.database_url, settings.key_file)
     st = State(
         settings=settings,
         registry=registry,
@@ -63,6 +70,52 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Starlett
     app = Starlette(
         routes=[*(Route(path, handler(fn), methods=methods) for path, fn, methods in api.ROUTES), *pages.ROUTES],
         middleware=[Middleware(SecurityMiddleware), Middleware(LimitsMiddleware)],
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.sanad = st
     return app
+
+
+# -- errors outside the handlers: JSON for the API, the app's error page for the pages --------------------
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors: an unknown address (404), a method an address does not take (405)."""
+    assert isinstance(exc, HTTPException)
+    if is_api(request.url.path):
+        return http_error(request, exc)
+    if exc.status_code not in (404, 405):
+        return PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+    try:
+        page = await common.error_page(
+            request,
+            exc.status_code,
+            lambda: _("Not found"),
+            lambda: _("There is no such page, or it is not yours to see."),
+        )
+    except Exception as failed:  # the error page itself failed: say no more than the status
+        log.error("the error page failed", exc_info=failed)
+        return PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+    page.headers.update(exc.headers or {})
+    return page
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """An exception no handler caught (Starlette's outermost middleware, outside the security headers,
+    which are added here): never a traceback. The API's handlers answer their own (engine.web.context)."""
+    if is_api(request.url.path):
+        response: Response = unexpected(request, exc)
+    else:
+        try:
+            response = common.render(
+                request,
+                "error.html",
+                None,
+                500,
+                title=_("That did not work"),
+                message=_("The server could not answer. The error was logged; please try again in a moment."),
+            )
+        except Exception:
+            response = PlainTextResponse("Internal Server Error", 500)
+    response.headers["cache-control"] = "no-store"
+    for name, value in HEADERS:
+        response.headers.setdefault(name.decode(), value.decode())
+    return response

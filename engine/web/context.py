@@ -3,14 +3,16 @@ bodies, and turning service errors into responses. The API and the pages both bu
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from engine import i18n
@@ -21,6 +23,7 @@ from engine.service.database import Database, Unit
 from engine.service.errors import ServiceError, Unauthorized
 from engine.service.throttle import Throttle
 from engine.web.inputs import parse_json
+from engine.web.limits import BodyTooLarge
 
 if TYPE_CHECKING:
     from engine.web.app import Settings
@@ -52,15 +55,50 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+# -- errors: every one of the API is JSON {"error", "status", …} ------------------------------------------
+log = logging.getLogger("sanad.web")
+#: what a 500 says: never the exception, its message or a traceback (the log has them)
+UNEXPECTED = "the server could not answer this request; the error was logged"
+
+
+def is_api(path: str) -> bool:
+    """An address of the JSON API (its errors are JSON), rather than a page (HTML)."""
+    return path == "/api" or path.startswith("/api/")
+
+
+def error_json(status: int, message: str, headers: Mapping[str, str] | None = None, **details: Any) -> JSONResponse:
+    """The API's error: {"error": message, "status": status, …details} (docs/api.md, "Errors")."""
+    return JSONResponse({"error": message, "status": status, **details}, status_code=status, headers=headers)
+
+
 def error_response(exc: ServiceError) -> JSONResponse:
-    body = {"error": exc.message, "status": exc.status, **exc.details}
     headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
-    return JSONResponse(body, status_code=exc.status, headers=headers)
+    return error_json(exc.status, exc.message, headers, **exc.details)
+
+
+def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """Starlette's own errors as the API's: an unknown address (404), a method the address does not
+    take (405, with Allow), a body Starlette could not read."""
+    if exc.status_code == 404:
+        message = "there is no such address in this API (see /api/v1/openapi.json)"
+    elif exc.status_code == 405:
+        message = f"this address does not take {request.method}"
+    else:
+        message = exc.detail
+    return error_json(exc.status_code, message, exc.headers)
+
+
+def unexpected(request: Request, exc: BaseException) -> JSONResponse:
+    """An exception nobody expected: logged with its traceback, answered with a 500 that holds
+    nothing of it (the transaction it happened in was rolled back)."""
+    log.error("unexpected error answering %s %s", request.method, request.url.path, exc_info=exc)
+    return error_json(500, UNEXPECTED)
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object (its size was limited while it streamed in: web/limits.py)."""
-    return parse_json(await request.body())
+    """The request's JSON object (its size was limited while it streamed in: web/limits.py); a
+    body that is not declared as JSON is a 415."""
+    return parse_json(await request.body(), request.headers.get("content-type"))
 
 
 # -- the session cookie ------------------------------------------------------------------------------
@@ -112,6 +150,9 @@ def current_context(request: Request, session: Unit) -> Context:
     module = st.registry.module(user.module)
     if module is None:
         raise Unauthorized(f"this server does not serve the module '{user.module}' of your account")
+    if accounts.second_factor_missing(user, module):
+        # a session from before the role required a second factor: sign in again, and set it up
+        raise Unauthorized("your role now signs in with a second factor: sign in again to set it up")
     actor = accounts.actor_for(session, user, module)
     locale = i18n.negotiate(
         request.query_params.get("locale"), user.locale, request.headers.get("accept-language"), module.locales
@@ -230,7 +271,9 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def handler(fn: Endpoint) -> Endpoint:
-    """Turn service errors into JSON error responses (never a 500 for bad input)."""
+    """Turn service errors into JSON error responses (never a 500 for bad input), and anything
+    unexpected into the API's JSON 500 (logged). A body over its limit and a client gone away are
+    left to the limits middleware and the server."""
 
     async def wrapped(request: Request) -> Response:
         try:
@@ -238,5 +281,11 @@ def handler(fn: Endpoint) -> Endpoint:
         except ServiceError as exc:
             await audit_refusal(request, exc)
             return error_response(exc)
+        except (BodyTooLarge, ClientDisconnect):
+            raise
+        except HTTPException as exc:
+            return http_error(request, exc)
+        except Exception as exc:
+            return unexpected(request, exc)
 
     return wrapped

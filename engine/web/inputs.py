@@ -8,9 +8,11 @@ import json
 import re
 from typing import Any
 
-from engine.service.errors import BadRequest, Invalid, NotFound
+from engine.service.errors import BadRequest, Invalid, NotFound, ServiceError
 
-MAX_ID = 2**53  # ids, versions: exact in JSON numbers everywhere, and within SQLite's integers
+#: ids and versions: below 2**31, the 32-bit integer columns that hold them on PostgreSQL (a larger
+#: one was a 500 there, found by tests/security/test_20_api_fuzz.py), exact in JSON numbers everywhere
+MAX_ID = 2**31
 MAX_DEPTH = 32  # JSON nesting: a record with subforms is 4 deep
 _DIGITS = re.compile(r"^[0-9]{1,16}$")
 
@@ -84,8 +86,23 @@ def _depth(raw: bytes) -> int:
     return deepest
 
 
-def parse_json(raw: bytes) -> dict[str, Any]:
-    """A JSON object from a request body: finite numbers, no deeper than MAX_DEPTH, clean texts."""
+class UnsupportedMediaType(ServiceError):
+    status = 415
+
+
+def is_json(content_type: str | None) -> bool:
+    """Is this Content-Type JSON (application/json, with or without parameters such as charset)?"""
+    return (content_type or "").split(";", 1)[0].strip().lower() == "application/json"
+
+
+def parse_json(raw: bytes, content_type: str | None) -> dict[str, Any]:
+    """A JSON object from a request body: finite numbers, no deeper than MAX_DEPTH, clean texts.
+
+    A body that is not declared as JSON is refused (415) whatever it holds: a browser sends JSON
+    only after asking the server (a CORS preflight), so no page of another site can post it. An
+    empty body is an empty object, with or without a Content-Type."""
+    if raw.strip() and not is_json(content_type):
+        raise UnsupportedMediaType("send the body as JSON, with Content-Type: application/json")
     if _depth(raw) > MAX_DEPTH:
         raise BadRequest(f"the JSON is nested more than {MAX_DEPTH} levels deep")
     try:
@@ -106,4 +123,52 @@ def _finite(text: str) -> float:
     value = float(text)
     if value in (float("inf"), float("-inf")):
         raise ValueError("number out of range")
+    return value
+
+
+# -- what a JSON body holds ------------------------------------------------------------------------------
+def _and(keys: tuple[str, ...]) -> str:
+    return keys[0] if len(keys) == 1 else ", ".join(keys[:-1]) + " and " + keys[-1]
+
+
+def _takes(required: tuple[str, ...], optional: tuple[str, ...]) -> str:
+    if required and optional:
+        return f"send {_and(required)}, and optionally {_and(optional)}"
+    if required:
+        return f"send {_and(required)}"
+    return f"send nothing, or {_and(optional)}" if optional else "send nothing"
+
+
+def check_keys(body: dict[str, Any], required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+    """Refuse (400) a body holding a key the address does not take, or missing one it needs: a
+    misspelt key is an error, never silently ignored."""
+    extra = sorted(set(body) - {*required, *optional})
+    if extra:
+        raise BadRequest(f"unknown keys: {', '.join(extra)} ({_takes(required, optional)})")
+    missing = [k for k in required if k not in body]
+    if missing:
+        raise BadRequest(f"'{missing[0]}' is missing ({_takes(required, optional)})")
+
+
+def optional_text(body: dict[str, Any], key: str) -> str | None:
+    """A text, or None when the key is missing or null; anything else is a 400."""
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(f"'{key}' must be a text")
+    return value
+
+
+def optional_texts(body: dict[str, Any], key: str) -> list[str] | None:
+    """A list of texts, or None when the key is missing or null; anything else is a 400."""
+    value = body.get(key)
+    if value is not None and not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
+        raise BadRequest(f"'{key}' must be a list of texts")
+    return value
+
+
+def version_of(body: dict[str, Any]) -> int:
+    """The `version` a change was made on: a whole number from 1, within the database's integers."""
+    value = body.get("version")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < MAX_ID:
+        raise BadRequest(f"'version' (the version you edited) is required, as a whole number from 1 to {MAX_ID - 1}")
     return value

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_BODY = 2 * 1024 * 1024  # JSON: a record with long narratives is well under 100 KB
 FORM_BODY = 4 * 1024 * 1024  # a page's form: every answer of the longest form, with room to spare
-SIGN_IN_BODY = 16 * 1024  # a user name and a password
+SIGN_IN_BODY = 16 * 1024  # a user name and a password, or a sign-in code
 
 
 TOO_LARGE = "sanad.body_too_large"  # scope state: the limit a page's posted form went over
@@ -41,7 +41,7 @@ async def _empty_body() -> Message:
 def body_limit(path: str) -> int:
     if path.startswith("/api/"):
         return API_BODY
-    if path in ("/login", "/logout", "/locale"):
+    if path in ("/login", "/logout", "/locale") or path.startswith("/sign-in/"):
         return SIGN_IN_BODY
     return FORM_BODY
 

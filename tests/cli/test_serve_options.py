@@ -215,6 +215,7 @@ def _serve_demo(
 def test_demo_on_a_database_with_the_demo_reuses_it_and_says_how_to_start_over(
     tmp_path: object, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SANAD_DATA_DIR", str(tmp_path))  # the key file too: the one serve will use
     path = os.path.join(str(tmp_path), "demo.db")
     url = f"sqlite:///{path}"
     db = Database.open(url)
@@ -246,6 +247,7 @@ def test_demo_on_a_database_with_the_demo_reuses_it_and_says_how_to_start_over(
 def test_demo_on_a_database_with_other_data_adds_nothing_and_never_says_delete(
     tmp_path: object, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SANAD_DATA_DIR", str(tmp_path))  # the key file too: the one serve will use
     url = f"sqlite:///{tmp_path}/real.db"
     monkeypatch.setattr(sys, "stdin", io.StringIO("a long enough password\n"))
     assert main(["users", "add", "amina", "--role", "caseworker", "--password-stdin", "--db", url]) == 0

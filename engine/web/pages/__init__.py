@@ -8,7 +8,7 @@ on every save and re-renders); with JavaScript the form re-evaluates live in the
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from engine.web.pages import audit, auth, forms, home, lists, offline, records, reports
+from engine.web.pages import audit, auth, emergency, forms, home, lists, offline, records, reports
 from renderers import html as renderer
 
 ROUTES = [
@@ -18,8 +18,12 @@ ROUTES = [
     Route("/login", auth.login_page, methods=["GET"]),
     Route("/login", auth.login_submit, methods=["POST"]),
     Route("/logout", auth.logout_submit, methods=["POST"]),
+    *auth.ACCOUNT_ROUTES,
     Route("/audit", audit.audit_page, methods=["GET"]),
     Route("/queue", home.queue_page, methods=["GET"]),
+    Route("/emergency", emergency.emergency_page, methods=["GET"]),
+    Route("/emergency", emergency.emergency_submit, methods=["POST"]),
+    Route("/emergency/{id}/end", emergency.emergency_end, methods=["POST"]),
     Route("/offline", offline.offline_home, methods=["GET"]),
     Route("/offline/form/{record_type}/{form}", offline.offline_form, methods=["GET"]),
     Route("/sw.js", offline.service_worker, methods=["GET"]),

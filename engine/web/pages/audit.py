@@ -38,6 +38,15 @@ AUDIT_ACTIONS = [
     "export.run",
     "record.offline",
     "record.sync",
+    "emergency.open",
+    "emergency.read",
+    "emergency.end",
+    "user.password_change",
+    "user.second_factor_reset",
+    "second_factor.enrol",
+    "second_factor.enrol_failure",
+    "login.second_factor_failure",
+    "login.recovery_code",
     "audit.read",
 ]
 

@@ -14,10 +14,11 @@ from starlette.responses import Response
 from engine import i18n
 from engine.i18n import _
 from engine.runtime.workflow import state_label
-from engine.service import decisions, listing, referrals
+from engine.service import decisions, emergency, listing, referrals
 from engine.service.context import Context
 from engine.web.inputs import whole_number
 from engine.web.pages.common import label_time, page, render, rows
+from engine.web.pages.emergency import labelled
 
 HOME_QUEUE = 10  # decisions shown on the home page; the queue page has them all
 
@@ -66,6 +67,9 @@ def _home(request: Request, ctx: Context) -> Response:
             r["at_label"] = label_time(r["step"]["at"])
         values["returned"] = returned
         values["referrals"] = [r for r in referrals.referrals_for(ctx) if r["status"] == "pending"]
+        # break the glass: emergency access others opened to the records this user supervises
+        values["emergencies"] = labelled(emergency.overseen(ctx))
+        values["emergency_link"] = ctx.policy.may_break_glass(ctx.actor)
     if not role.aggregate_only and ctx.policy.may_on_type(ctx.actor, main, "read") and wf is not None:
         if role.scope == "own" or role.can(f"{main}.create"):
             finals = {s.id for s in wf.states.values() if s.final}

@@ -12,10 +12,11 @@ from starlette.responses import Response
 from engine import i18n
 from engine.i18n import _
 from engine.runtime.workflow import lock_message, state_label, transition_label
-from engine.service import assignments, records, referrals, transitions
+from engine.service import assignments, emergency, records, referrals, transitions
 from engine.service.context import Context
 from engine.service.errors import Conflict, Forbidden, NotFound
 from engine.web.inputs import positive_id
+from engine.web.pages import emergency as emergency_page
 from engine.web.pages.common import (
     Posted,
     action,
@@ -64,7 +65,16 @@ def _record_page(request: Request, ctx: Context, record_type: str, record_id: st
             for i, s in enumerate(wf.states.values())
         ]
     history = records.history(ctx, rt.id, view["id"])
-    actions = {"create": _("created"), "update": _("changed"), "transition": _("workflow step")}
+    actions = {
+        "create": _("created"),
+        "update": _("changed"),
+        "transition": _("workflow step"),
+        "emergency": _("emergency access"),
+    }
+    # break the glass: who opened the record in an emergency, when, why and until when
+    for g in emergency_page.labelled(emergency.of_record(ctx, rt.id, view["id"])):
+        history.append({"at": g["at"], "by": g["user"], "action": "emergency", "changes": [], "emergency": g})
+    history.sort(key=lambda h: h["at"] or "")
     for info in forms:
         info["state_label"] = form_state_label(info)
     for link in view["links"]:
@@ -98,7 +108,9 @@ def _record_page(request: Request, ctx: Context, record_type: str, record_id: st
             "new_id": str(uuid.uuid4()),
         }
         for other in ctx.module.record_types.values()
-        if rt.id in other.recorded_from and ctx.policy.can_create(ctx.actor, other.id)
+        if rt.id in other.recorded_from
+        and ctx.policy.can_create(ctx.actor, other.id)
+        and view["relation"] != "emergency"  # read-only: nothing is recorded from it
     ]
     shares = referrals.shared(ctx, rt.id, view["id"])
     statuses = {
@@ -111,7 +123,10 @@ def _record_page(request: Request, ctx: Context, record_type: str, record_id: st
     for s in shares:
         s["status_label"] = statuses.get(s["status"], s["status"])
         s["form_titles"] = [tr.text(f"forms/{f}/title", rt.forms[f].title)[0] for f in s["forms"] if f in rt.forms]
-    can_assign = ctx.policy.may_on_type(ctx.actor, rt.id, "assign") and view["relation"] != "referral"
+    can_assign = ctx.policy.may_on_type(ctx.actor, rt.id, "assign") and view["relation"] not in (
+        "referral",
+        "emergency",
+    )
     steps_open = [t for t in view["transitions"] if t["allowed"] and not t["referral"]]
     primary = next((t for t in steps_open if t["decision"] == "approve"), None) or next(
         (t for t in steps_open if t["decision"] != "return"), None
@@ -145,6 +160,7 @@ def _record_page(request: Request, ctx: Context, record_type: str, record_id: st
         shares=shares,
         linked_types=linked,
         new_id=str(uuid.uuid4()),
+        emergency_until=emergency_page.until_label(view["emergency"]["expires_at"]) if view["emergency"] else "",
     )
 
 
@@ -163,6 +179,7 @@ async def record_transition(request: Request, form: Posted) -> Response:
     back = f"/records/{p['record_type']}/{p['id']}"
 
     def work(ctx: Context) -> Response:
+        emergency.refuse_change(ctx, p["record_type"], p["id"])
         rt = ctx.module.record_types.get(p["record_type"])
         wf = ctx.module.workflow_for(p["record_type"]) if rt else None
         t = wf.transitions.get(p["transition"]) if wf else None
@@ -219,6 +236,7 @@ async def record_assign(request: Request, form: Posted) -> Response:
     back = f"/records/{p['record_type']}/{p['id']}"
 
     def work(ctx: Context) -> Response:
+        emergency.refuse_change(ctx, p["record_type"], p["id"])
         assignments.assign(ctx, p["record_type"], p["id"], to, None)
         return redirect(request, back, _("Assigned to %(user)s.", user=to))
 
@@ -231,6 +249,7 @@ async def record_unassign(request: Request, form: Posted) -> Response:
     back = f"/records/{p['record_type']}/{p['id']}"
 
     def work(ctx: Context) -> Response:
+        emergency.refuse_change(ctx, p["record_type"], p["id"])
         assignments.unassign(ctx, p["record_type"], p["id"], p["username"], None)
         return redirect(request, back, _("%(user)s is no longer assigned.", user=p["username"]))
 

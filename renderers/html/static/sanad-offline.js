@@ -631,7 +631,8 @@
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(function () {});
   hookSignIn();
   var signingIn = sessionStorage.getItem("sanad.signingIn");
-  if (signingIn && S) {
+  // the second step of a sign-in (a code, setting one up) is not signed in yet: wait for the page after it
+  if (signingIn && S && !document.querySelector("form[data-second-step]")) {
     // the page after a sign-in: signed in means the server accepted the password just typed
     sessionStorage.removeItem("sanad.signingIn");
     S.confirmRekey(signingIn, user === signingIn).catch(function () {});
