@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.cli import backup, data, definitions, exports, i18n, protection, reports, server
+from engine.cli import backup, data, definitions, exports, i18n, protection, reports, server, xlsform, xlsform_export
 from engine.cli.common import CliError
 
 
@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     protection.add_commands(sub)
     reports.add_commands(sub)
     exports.add_commands(sub)
+    xlsform.add_commands(sub)
+    xlsform_export.add_commands(sub)
     return parser
 
 

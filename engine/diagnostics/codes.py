@@ -114,5 +114,37 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
 }
 
 
+#: `sanad import-xlsform`: code -> (severity, one-line summary). Kept apart from CODES because these
+#: are reported against a spreadsheet (FILE:sheet:ROW), not a definition file; documented in
+#: docs/codes.md (section "Importing XLSForms") and tested in tests/xlsform/.
+IMPORT_CODES: Final[dict[str, tuple[Severity, str]]] = {
+    "xlsform.unreadable": ("error", "the file cannot be read as an XLSForm workbook"),
+    "xlsform.format": ("error", "a file format the importer does not read (save it as .xlsx)"),
+    "xlsform.no-survey": ("error", "the workbook has no survey sheet, or it is empty"),
+    "xlsform.missing-column": ("error", "the survey sheet lacks the type or name column"),
+    "xlsform.module": ("error", "the target module cannot take the form (broken, or the form exists)"),
+    "xlsform.unknown-type": ("warning", "a question type the importer does not know; the row is left out"),
+    "xlsform.unsupported-type": (
+        "warning",
+        "a question type Sanad cannot represent; mapped to the nearest one or left out",
+    ),
+    "xlsform.unknown-list": ("warning", "a select names a choice list the choices sheet does not have"),
+    "xlsform.choice": ("warning", "a choices row without a list or name, or a value repeated in its list"),
+    "xlsform.renamed": ("warning", "a name that is not a valid Sanad id, or already used, was renamed"),
+    "xlsform.unsupported-expression": (
+        "warning",
+        "an expression uses something Sanad lacks; the row is kept without it",
+    ),
+    "xlsform.invalid-expression": (
+        "warning",
+        "an expression Sanad's checker refuses (unknown field, type, choice…); left out",
+    ),
+    "xlsform.unsupported-column": ("warning", "a column or appearance Sanad has no equivalent for; ignored"),
+    "xlsform.structure": ("warning", "an unbalanced or empty group or repeat, or a group inside a repeat"),
+    "xlsform.bad-default": ("warning", "a default that is not a plain answer of the question; left out"),
+    "xlsform.language": ("warning", "a language column whose language code cannot be told; left out"),
+}
+
+
 def severity_of(code: str) -> Severity:
     return CODES[code][0]

@@ -37,14 +37,17 @@ TYPE_WORDS = {
     "bool": "true/false",
     "list": "a multiple choice",
     "rows": "subform rows",
+    "column": "the values of a subform's field",
     "any": "a value",
 }
 
 
 class Env:
-    """What an expression sees: the current values (a record or a row), its parents, today."""
+    """What an expression sees: the current values (a record or a row), its parents, today; `pos`
+    is the 1-based index of the row `v` among its subform's rows (0: unknown, or not a row), `own`
+    the current answer of the field being calculated (for once())."""
 
-    __slots__ = ("choice", "dot", "today", "up", "v")
+    __slots__ = ("choice", "dot", "own", "pos", "today", "up", "v")
 
     def __init__(
         self,
@@ -53,12 +56,16 @@ class Env:
         today: str = "",
         dot: Any = "",
         choice: dict[str, Any] | None = None,
+        pos: int = 0,
+        own: Any = "",
     ) -> None:
         self.v = v
         self.up = up
         self.today = today
         self.dot = dot
         self.choice = choice
+        self.pos = pos
+        self.own = own
 
 
 @dataclass(slots=True)
@@ -96,6 +103,7 @@ class CheckerBase:
     ok: bool = True
     refs: list[Field] = field(default_factory=list)
     constants: dict[int, Any] = field(default_factory=dict)  # id(node) -> value: setting() calls
+    replace: dict[int, Node] = field(default_factory=dict)  # id(node) -> node: subform columns
 
     def where(self, node: Node) -> Position:
         at = node.get("at", -1)

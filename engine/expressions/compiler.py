@@ -112,6 +112,14 @@ class _Checker(FunctionsChecker):
         t = self.ctx.type_of(f) if f.type == "calculate" else FIELD_VALUE_TYPES[f.type]
         return Compiled(lambda e: e.dot, t, field=f)
 
+    def v_parent(self, node: Node, scope: FieldScope) -> Compiled:
+        return self.error(
+            node,
+            "expr.syntax",
+            "'..' (the enclosing row) can only be written as position(..)",
+            "write ${../field} for a field of the parent",
+        )
+
     def v_choice(self, node: Node, scope: FieldScope) -> Compiled:
         name = node["name"]
         if self.ctx.kind != "choice_filter" or self.ctx.choice_keys is None:
@@ -219,10 +227,31 @@ class _Checker(FunctionsChecker):
     def v_arith(self, node: Node, scope: FieldScope) -> Compiled:
         a, b = (self.visit(x, scope) for x in node["args"])
         op = node["arith"]
+        fa, fb = a.fn, b.fn
+        dates = ("date", "datetime")
+        if op in ("+", "-") and (a.type in dates or b.type in dates):
+            # a date is a day count: date ± days is a date, date - date a number of days
+            if a.type in dates and b.type in dates:
+                if op == "-":
+                    return Compiled(lambda e: V.arith(op, fa(e), fb(e)), "number")
+                return self.error(
+                    node, "expr.type-mismatch", "two dates cannot be added", "subtract them for the days between"
+                )
+            d, n = (a, b) if a.type in dates else (b, a)
+            if op == "-" and d is b:
+                return self.error(
+                    node,
+                    "expr.type-mismatch",
+                    "a date cannot be subtracted from a number",
+                    "write date - days, or date - date for the days between",
+                )
+            self._numeric(node, n, op)
+            return Compiled(lambda e: V.arith(op, fa(e), fb(e)), "date")
         self._numeric(node, a, op)
         self._numeric(node, b, op)
-        fa, fb = a.fn, b.fn
-        return Compiled(lambda e: V.arith(op, fa(e), fb(e)), "number")
+        # a value of unknown kind may be a date: then + and - may give a date
+        t = "any" if op in ("+", "-") and "any" in (a.type, b.type) else "number"
+        return Compiled(lambda e: V.arith(op, fa(e), fb(e)), t)
 
 
 _ORDER_OPS: dict[str, Callable[[int], bool]] = {
@@ -310,18 +339,19 @@ def compile_expression(source: str, pos: Position, ctx: ExprContext, report: Rep
     compiled = checker.visit(ast, ctx.scope)
     if not checker.ok:
         return None
-    if checker.constants:  # a copy: the parsed AST is cached and shared by every module
-        ast = _with_constants(ast, checker.constants)
+    if checker.constants or checker.replace:  # a copy: the parsed AST is cached and shared by every module
+        ast = _with_constants(ast, checker.constants, checker.replace)
     return Expression(source, ast, compiled.fn, compiled.type, tuple(checker.refs), pos)
 
 
-def _with_constants(node: Node, constants: dict[int, Any]) -> Node:
-    """The AST with each setting() call replaced by its value (a literal)."""
+def _with_constants(node: Node, constants: dict[int, Any], replace: dict[int, Node]) -> Node:
+    """The AST with each setting() call replaced by its value (a literal), and each reference to a
+    subform's column by a `column` node."""
     if id(node) in constants:
         return {"op": "lit", "value": constants[id(node)], "at": node.get("at", -1)}
-    out = dict(node)
+    out = dict(replace.get(id(node), node))
     if "args" in out:
-        out["args"] = [_with_constants(a, constants) for a in out["args"]]
+        out["args"] = [_with_constants(a, constants, replace) for a in out["args"]]
     return out
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import re
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.diagnostics import did_you_mean
 from engine.expressions import values as V
-from engine.expressions.base import TYPE_WORDS, CheckerBase, Compiled, Env, unify
+from engine.expressions.base import FIELD_VALUE_TYPES, TYPE_WORDS, CheckerBase, Compiled, Env, unify
 from engine.expressions.parser import Node
 from engine.expressions.regex import Unsupported, backtracks, compile_regex
 
@@ -20,7 +22,7 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "selected": (2, 2),
     "count-selected": (1, 1),
     "count": (1, 1),
-    "sum": (2, 2),
+    "sum": (1, 2),
     "any": (2, 2),
     "all": (2, 2),
     "if": (3, 3),
@@ -40,6 +42,59 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "max": (1, None),
     "not": (1, 1),
     "setting": (1, 1),
+    "true": (0, 0),
+    "false": (0, 0),
+    "floor": (1, 1),
+    "abs": (1, 1),
+    "pow": (2, 2),
+    "sqrt": (1, 1),
+    "log": (1, 1),
+    "number": (1, 1),
+    "string": (1, 1),
+    "boolean": (1, 1),
+    "boolean-from-string": (1, 1),
+    "substr": (2, 3),
+    "substring-before": (2, 2),
+    "substring-after": (2, 2),
+    "contains": (2, 2),
+    "starts-with": (2, 2),
+    "ends-with": (2, 2),
+    "translate": (3, 3),
+    "normalize-space": (1, 1),
+    "count-non-empty": (1, 1),
+    "selected-at": (2, 2),
+    "format-date": (2, 2),
+    "format-date-time": (2, 2),
+    "date-time": (1, 1),
+    "decimal-date-time": (1, 1),
+    "now": (0, 0),
+    "uuid": (0, 0),
+    "random": (0, 0),
+    "once": (1, 1),
+    "position": (1, 1),
+    "choice-name": (2, 2),
+}
+#: functions whose arguments may be the column of a subform's field (`sum(${member_income})`)
+COLUMN_FUNCTIONS = frozenset({"sum", "min", "max", "join", "count-non-empty"})
+#: function name -> (values.py function, result type): the argument-wise pure functions
+_PURE: dict[str, tuple[Callable[..., Any], str, bool]] = {
+    # name: (implementation, result type, arguments are numbers)
+    "floor": (V.floor, "number", True),
+    "abs": (V.absolute, "number", True),
+    "pow": (V.power, "number", True),
+    "sqrt": (V.sqrt, "number", True),
+    "log": (V.log, "number", True),
+    "boolean-from-string": (V.boolean_from_string, "bool", False),
+    "substr": (V.substr, "text", False),
+    "substring-before": (V.substring_before, "text", False),
+    "substring-after": (V.substring_after, "text", False),
+    "contains": (lambda s, t: V.text_of(t) in V.text_of(s), "bool", False),
+    "starts-with": (lambda s, t: V.text_of(s).startswith(V.text_of(t)), "bool", False),
+    "ends-with": (lambda s, t: V.text_of(s).endswith(V.text_of(t)), "bool", False),
+    "translate": (V.translate, "text", False),
+    "normalize-space": (V.normalize_space, "text", False),
+    "format-date": (V.format_date, "text", False),
+    "format-date-time": (V.format_date, "text", False),
 }
 _JS_UNSAFE_REGEX = re.compile(r"\(\?P|\\A|\\Z|\(\?#|\(\?\(|\\N\{|\(\?[aiLmsux]+[:)]|\*\+|\+\+|\?\+")
 
@@ -60,13 +115,90 @@ class FunctionsChecker(CheckerBase):
             return self.error(
                 node, "expr.arity", f"{fn_name}() takes {want} argument{'s' if want != '1' else ''}, not {len(args)}"
             )
-        if fn_name in ("sum", "any", "all", "count"):
+        if fn_name == "position":
+            return self._position(node, args, scope)
+        if fn_name in ("any", "all", "count") or (fn_name == "sum" and len(args) == 2):
             return self._aggregate(node, fn_name, args, scope)
-        cs = [self.visit(a, scope) for a in args]
+        if fn_name in COLUMN_FUNCTIONS:
+            cs = [self._column(a, scope) or self.visit(a, scope) for a in args]
+        else:
+            cs = [self.visit(a, scope) for a in args]
+        if fn_name in _PURE:
+            return self._pure(node, fn_name, cs)
         handler: Callable[[Node, list[Compiled], list[Node]], Compiled] = getattr(
             self, "f_" + fn_name.replace("-", "_")
         )
         return handler(node, cs, args)
+
+    def _column(self, arg: Node, scope: FieldScope) -> Compiled | None:
+        """`${field}` naming a field of a subform of the scope (not visible itself): the column of
+        its values, one per row. The AST node becomes {"op": "column", "name", "args": [subform ref]}."""
+        if arg["op"] != "ref":
+            return None
+        name, up = arg["name"], arg["up"]
+        chain = scope.chain()
+        if up >= len(chain) or name in chain[up].fields:
+            return None
+        for sub in chain[up].fields.values():
+            if sub.subform is not None and name in sub.subform.fields:
+                inner = sub.subform.fields[name]
+                break
+        else:
+            return None
+        self.refs.append(sub)
+        self.refs.append(inner)
+        ref = {"op": "ref", "name": sub.id, "up": up, "at": arg.get("at", -1)}
+        self.replace[id(arg)] = {"op": "column", "name": name, "args": [ref], "at": arg.get("at", -1)}
+        item = self.ctx.type_of(inner) if inner.type == "calculate" else FIELD_VALUE_TYPES[inner.type]
+        sub_id = sub.id
+        if up == 0:
+            fsub: Callable[[Env], Any] = lambda e: e.v.get(sub_id, "")
+        else:
+            k = up - 1
+            fsub = lambda e: e.up[k].get(sub_id, "")
+
+        def f(e: Env) -> list[Any]:
+            r = fsub(e)
+            return [x.get(name, "") for x in r if isinstance(x, dict)] if isinstance(r, list) else []
+
+        return Compiled(f, "column", field=inner, lit=item)
+
+    def _items(self, cs: list[Compiled]) -> list[tuple[Callable[[Env], Any], bool]]:
+        """Each argument's closure, and whether it is a column (a list of values to spread)."""
+        return [(c.fn, c.type == "column") for c in cs]
+
+    def _no_rows(self, node: Node, c: Compiled, fn_name: str) -> bool:
+        if c.type != "rows":
+            return True
+        name = c.field.id if c.field is not None else "subform"
+        sub = c.field.subform if c.field is not None else None
+        inner = next(iter(sub.fields), "field") if sub is not None and sub.fields else "field"
+        self.error(
+            node,
+            "expr.type-mismatch",
+            f"{fn_name}() needs a value, but '{name}' is a subform (its rows have no text)",
+            f"use count(${{{name}}}) for the number of rows, or join(', ', ${{{inner}}}) for the values of one "
+            "of its fields",
+        )
+        return False
+
+    def _pure(self, node: Node, fn_name: str, cs: list[Compiled]) -> Compiled:
+        impl, t, numeric = _PURE[fn_name]
+        for c in cs:
+            if not self._no_rows(node, c, fn_name):
+                return Compiled(lambda e: "", t)
+            if numeric:
+                self._numeric(node, c, fn_name + "()")
+        if fn_name in ("format-date", "format-date-time"):
+            self._dateish(node, cs[0], fn_name)
+        fns = [c.fn for c in cs]
+        if len(fns) == 1:
+            f0 = fns[0]
+            return Compiled(lambda e: impl(f0(e)), t)
+        if len(fns) == 2:
+            f0, f1 = fns
+            return Compiled(lambda e: impl(f0(e), f1(e)), t)
+        return Compiled(lambda e: impl(*(fn(e) for fn in fns)), t)
 
     def _aggregate(self, node: Node, fn_name: str, args: list[Node], scope: FieldScope) -> Compiled:
         sub = self.visit(args[0], scope)
@@ -93,25 +225,28 @@ class FunctionsChecker(CheckerBase):
         def parents(e: Env) -> tuple[dict[str, Any], ...]:
             return (e.v, *e.up) if up == 0 else e.up[up - 1 :]
 
-        def rows(e: Env) -> list[dict[str, Any]]:
+        def rows(e: Env) -> list[tuple[int, dict[str, Any]]]:
+            """(position, row) of each row: the 1-based index position(..) gives inside it."""
             r = fsub(e)
-            return [x for x in r if isinstance(x, dict)] if isinstance(r, list) else []
+            return [(i, x) for i, x in enumerate(r, 1) if isinstance(x, dict)] if isinstance(r, list) else []
 
         if fn_name == "sum":
 
             def f_sum(e: Env) -> Any:
                 total: Any = 0
                 ps = parents(e)
-                for row in rows(e):
-                    n = V.as_number(fi(Env(row, ps, e.today)))
+                for i, row in rows(e):
+                    n = V.as_number(fi(Env(row, ps, e.today, pos=i)))
                     if n is not None:
                         total += n
                 return V.tidy(total)
 
             return Compiled(f_sum, "number")
         if fn_name == "any":
-            return Compiled(lambda e: any(V.truth(fi(Env(row, parents(e), e.today))) for row in rows(e)), "bool")
-        return Compiled(lambda e: all(V.truth(fi(Env(row, parents(e), e.today))) for row in rows(e)), "bool")
+            return Compiled(
+                lambda e: any(V.truth(fi(Env(row, parents(e), e.today, pos=i))) for i, row in rows(e)), "bool"
+            )
+        return Compiled(lambda e: all(V.truth(fi(Env(row, parents(e), e.today, pos=i))) for i, row in rows(e)), "bool")
 
     def _need_multi(self, node: Node, c: Compiled, fn_name: str) -> bool:
         if c.type == "list":
@@ -129,7 +264,9 @@ class FunctionsChecker(CheckerBase):
 
     def f_selected(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
         m, v = cs
-        if self._need_multi(node, m, "selected"):
+        if m.field is not None and m.field.type in ("select_one", "yes_no"):
+            self._check_choice(node, m, v)  # as in ODK: true when the answer is that value
+        elif self._need_multi(node, m, "selected"):
             self._check_choice(node, m, v)
         fm, fv = m.fn, v.fn
 
@@ -170,25 +307,39 @@ class FunctionsChecker(CheckerBase):
         return Compiled(f, unify(cs))
 
     def f_concat(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        if not all(self._no_rows(node, c, "concat") for c in cs):
+            return Compiled(lambda e: "", "text")
         fns = [c.fn for c in cs]
         return Compiled(lambda e: "".join(V.text_of(fn(e)) for fn in fns), "text")
 
     def f_join(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        if not all(self._no_rows(node, c, "join") for c in cs):
+            return Compiled(lambda e: "", "text")
+        if cs[0].type == "column":
+            return self.error(args[0], "expr.type-mismatch", "join() takes the separator first, e.g. join(', ', …)")
         sep_fn = cs[0].fn
-        fns = [c.fn for c in cs[1:]]
+        items = self._items(cs[1:])
 
         def f(e: Env) -> str:
             sep = V.text_of(sep_fn(e))
-            return sep.join(t for fn in fns if (t := V.text_of(fn(e))) != "")
+            texts: list[str] = []
+            for fn, column in items:
+                for v in fn(e) if column else (fn(e),):
+                    if (t := V.text_of(v)) != "":
+                        texts.append(t)
+            return sep.join(texts)
 
         return Compiled(f, "text")
 
     def f_string_length(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        self._no_rows(node, cs[0], "string-length")
         fa = cs[0].fn
         return Compiled(lambda e: len(V.text_of(fa(e))), "number")
 
     def f_regex(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
         s, p = cs
+        if not self._no_rows(node, s, "regex"):
+            return Compiled(lambda e: False, "bool")
         if not (p.is_lit and isinstance(p.lit, str)):
             return self.error(
                 args[1],
@@ -235,6 +386,11 @@ class FunctionsChecker(CheckerBase):
 
     def f_date(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
         a = cs[0]
+        if a.is_lit and V.is_number(a.lit):  # a number of days since 1970-01-01, as in ODK
+            day = V.date_of(a.lit)
+            if day == "":
+                return self.error(args[0], "expr.bad-date", f"{a.lit} days from 1970-01-01 is not a date")
+            return Compiled(lambda e: day, "date", lit=day, is_lit=True)
         if a.is_lit:
             if (
                 not isinstance(a.lit, str)
@@ -247,10 +403,108 @@ class FunctionsChecker(CheckerBase):
                     f"{a.lit!r} is not a calendar date",
                     "write date('YYYY-MM-DD'), e.g. date('2024-02-29')",
                 )
-            value = a.lit
+            value = V.date_of(a.lit)
             return Compiled(lambda e: value, "date", lit=value, is_lit=True)
+        if a.type not in ("number", "date", "datetime", "text", "any"):
+            self.error(node, "expr.type-mismatch", f"date() needs a text or a number of days, not {TYPE_WORDS[a.type]}")
         fa = a.fn
-        return Compiled(lambda e: d.isoformat() if (d := V.parse_date(fa(e))) else "", "date")
+        return Compiled(lambda e: V.date_of(fa(e)), "date")
+
+    def f_date_time(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        a = cs[0]
+        if a.type not in ("number", "date", "datetime", "any") and not (
+            a.is_lit and isinstance(a.lit, str) and (V.as_number(a.lit) is not None or V.parse_date(a.lit))
+        ):
+            self.error(
+                node,
+                "expr.type-mismatch",
+                f"date-time() needs a number of days since 1970-01-01, not {TYPE_WORDS[a.type]}",
+                "e.g. date-time(decimal-date-time(${seen_at}) + 0.5)",
+            )
+        fa = a.fn
+        return Compiled(lambda e: V.date_time(fa(e)), "datetime")
+
+    def f_decimal_date_time(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        self._dateish(node, cs[0], "decimal-date-time")
+        fa = cs[0].fn
+        return Compiled(lambda e: V.decimal_date_time(fa(e)), "number")
+
+    def f_now(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        return Compiled(lambda e: V.now_at(e.today), "datetime")
+
+    def f_uuid(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        return Compiled(lambda e: str(uuid.uuid4()), "text")
+
+    def f_random(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        return Compiled(lambda e: random.random(), "number")
+
+    def f_once(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        """once(expr): the field's current answer when it has one (a calculation keeps its first
+        value), else expr."""
+        fa = cs[0].fn
+
+        def f(e: Env) -> Any:
+            own = e.own
+            return fa(e) if own == "" or own is None or own == [] else own
+
+        return Compiled(f, cs[0].type)
+
+    def _position(self, node: Node, args: list[Node], scope: FieldScope) -> Compiled:
+        """position(..): the 1-based index of the current subform row."""
+        owner = scope.owner
+        if args[0]["op"] != "parent":
+            return self.error(node, "expr.type-mismatch", "position() is written position(..), for the current row")
+        if owner is None:
+            return self.error(
+                node, "expr.scope", "position(..) is the number of the current row: it can only be used in a subform"
+            )
+        sub_id = owner.id
+
+        def f(e: Env) -> Any:
+            if e.pos:
+                return e.pos
+            rows = e.up[0].get(sub_id) if e.up else None  # the row among its parent's rows
+            if isinstance(rows, list):
+                for i, row in enumerate(rows, 1):
+                    if row is e.v:
+                        return i
+            return ""
+
+        self.replace[id(node)] = {**node, "subform": sub_id}
+        return Compiled(f, "number")
+
+    def f_choice_name(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        """jr:choice-name(value, '${field}'): the label of the field's option `value` (in the
+        module's default language)."""
+        ref = cs[1]
+        if not (ref.is_lit and isinstance(ref.lit, str)):
+            return self.error(
+                args[1],
+                "expr.type-mismatch",
+                "the second argument of choice-name() names the field in quotes",
+                "e.g. jr:choice-name(${district}, '${district}')",
+            )
+        name = ref.lit.strip()
+        if name.startswith("${") and name.endswith("}"):
+            name = name[2:-1]
+        name = name.replace("../", "")
+        f = self.ctx.all_fields.get(name)
+        if f is None:
+            return self.error(
+                args[1], "expr.unknown-field", f"there is no field '{name}'", did_you_mean(name, self.ctx.all_fields)
+            )
+        if not f.choices:
+            return self.error(
+                args[1],
+                "expr.not-multi",
+                f"choice-name() gives the label of an option, but '{f.id}' has no choices",
+                "name a select_one, select_multiple or yes_no field",
+            )
+        self._no_rows(node, cs[0], "choice-name")
+        labels = {c.value: c.label for c in f.choices}
+        self.replace[id(node)] = {**node, "labels": labels}
+        fa = cs[0].fn
+        return Compiled(lambda e: V.choice_label(fa(e), labels), "text")
 
     def f_setting(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
         """setting('name'): a value of the module's `settings`, fixed when the module loads (the
@@ -336,11 +590,79 @@ class FunctionsChecker(CheckerBase):
 
     def _minmax(self, node: Node, cs: list[Compiled], pick: Callable[[list[Any]], Any], name: str) -> Compiled:
         for c in cs:
-            self._numeric(node, c, name)
-        fns = [c.fn for c in cs]
+            self._numeric(node, self._item(c), name)
+        items = self._items(cs)
 
         def f(e: Env) -> Any:
-            nums = [n for fn in fns if (n := V.as_number(fn(e))) is not None]
+            nums = [
+                n for fn, column in items for v in (fn(e) if column else (fn(e),)) if (n := V.as_number(v)) is not None
+            ]
             return pick(nums) if nums else ""
 
         return Compiled(f, "number")
+
+    def _item(self, c: Compiled) -> Compiled:
+        """A column stands for one of its values when its arguments are type-checked."""
+        return Compiled(c.fn, c.lit, field=c.field) if c.type == "column" else c
+
+    def f_sum(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        c = cs[0]
+        if c.type != "column":
+            return self.error(
+                node,
+                "expr.not-subform",
+                "sum() with one argument adds up a field of a subform's rows, e.g. sum(${member_income})",
+                "or give the subform and an expression: sum(${household}, ${member_income})",
+            )
+        self._numeric(node, self._item(c), "sum")
+        fc = c.fn
+
+        def f(e: Env) -> Any:
+            total: Any = 0
+            for v in fc(e):
+                n = V.as_number(v)
+                if n is not None:
+                    total += n
+            return V.tidy(total)
+
+        return Compiled(f, "number")
+
+    def f_count_non_empty(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        c = cs[0]
+        if c.type != "column":
+            return self.error(
+                node,
+                "expr.not-subform",
+                "count-non-empty() counts the answered values of a field of a subform's rows",
+                "e.g. count-non-empty(${member_phone})",
+            )
+        fc = c.fn
+        return Compiled(lambda e: sum(1 for v in fc(e) if v != "" and v != []), "number")
+
+    def f_true(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        return Compiled(lambda e: True, "bool", lit=True, is_lit=True)
+
+    def f_false(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        return Compiled(lambda e: False, "bool", lit=False, is_lit=True)
+
+    def f_number(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        self._no_rows(node, cs[0], "number")
+        if cs[0].type == "list":
+            self.error(node, "expr.type-mismatch", "number() of a multiple choice", "use count-selected()")
+        fa = cs[0].fn
+        return Compiled(lambda e: V.number(fa(e)), "number")
+
+    def f_string(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        self._no_rows(node, cs[0], "string")
+        fa = cs[0].fn
+        return Compiled(lambda e: V.text_of(fa(e)), "text")
+
+    def f_boolean(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        fa = cs[0].fn
+        return Compiled(lambda e: V.truth(fa(e)), "bool")
+
+    def f_selected_at(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        self._need_multi(node, cs[0], "selected-at")
+        self._numeric(node, cs[1], "selected-at()")
+        fa, fb = cs[0].fn, cs[1].fn
+        return Compiled(lambda e: V.selected_at(fa(e), fb(e)), "text")

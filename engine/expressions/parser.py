@@ -29,6 +29,7 @@ GRAMMAR = r"""
      | STRING -> string
      | REF -> ref
      | DOT -> dot
+     | PARENT -> parent
      | "true" -> true
      | "false" -> false
      | FUNC "(" [or_expr ("," or_expr)*] ")" -> call
@@ -39,11 +40,12 @@ CMP: "!=" | "<=" | ">=" | "=" | "<" | ">"
 ADDOP: "+" | "-"
 MINUS: "-"
 MULOP: "*" | "div" | "mod"
-NUMBER: /[0-9]+(\.[0-9]+)?|\.[0-9]+/
+NUMBER: /[0-9]+(\.[0-9]*)?|\.[0-9]+/
 STRING: /'[^']*'|"[^"]*"/
 REF: /\$\{(\.\.\/)*[A-Za-z_][A-Za-z0-9_]*\}/
+PARENT: ".."
 DOT: /\.(?![0-9])/
-FUNC.2: /[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*(?=\s*\()/
+FUNC.2: /(jr:)?[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*(?=\s*\()/
 NAME: /[A-Za-z_][A-Za-z0-9_]*/
 %import common.WS
 %ignore WS
@@ -76,6 +78,9 @@ class _ToAst(Transformer[Token, Node]):
     def dot(self, tok: Token) -> Node:
         return {"op": "dot", "at": tok.start_pos}
 
+    def parent(self, tok: Token) -> Node:
+        return {"op": "parent", "at": tok.start_pos}
+
     def true(self) -> Node:
         return {"op": "lit", "value": True, "at": -1}
 
@@ -107,7 +112,7 @@ class _ToAst(Transformer[Token, Node]):
         return {"op": "arith", "arith": str(op), "args": [left, right], "at": op.start_pos}
 
     def call(self, name: Token, *args: Node | None) -> Node:
-        fn = str(name)
+        fn = str(name).removeprefix("jr:")  # ODK's jr:choice-name(): the prefix means nothing here
         params = [a for a in args if a is not None]
         if fn == "not":
             return {"op": "not", "args": params, "at": name.start_pos}
@@ -128,6 +133,7 @@ _EXPECT_WORDS = {
     "STRING": "a quoted text",
     "REF": "a field reference like ${field}",
     "DOT": "'.'",
+    "PARENT": "'..'",
     "FUNC": "a function",
     "NAME": "a name",
     "LPAR": "'('",

@@ -116,7 +116,10 @@ def _compute(
         return
     ev.relevant.add(path)
     if f.calculate is not None:
+        own = raw.get(f.id, "")  # the stored answer, which once() keeps
+        env.own = "" if is_empty(own) or isinstance(own, dict) else own
         result = f.calculate(env)
+        env.own = ""
         values[f.id] = tidy(result) if isinstance(result, float) else result
     elif f.subform is not None:
         rows_raw, problem = normalize(f, raw.get(f.id))
@@ -127,7 +130,7 @@ def _compute(
         parents = (env.v, *env.up)
         for i, row_raw in enumerate(rows_raw):
             row: dict[str, Any] = {ROW_ID: row_raw[ROW_ID]} if valid_row_id(row_raw.get(ROW_ID)) else {}
-            row_env = Env(row, parents, env.today)
+            row_env = Env(row, parents, env.today, pos=i + 1)
             for inner in f.subform.order:
                 _compute(inner, row_raw, row, row_env, f"{path}[{i}].", True, ev)
             rows.append(row)
@@ -200,8 +203,9 @@ def _validate(
     today: str,
     prefix: str,
     ev: Evaluation,
+    pos: int = 0,
 ) -> None:
-    env = Env(values, parents, today)
+    env = Env(values, parents, today, pos=pos)
     for f in scope.fields.values():
         path = prefix + f.id
         if path not in ev.relevant or f.type in ("note", "calculate"):
@@ -223,7 +227,7 @@ def _validate(
                         FieldError(path, f, "constraint", _message(f, "constraint_message") or _(DEFAULT_CONSTRAINT))
                     )
             for i, row in enumerate(v):
-                _validate(f.subform, row, (values, *parents), today, f"{path}[{i}].", ev)
+                _validate(f.subform, row, (values, *parents), today, f"{path}[{i}].", ev, i + 1)
             continue
         if is_empty(v):
             if required and path not in ev.error_paths:

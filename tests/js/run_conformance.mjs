@@ -47,6 +47,25 @@ def jsonable(v):
     except (ValueError, TypeError):
         return False
 
+def compiled_ast(vec):
+    """The JSON AST the browser receives: the compiled expression's (subform columns and settings
+    resolved), as tests/conformance_support.run_vector compiles it."""
+    scope = rt.scope
+    if vec.get("row"):
+        scope = rt.scope.fields[vec["row"].partition("[")[0]].subform
+    kind, self_field, keys = "calculate", None, None
+    if "dot" in vec:
+        from engine.language.model import Field
+        kind = "constraint"
+        dot = vec["dot"]
+        ftype = "integer" if isinstance(dot, int) else "decimal" if isinstance(dot, float) else "text"
+        self_field = Field(id="self", type=ftype, label="self", pos=Position("vectors"), form_id="v", scope=scope)
+    if "choice" in vec:
+        kind, keys = "choice_filter", frozenset(vec["choice"])
+    ctx = ExprContext(kind, scope, rt.all_fields, lambda f: FIELD_VALUE_TYPES.get(f.type, "any"), self_field, keys)
+    expr = compile_expression(vec["expr"], Position("vectors"), ctx, Report())
+    return expr.to_json() if expr is not None else to_json(parse(vec["expr"]))
+
 out = {"vectors": [], "errors": 0}
 for vec in data["vectors"]:
     if "error" in vec:
@@ -54,16 +73,17 @@ for vec in data["vectors"]:
         continue
     today = vec.get("today", default_today)
     ev = evaluate(rt, vec.get("answers") or {}, today)
-    values, parents = ev.values, []
+    values, parents, pos = ev.values, [], 0
     row = vec.get("row")
     if row:
         name, _, index = row.partition("[")
         values, parents = (ev.values.get(name) or [])[int(index.rstrip("]"))], [ev.values]
+        pos = int(index.rstrip("]")) + 1  # position(..): JSON loses the identity of the row among its parent's
     kind, py = run_vector(rt, vec, default_today)
     out["vectors"].append({
         "name": vec["name"], "expr": vec["expr"], "expect": vec["expect"],
-        "ast": to_json(parse(vec["expr"])),
-        "env": {"v": values, "up": parents, "today": today, "dot": vec.get("dot", ""), "choice": vec.get("choice")},
+        "ast": compiled_ast(vec),
+        "env": {"v": values, "up": parents, "today": today, "dot": vec.get("dot", ""), "choice": vec.get("choice"), "pos": pos},
         "python": py if kind == "value" and jsonable(py) else None,
     })
 

@@ -1239,16 +1239,16 @@ EXPR_CASES = [
     ("expr.scope", "${../age} < 18", 0),
     ("expr.dot-outside-constraint", ". < 18", 0),
     ("expr.bare-name", "${consent_services} = yes", 22),  # yes
-    ("expr.unknown-function", "contains(${needs}, 'health')", 0),
+    ("expr.unknown-function", "pulldata('households', ${needs})", 0),
     ("expr.unknown-setting", "${age} > setting('no_contact_days')", 17),  # the name
     ("expr.arity", "selected(${needs})", 0),
     ("expr.arity", "${age} > 0 and not(${age} < 18, ${age} > 60)", 15),  # not(
     ("expr.unknown-choice", "selected(${needs}, 'shelter')", 0),
     ("expr.unknown-choice", "${consent_services} = 'Yes'", 20),  # the '='
-    ("expr.not-multi", "selected(${consent_services}, 'yes')", 0),
+    ("expr.not-multi", "selected(${age}, 'yes')", 0),
     ("expr.not-subform", "count(${needs}) > 0", 0),
     ("expr.type-mismatch", "${date_of_birth} > 2008", 17),  # the '>'
-    ("expr.type-mismatch", "${date_of_birth} + 1 > 0", 17),  # the '+'
+    ("expr.type-mismatch", "${date_of_birth} * 2 > 0", 17),  # the '*'
     ("expr.bad-regex", "regex(${age}, '[0-9')", 14),  # the pattern
     ("expr.bad-regex", "regex(${age}, '^(?=1)1$')", 14),  # a look-ahead: no linear-time engine runs it
     ("expr.slow-regex", "regex(${age}, '^(1+)+$')", 14),

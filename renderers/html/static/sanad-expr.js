@@ -246,8 +246,15 @@
     if (a === '' || b === '' || a === null || b === null || a === undefined || b === undefined) return null;
     var ta = typeof a;
     var tb = typeof b;
-    if (ta === 'boolean' || tb === 'boolean' || isArray(a) || isArray(b)) return null;
+    if (isArray(a) || isArray(b)) return null;
     var x, y;
+    if (ta === 'boolean' || tb === 'boolean') {
+      // a boolean orders as a number (true 1, false 0), as in XPath
+      x = ta === 'boolean' ? +a : asNumber(a);
+      y = tb === 'boolean' ? +b : asNumber(b);
+      if (x === null || y === null) return null;
+      return x > y ? 1 : x < y ? -1 : 0;
+    }
     if (ta === 'number' || tb === 'number') {
       x = asNumber(a);
       y = asNumber(b);
@@ -269,7 +276,7 @@
   function arith(op, a, b) {
     var x = asNumber(a);
     var y = asNumber(b);
-    if (x === null || y === null) return '';
+    if (x === null || y === null) return op === '+' || op === '-' ? dateArith(op, a, b) : '';
     switch (op) {
       case '+':
         return tidy(x + y);
@@ -363,9 +370,111 @@
     return dayNumber(d2) - dayNumber(d1);
   }
 
+  /** Days since 1970-01-01 of a date (a date-time counts by its date), or null. */
+  function dayNumberOf(v) {
+    var d = parseDate(v);
+    return d === null ? null : dayNumber(d);
+  }
+
+  // H. Hinnant's civil_from_days: the date `n` days after 1970-01-01 ('' before year 1 or after 9999)
+  function dateOfDay(v) {
+    var x = asNumber(v);
+    if (x === null) return '';
+    var z = Math.floor(x);
+    if (z < -719162 || z > 2932896) return '';
+    z += 719468;
+    var era = Math.floor(z / 146097);
+    var doe = z - era * 146097;
+    var yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+    var doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+    var mp = Math.floor((5 * doy + 2) / 153);
+    var d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+    var m = mp < 10 ? mp + 3 : mp - 9;
+    var y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+    return ('000' + y).slice(-4) + '-' + (m < 10 ? '0' : '') + m + '-' + (d < 10 ? '0' : '') + d;
+  }
+
+  /** A date plus or minus days is a date; a date minus a date is a number of days. */
+  function dateArith(op, a, b) {
+    var da = dayNumberOf(a);
+    var db = dayNumberOf(b);
+    var x = asNumber(a);
+    var y = asNumber(b);
+    if (da !== null && db !== null) return op === '-' ? da - db : '';
+    if (da !== null && y !== null) return dateOfDay(op === '+' ? da + y : da - y);
+    if (db !== null && x !== null && op === '+') return dateOfDay(x + db);
+    return '';
+  }
+
+  /** date(): a number is a day count since 1970-01-01; a text is read as a date (values.date_of). */
   function dateOf(v) {
+    if (isNumber(v)) return dateOfDay(v);
     var d = parseDate(v);
     return d === null ? '' : v.slice(0, 10);
+  }
+
+  var DATETIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?)?/;
+
+  /** decimal-date-time(): days since 1970-01-01T00:00:00 with the time of day as a fraction. */
+  function decimalDateTime(v) {
+    var d = dayNumberOf(v);
+    if (d === null) return '';
+    var m = DATETIME.exec(v);
+    var hh = m && m[1] ? +m[1] : 0;
+    var mm = m && m[2] ? +m[2] : 0;
+    var ss = m && m[3] ? +m[3] : 0;
+    if (hh > 23 || mm > 59 || ss > 59) return '';
+    return tidy(d + (hh * 3600 + mm * 60 + ss) / 86400);
+  }
+
+  /** date-time(): the date-time n days after 1970-01-01T00:00:00, to the nearest second (values.date_time). */
+  function dateTime(v) {
+    var n = asNumber(v);
+    if (n === null) {
+      if (parseDate(v) === null) return '';
+      n = decimalDateTime(v);
+      if (n === '') return '';
+    }
+    var seconds = Math.floor(n * 86400 + 0.5);
+    if (!isFinite(seconds)) return '';
+    var days = Math.floor(seconds / 86400);
+    var rest = seconds - days * 86400;
+    var day = dateOfDay(days);
+    if (day === '') return '';
+    return day + 'T' + pad2(Math.floor(rest / 3600)) + ':' + pad2(Math.floor(rest / 60) % 60) + ':' + pad2(rest % 60);
+  }
+
+  /** now(): the current local date-time when `today` is the browser's date (or unknown), else the
+   * midnight that starts `today` (values.now_at). */
+  function nowAt(today) {
+    var t = new Date();
+    var day = ('000' + t.getFullYear()).slice(-4) + '-' + pad2(t.getMonth() + 1) + '-' + pad2(t.getDate());
+    if (!today || today === day) {
+      return day + 'T' + pad2(t.getHours()) + ':' + pad2(t.getMinutes()) + ':' + pad2(t.getSeconds());
+    }
+    return parseDate(today) === null ? '' : today.slice(0, 10) + 'T00:00:00';
+  }
+
+  /** uuid(): a random (version 4) UUID. */
+  function uuid4() {
+    var c = typeof crypto !== 'undefined' ? crypto : null;
+    if (c && typeof c.randomUUID === 'function') return c.randomUUID();
+    var b = new Array(16);
+    for (var i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
+    if (c && typeof c.getRandomValues === 'function') b = Array.from(c.getRandomValues(new Uint8Array(16)));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = b.map(function (x) {
+      return (x < 16 ? '0' : '') + x.toString(16);
+    }).join('');
+    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+  }
+
+  /** jr:choice-name(): the label of the option whose value is v ('' when there is none). */
+  function choiceLabel(v, labels) {
+    if (isArray(v) || typeof v === 'boolean' || v === '' || v === null || v === undefined) return '';
+    var t = textOf(v);
+    return labels && hasOwn.call(labels, t) ? labels[t] : '';
   }
 
   // Numbers ----------------------------------------------------------------------------------
@@ -436,6 +545,140 @@
       }
     }
     return n;
+  }
+
+  // Functions of numbers and texts (engine/expressions/values.py) -----------------------------
+
+  function number(v) {
+    if (v === true) return 1;
+    if (v === false) return 0;
+    var n = asNumber(v);
+    if (n !== null) return n;
+    var d = dayNumberOf(v);
+    return d === null ? '' : d;
+  }
+  function numFn(f) {
+    return function (v) {
+      var n = asNumber(v);
+      return n === null ? '' : f(n);
+    };
+  }
+  var floor = numFn(function (n) {
+    return Math.floor(n) + 0;
+  });
+  var absolute = numFn(function (n) {
+    return tidy(Math.abs(n));
+  });
+  var sqrt = numFn(function (n) {
+    return n < 0 ? '' : tidy(Math.sqrt(n));
+  });
+  var log = numFn(function (n) {
+    return n <= 0 ? '' : tidy(Math.log(n));
+  });
+  function power(a, b) {
+    var x = asNumber(a);
+    var y = asNumber(b);
+    if (x === null || y === null) return '';
+    if (x === 0 && y < 0) return '';
+    return tidy(Math.pow(x, y));
+  }
+  function booleanFromString(v) {
+    var t = textOf(v);
+    return t === 'true' || t === '1';
+  }
+  function index(v) {
+    var n = asNumber(v);
+    return n === null ? null : Math.floor(n);
+  }
+  /** substr(s, start, end) on code points, clamped to the text (values.substr). */
+  function substr(s, start, end) {
+    var t = Array.from(textOf(s));
+    var i = index(start);
+    var j = end === undefined ? t.length : index(end);
+    if (i === null || j === null) return '';
+    i = Math.max(0, Math.min(i, t.length));
+    j = Math.max(0, Math.min(j, t.length));
+    return i < j ? t.slice(i, j).join('') : '';
+  }
+  function substringBefore(s, t) {
+    var a = textOf(s);
+    var k = a.indexOf(textOf(t));
+    return k < 0 ? '' : a.slice(0, k);
+  }
+  function substringAfter(s, t) {
+    var a = textOf(s);
+    var b = textOf(t);
+    var k = a.indexOf(b);
+    return k < 0 ? '' : a.slice(k + b.length);
+  }
+  function translate(s, src, dst) {
+    var f = Array.from(textOf(src));
+    var t = Array.from(textOf(dst));
+    var table = new Map();
+    for (var k = 0; k < f.length; k++) if (!table.has(f[k])) table.set(f[k], k < t.length ? t[k] : '');
+    var out = '';
+    for (var ch of textOf(s)) out += table.has(ch) ? table.get(ch) : ch;
+    return out;
+  }
+  function normalizeSpace(s) {
+    return textOf(s)
+      .replace(/[ \t\r\n]+/g, ' ')
+      .replace(/^ +| +$/g, '');
+  }
+  function selectedAt(sel, n) {
+    var items = isArray(sel) ? sel.map(pyStr) : typeof sel === 'string' ? sel.split(SPLIT_WS).filter(Boolean) : [];
+    var k = asNumber(n);
+    if (k === null || k !== Math.floor(k) || k < 0 || k >= items.length) return '';
+    return items[k];
+  }
+  var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  var DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+  var TIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?/;
+  function pad2(n) {
+    return (n < 10 ? '0' : '') + n;
+  }
+  /** format-date(v, fmt) as values.format_date. */
+  function formatDate(v, fmt) {
+    var ymd = parseDate(v);
+    if (ymd === null) return '';
+    var y = Math.floor(ymd / 10000);
+    var mo = Math.floor(ymd / 100) % 100;
+    var d = ymd % 100;
+    var m = TIME.exec(v);
+    var hh = m ? +m[1] : 0;
+    var mm = m ? +m[2] : 0;
+    var ss = m && m[3] ? +m[3] : 0;
+    var frac = ((m && m[4]) || '') + '000';
+    var f = Array.from(textOf(fmt));
+    var out = '';
+    for (var i = 0; i < f.length; ) {
+      var ch = f[i];
+      if (ch !== '%' || i + 1 >= f.length) {
+        out += ch;
+        i++;
+        continue;
+      }
+      var c = f[i + 1];
+      i += 2;
+      switch (c) {
+        case 'Y': out += ('000' + y).slice(-4); break;
+        case 'y': out += pad2(y % 100); break;
+        case 'm': out += pad2(mo); break;
+        case 'n': out += mo; break;
+        case 'b': out += MONTHS[mo - 1]; break;
+        case 'd': out += pad2(d); break;
+        case 'e': out += d; break;
+        case 'a': out += DAYS[(dayNumber(ymd) % 7 + 10) % 7]; break;
+        case 'H': out += pad2(hh); break;
+        case 'h': out += hh; break;
+        case 'M': out += pad2(mm); break;
+        case 'S': out += pad2(ss); break;
+        case '3': out += frac.slice(0, 3); break;
+        case '%': out += '%'; break;
+        default: out += '%' + c;
+      }
+    }
+    return out;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -758,7 +1001,7 @@
     selected: [2, 2],
     'count-selected': [1, 1],
     count: [1, 1],
-    sum: [2, 2],
+    sum: [1, 2],
     any: [2, 2],
     all: [2, 2],
     if: [3, 3],
@@ -777,6 +1020,63 @@
     min: [1, null],
     max: [1, null],
     not: [1, 1],
+    true: [0, 0],
+    false: [0, 0],
+    floor: [1, 1],
+    abs: [1, 1],
+    pow: [2, 2],
+    sqrt: [1, 1],
+    log: [1, 1],
+    number: [1, 1],
+    string: [1, 1],
+    boolean: [1, 1],
+    'boolean-from-string': [1, 1],
+    substr: [2, 3],
+    'substring-before': [2, 2],
+    'substring-after': [2, 2],
+    contains: [2, 2],
+    'starts-with': [2, 2],
+    'ends-with': [2, 2],
+    translate: [3, 3],
+    'normalize-space': [1, 1],
+    'count-non-empty': [1, 1],
+    'selected-at': [2, 2],
+    'format-date': [2, 2],
+    'format-date-time': [2, 2],
+    'date-time': [1, 1],
+    'decimal-date-time': [1, 1],
+    now: [0, 0],
+    uuid: [0, 0],
+    random: [0, 0],
+    once: [1, 1],
+    position: [1, 1],
+    'choice-name': [2, 2],
+  };
+
+  // the argument-wise pure functions: name -> [implementation, gives a boolean]
+  var PURE = {
+    floor: [floor, false],
+    abs: [absolute, false],
+    pow: [power, false],
+    sqrt: [sqrt, false],
+    log: [log, false],
+    number: [number, false],
+    string: [textOf, false],
+    boolean: [truth, true],
+    'boolean-from-string': [booleanFromString, true],
+    substr: [substr, false],
+    'substring-before': [substringBefore, false],
+    'substring-after': [substringAfter, false],
+    contains: [function (s, t) { return textOf(s).indexOf(textOf(t)) >= 0; }, true],
+    'starts-with': [function (s, t) { return textOf(s).startsWith(textOf(t)); }, true],
+    'ends-with': [function (s, t) { return textOf(s).endsWith(textOf(t)); }, true],
+    translate: [translate, false],
+    'normalize-space': [normalizeSpace, false],
+    'selected-at': [selectedAt, false],
+    'format-date': [formatDate, false],
+    'format-date-time': [formatDate, false],
+    'date-time': [dateTime, false],
+    'decimal-date-time': [decimalDateTime, false],
   };
 
   function CompileError(message) {
@@ -925,7 +1225,15 @@
     var cond = inner.bool;
     function rowEnv(e) {
       var ups = e.up || [];
-      return { v: null, up: up === 0 ? [e.v].concat(ups) : ups.slice(up - 1), today: e.today, dot: '', choice: null };
+      return {
+        v: null,
+        up: up === 0 ? [e.v].concat(ups) : ups.slice(up - 1),
+        today: e.today,
+        dot: '',
+        choice: null,
+        pos: 0,
+        own: '',
+      };
     }
     if (fn === 'sum') {
       return C(function (e) {
@@ -937,6 +1245,7 @@
           var row = r[i];
           if (!isRow(row)) continue;
           env.v = row;
+          env.pos = i + 1;
           var x = fi(env);
           if (typeof x !== 'number') x = asNumber(x);
           if (x !== null) total += x;
@@ -953,6 +1262,7 @@
         var row = r[i];
         if (!isRow(row)) continue;
         env.v = row;
+        env.pos = i + 1;
         var x = fi(env);
         if ((cond ? x : truth(x)) === isAny) return isAny;
       }
@@ -968,8 +1278,34 @@
     if (args.length < arity[0] || (arity[1] !== null && args.length > arity[1])) {
       throw CompileError(fn + '() cannot take ' + args.length + ' arguments');
     }
-    if (fn === 'count' || fn === 'sum' || fn === 'any' || fn === 'all') return compileAggregate(fn, args, compileNode);
+    if (fn === 'count' || fn === 'any' || fn === 'all' || (fn === 'sum' && args.length === 2)) {
+      return compileAggregate(fn, args, compileNode);
+    }
+    if (fn === 'position') {
+      // position(..): the 1-based index of the current row: env.pos, else the row found among its
+      // parent's rows of the subform `node.subform`
+      var subName = node.subform;
+      return C(function (e) {
+        if (typeof e.pos === 'number' && e.pos > 0) return e.pos;
+        var rows = e.up && e.up.length && e.up[0] ? e.up[0][subName] : null;
+        if (isArray(rows)) for (var i = 0; i < rows.length; i++) if (rows[i] === e.v) return i + 1;
+        return '';
+      });
+    }
     var cs = args.map(compileNode);
+    if (hasOwn.call(PURE, fn)) {
+      var impl = PURE[fn][0];
+      var pf = cs.map(function (c) {
+        return c.f;
+      });
+      if (pf.length === 1) return C(function (e) { return impl(pf[0](e)); }, PURE[fn][1]);
+      if (pf.length === 2) return C(function (e) { return impl(pf[0](e), pf[1](e)); }, PURE[fn][1]);
+      return C(function (e) { return impl(pf[0](e), pf[1](e), pf[2](e)); }, PURE[fn][1]);
+    }
+    // a column of a subform (`sum(${member_income})`): its values are spread
+    var spread = args.map(function (a) {
+      return a.op === 'column';
+    });
     var fs = cs.map(function (c) {
       return c.f;
     });
@@ -1024,19 +1360,49 @@
         });
       case 'join':
         var parts = fs.slice(1);
+        var spreadParts = spread.slice(1);
         return C(function (e) {
           var sep = textOf(fa(e));
           var s = '';
           var any = false;
           for (var i = 0; i < parts.length; i++) {
-            var t = textOf(parts[i](e));
-            if (t !== '') {
-              s += any ? sep + t : t;
-              any = true;
+            var vs = spreadParts[i] ? parts[i](e) : [parts[i](e)];
+            for (var j = 0; j < vs.length; j++) {
+              var t = textOf(vs[j]);
+              if (t !== '') {
+                s += any ? sep + t : t;
+                any = true;
+              }
             }
           }
           return s;
         });
+      case 'sum':
+        return C(function (e) {
+          var vs = fa(e);
+          var total = 0;
+          for (var i = 0; i < vs.length; i++) {
+            var x = asNumber(vs[i]);
+            if (x !== null) total += x;
+          }
+          return tidy(total);
+        });
+      case 'count-non-empty':
+        return C(function (e) {
+          var vs = fa(e);
+          var k = 0;
+          for (var i = 0; i < vs.length; i++) if (vs[i] !== '' && !(isArray(vs[i]) && vs[i].length === 0)) k++;
+          return k;
+        });
+      case 'true':
+      case 'false':
+        var bv = fn === 'true';
+        var cb = C(function () {
+          return bv;
+        }, true);
+        cb.lit = true;
+        cb.value = bv;
+        return cb;
       case 'string-length':
         return C(function (e) {
           return stringLength(textOf(fa(e)));
@@ -1057,7 +1423,7 @@
         });
       case 'date':
         if (cs[0].lit) {
-          var d = cs[0].value;
+          var d = dateOf(cs[0].value);
           var c = C(function () {
             return d;
           });
@@ -1067,6 +1433,29 @@
         }
         return C(function (e) {
           return dateOf(fa(e));
+        });
+      case 'now':
+        return C(function (e) {
+          return nowAt(e.today);
+        });
+      case 'uuid':
+        return C(function () {
+          return uuid4();
+        });
+      case 'random':
+        return C(function () {
+          return Math.random();
+        });
+      case 'once':
+        // the field's current answer (env.own) when it has one, else the expression
+        return C(function (e) {
+          var own = e.own;
+          return own === '' || own === null || own === undefined || (isArray(own) && own.length === 0) ? fa(e) : own;
+        });
+      case 'choice-name':
+        var labels = node.labels || {};
+        return C(function (e) {
+          return choiceLabel(fa(e), labels);
         });
       case 'age':
         return C(function (e) {
@@ -1099,8 +1488,11 @@
         return C(function (e) {
           var best = null;
           for (var i = 0; i < fs.length; i++) {
-            var x = asNumber(fs[i](e));
-            if (x !== null && (best === null || (isMin ? x < best : x > best))) best = x;
+            var vs = spread[i] ? fs[i](e) : [fs[i](e)];
+            for (var j = 0; j < vs.length; j++) {
+              var x = asNumber(vs[j]);
+              if (x !== null && (best === null || (isMin ? x < best : x > best))) best = x;
+            }
           }
           return best === null ? '' : best;
         });
@@ -1223,6 +1615,18 @@
           default:
             throw CompileError('unknown operator ' + op);
         }
+      case 'column':
+        // the values of a subform's field, one per row (only ever an argument of sum, min, max,
+        // join and count-non-empty)
+        var readCol = reader(node.name);
+        fa = compileNode(args[0]).f;
+        return C(function (e) {
+          var r = fa(e);
+          var out = [];
+          if (!isArray(r)) return out;
+          for (var i = 0; i < r.length; i++) if (isRow(r[i])) out.push(readCol(r[i]));
+          return out;
+        });
       case 'call':
         return compileCall(node, compileNode);
       default:
@@ -1289,6 +1693,11 @@
         return;
       }
       var args = node.args || [];
+      if (node.op === 'column' && args[0] && args[0].op === 'ref') {
+        walk(args[0], ctx);
+        walk({ op: 'ref', name: node.name, up: 0 }, { rows: args[0].name, up: args[0].up | 0, outer: ctx });
+        return;
+      }
       if (node.op === 'call' && (node.fn === 'sum' || node.fn === 'any' || node.fn === 'all') && args.length === 2) {
         walk(args[0], ctx);
         if (args[0] && args[0].op === 'ref') {
@@ -1327,6 +1736,19 @@
     age: age,
     yearsBetween: yearsBetween,
     daysBetween: daysBetween,
+    dayNumberOf: dayNumberOf,
+    dateOfDay: dateOfDay,
+    dateArith: dateArith,
+    dateTime: dateTime,
+    decimalDateTime: decimalDateTime,
+    nowAt: nowAt,
+    uuid: uuid4,
+    choiceLabel: choiceLabel,
+    number: number,
+    formatDate: formatDate,
+    substr: substr,
+    translate: translate,
+    normalizeSpace: normalizeSpace,
     roundHalfAway: roundHalfAway,
     trunc: trunc,
     translateRegex: translateRegex,

@@ -105,10 +105,12 @@
 
   function setHidden(el, hidden) { if (el) el.hidden = hidden; }
 
-  function evalRow(sub, rowEl, parentValues) {
+  // pos: the row's 1-based place among the subform's rows (position(..)); prev: its values from the
+  // last evaluation (or as stored), whose calculations once() keeps
+  function evalRow(sub, rowEl, parentValues, pos, prev) {
     var idx = rowEl.getAttribute("data-row");
     var row = {};
-    var env = { v: row, up: [parentValues], today: today, dot: "", choice: null };
+    var env = { v: row, up: [parentValues], today: today, dot: "", choice: null, pos: pos, own: "" };
     sub.children.forEach(function (c) {
       var name = "f:" + sub.id + "." + idx + "." + c.id;
       var box = rowEl.querySelector('[data-name="' + CSS.escape(name) + '"]');
@@ -116,7 +118,9 @@
       setHidden(box, !rel);
       if (!rel) { row[c.id] = ""; return; }
       if (c.calculate) {
+        env.own = prev && prev[c.id] !== undefined && prev[c.id] !== null ? prev[c.id] : "";
         row[c.id] = c.calculate(env);
+        env.own = "";
         var out = box && box.querySelector("output");
         if (out) out.textContent = displayFor(c, row[c.id]);
       } else {
@@ -167,7 +171,7 @@
   }
 
   function evaluate(only) {
-    var env = { v: values, up: [], today: today, dot: "", choice: null };
+    var env = { v: values, up: [], today: today, dot: "", choice: null, pos: 0, own: "" };
     order.forEach(function (id) {
       if (only && !only.has(id)) return;
       var c = byId[id];
@@ -177,11 +181,14 @@
       setHidden(box, !rel);
       if (!rel) { values[id] = c.def.type === "subform" ? [] : ""; state[id] = { relevant: false }; return; }
       if (c.calculate) {
+        env.own = values[id] !== undefined && values[id] !== null ? values[id] : "";
         values[id] = c.calculate(env);
+        env.own = "";
         var out = box && box.querySelector("output");
         if (out) out.textContent = displayFor(c, values[id]);
       } else if (c.children) {
-        values[id] = rowsOf(c).map(function (rowEl) { return evalRow(c, rowEl, values); });
+        var before = Array.isArray(values[id]) ? values[id] : [];
+        values[id] = rowsOf(c).map(function (rowEl, i) { return evalRow(c, rowEl, values, i + 1, before[i]); });
       } else {
         values[id] = readValue(c, name);
       }
