@@ -78,11 +78,33 @@ def run_vector(rt: RecordType, vector: dict[str, Any], default_today: str) -> tu
     return "value", expr(env)
 
 
-def browser_payload() -> list[dict[str, Any]]:
-    """Each non-error vector as {name, ast, env, expect}, with the answers normalised as the Python
-    evaluator sees them, so a browser evaluator can run exactly the same cases."""
+def compiled_ast(rt: RecordType, vec: dict[str, Any]) -> Any:
+    """The JSON AST the browser receives for a vector: the compiled expression's (subform columns,
+    rows and settings resolved), as `run_vector` compiles it (tests/js/run_conformance.mjs too)."""
     from engine.expressions.parser import parse, to_json
 
+    scope = rt.scope
+    if vec.get("row"):
+        sub = rt.scope.fields[vec["row"].partition("[")[0]].subform
+        assert sub is not None
+        scope = sub
+    kind, self_field, keys = "calculate", None, None
+    if "dot" in vec:
+        kind = "constraint"
+        dot = vec["dot"]
+        ftype = "integer" if isinstance(dot, int) else "decimal" if isinstance(dot, float) else "text"
+        self_field = Field(id="self", type=ftype, label="self", pos=Position("vectors"), form_id="v", scope=scope)
+    if "choice" in vec:
+        kind, keys = "choice_filter", frozenset(vec["choice"])
+    ctx = ExprContext(kind, scope, rt.all_fields, lambda f: FIELD_VALUE_TYPES.get(f.type, "any"), self_field, keys)
+    expr = compile_expression(vec["expr"], Position("vectors"), ctx, Report())
+    return expr.to_json() if expr is not None else to_json(parse(vec["expr"]))
+
+
+def browser_payload() -> list[dict[str, Any]]:
+    """Each non-error vector as {name, ast, env, expect}, with the answers normalised as the Python
+    evaluator sees them and the AST as the browser receives it (compiled), so a browser evaluator
+    runs exactly the same cases."""
     data = load_vectors()
     rt = catalogue(data)
     out = []
@@ -93,9 +115,18 @@ def browser_payload() -> list[dict[str, Any]]:
         ev = evaluate(rt, v.get("answers") or {}, today)
         values: dict[str, Any] = ev.values
         parents: list[dict[str, Any]] = []
+        pos = 0
         if v.get("row"):
             name, _, index = v["row"].partition("[")
             values, parents = (ev.values.get(name) or [])[int(index.rstrip("]"))], [ev.values]
-        env = {"v": values, "up": parents, "today": today, "dot": v.get("dot", ""), "choice": v.get("choice")}
-        out.append({"name": v["name"], "ast": to_json(parse(v["expr"])), "env": env, "expect": v["expect"]})
+            pos = int(index.rstrip("]")) + 1  # position(..): JSON loses which row of its parent's it is
+        env = {
+            "v": values,
+            "up": parents,
+            "today": today,
+            "dot": v.get("dot", ""),
+            "choice": v.get("choice"),
+            "pos": pos,
+        }
+        out.append({"name": v["name"], "ast": compiled_ast(rt, v), "env": env, "expect": v["expect"]})
     return out
