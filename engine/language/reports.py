@@ -43,15 +43,17 @@ def sql_problem(node: Node) -> Node | None:
 
 
 class ReportsBuilder(ModuleBuilder):
-    def load_report(self, doc: YamlDoc) -> ReportDefinition | None:
+    def _head(self, doc: YamlDoc, kind: str) -> RecordType | None:
+        """What a report and an export file both start with: an id matching the file name, a title,
+        and the record type they read (None, reported, when it is not defined)."""
         data = doc.data
-        rid = data["id"]
-        if rid != stem(doc.file):
+        given = data["id"]
+        if given != stem(doc.file):
             self.report.add(
                 doc.at(("id",)),
                 "ref.id-mismatch",
-                f"the report id '{rid}' differs from its file name",
-                f"rename the file to {rid}.yaml or the id to '{stem(doc.file)}'",
+                f"the {kind} id '{given}' differs from its file name",
+                f"rename the file to {given}.yaml or the id to '{stem(doc.file)}'",
             )
         self.label(doc, ("title",), data["title"])
         rt = self.record_types.get(data["record_type"])
@@ -62,6 +64,13 @@ class ReportsBuilder(ModuleBuilder):
                 f"the record type '{data['record_type']}' is not defined in module.yaml",
                 did_you_mean(data["record_type"], self.record_types),
             )
+        return rt
+
+    def load_report(self, doc: YamlDoc) -> ReportDefinition | None:
+        data = doc.data
+        rid = data["id"]
+        rt = self._head(doc, "report")
+        if rt is None:
             return None
         report = ReportDefinition(
             rid,
@@ -319,22 +328,8 @@ class ExportsBuilder(ReportsBuilder):
     def load_export(self, doc: YamlDoc) -> ExportDefinition | None:
         data = doc.data
         eid = data["id"]
-        if eid != stem(doc.file):
-            self.report.add(
-                doc.at(("id",)),
-                "ref.id-mismatch",
-                f"the export id '{eid}' differs from its file name",
-                f"rename the file to {eid}.yaml or the id to '{stem(doc.file)}'",
-            )
-        self.label(doc, ("title",), data["title"])
-        rt = self.record_types.get(data["record_type"])
+        rt = self._head(doc, "export")
         if rt is None:
-            self.report.add(
-                doc.at(("record_type",)),
-                "ref.unknown-record-type",
-                f"the record type '{data['record_type']}' is not defined in module.yaml",
-                did_you_mean(data["record_type"], self.record_types),
-            )
             return None
         out = ExportDefinition(
             eid,

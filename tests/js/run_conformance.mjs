@@ -33,7 +33,7 @@ from engine.runtime.evaluation import evaluate
 from engine.expressions.compiler import FIELD_VALUE_TYPES, ExprContext, Env, compile_expression
 from engine.expressions.parser import parse, to_json
 from engine.expressions.regex import Unsupported, compile_regex
-from tests.conformance_support import VECTORS, catalogue, run_vector
+from tests.conformance_support import VECTORS, catalogue, compiled_ast, run_vector
 
 with open(VECTORS, encoding="utf-8") as fh:
     data = yaml.safe_load(fh)
@@ -46,25 +46,6 @@ def jsonable(v):
         return True
     except (ValueError, TypeError):
         return False
-
-def compiled_ast(vec):
-    """The JSON AST the browser receives: the compiled expression's (subform columns and settings
-    resolved), as tests/conformance_support.run_vector compiles it."""
-    scope = rt.scope
-    if vec.get("row"):
-        scope = rt.scope.fields[vec["row"].partition("[")[0]].subform
-    kind, self_field, keys = "calculate", None, None
-    if "dot" in vec:
-        from engine.language.model import Field
-        kind = "constraint"
-        dot = vec["dot"]
-        ftype = "integer" if isinstance(dot, int) else "decimal" if isinstance(dot, float) else "text"
-        self_field = Field(id="self", type=ftype, label="self", pos=Position("vectors"), form_id="v", scope=scope)
-    if "choice" in vec:
-        kind, keys = "choice_filter", frozenset(vec["choice"])
-    ctx = ExprContext(kind, scope, rt.all_fields, lambda f: FIELD_VALUE_TYPES.get(f.type, "any"), self_field, keys)
-    expr = compile_expression(vec["expr"], Position("vectors"), ctx, Report())
-    return expr.to_json() if expr is not None else to_json(parse(vec["expr"]))
 
 out = {"vectors": [], "errors": 0}
 for vec in data["vectors"]:
@@ -82,7 +63,7 @@ for vec in data["vectors"]:
     kind, py = run_vector(rt, vec, default_today)
     out["vectors"].append({
         "name": vec["name"], "expr": vec["expr"], "expect": vec["expect"],
-        "ast": compiled_ast(vec),
+        "ast": compiled_ast(rt, vec),
         "env": {"v": values, "up": parents, "today": today, "dot": vec.get("dot", ""), "choice": vec.get("choice"), "pos": pos},
         "python": py if kind == "value" and jsonable(py) else None,
     })
