@@ -2,11 +2,14 @@
 
 Validators are built once per process (a Registry is always given, so no `$ref` is ever fetched
 over the network) and each error is placed at the line and column of the offending key or value.
+A document is first checked by the compiled checker of quickcheck.py, which only says whether it is
+valid and is much faster; jsonschema walks only the documents it finds invalid, for their errors.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -16,6 +19,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
 from engine.diagnostics import Report, did_you_mean
+from engine.language.quickcheck import Check, Unsupported, compile_schema
 from engine.language.yamlfile import _TRUTHY_11, YamlDoc
 
 ID_PATTERN = "^[a-z][a-z0-9_]*$"
@@ -75,6 +79,15 @@ def validator(kind: str) -> Draft202012Validator:
     return Draft202012Validator(load_schema(kind), registry=registry)
 
 
+@cache
+def quick_check(kind: str) -> Check | None:
+    """The fast validity check of `kind` (quickcheck.py); None where its schema is left to jsonschema."""
+    try:
+        return compile_schema(load_schema(kind))
+    except (Unsupported, re.error):
+        return None
+
+
 def _describe(value: Any) -> str:
     if value is None:
         return "nothing"
@@ -109,6 +122,13 @@ def _leaf(error: ValidationError) -> ValidationError:
 
 def check(doc: YamlDoc, kind: str, report: Report) -> bool:
     """Report every schema breach in `doc`; True if there was none."""
+    fast = quick_check(kind)
+    if fast is not None:
+        try:
+            if fast(doc.data):
+                return True  # valid: jsonschema would find nothing to report
+        except RecursionError:
+            pass  # nested too deep for the fast check: jsonschema decides
     ok = True
     for error in sorted(validator(kind).iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path))):
         ok = False

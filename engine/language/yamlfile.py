@@ -21,6 +21,7 @@ try:  # the C parser is ~10x faster; fall back to the pure-Python one
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
+
 Path = tuple[str | int, ...]
 
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
@@ -30,8 +31,21 @@ _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
 _SPECIAL_FLOAT = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
 _TRUTHY_11 = re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
 _STANDARD_TAG = "tag:yaml.org,2002:"
+_MERGE_TAG, _STR_TAG, _SEQ_TAG, _MAP_TAG = (_STANDARD_TAG + t for t in ("merge", "str", "seq", "map"))
 MAX_NODES = 500_000
 MAX_DIGITS = 100  # a plain number longer than this is reported, not converted
+
+
+class _NodeLoader(_Loader):
+    """Builds the node tree only. PyYAML would resolve the tag of every plain scalar against its YAML 1.1
+    patterns (in Python, for each one); `_Builder` converts plain scalars itself and only reads the
+    tags to spot merge keys and custom tags (which PyYAML never resolves), so every plain scalar but
+    `<<` gets the string tag here, which is what the standard resolver falls back to."""
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            return _MERGE_TAG if implicit[0] and value == "<<" else _STR_TAG
+        return _SEQ_TAG if kind is yaml.SequenceNode else _MAP_TAG
 
 
 @dataclass
@@ -237,7 +251,7 @@ def parse_text(text: str, file: str, report: Report) -> YamlDoc | None:
 
 def _parse(doc: YamlDoc, text: str, file: str, report: Report) -> YamlDoc | None:
     try:
-        loader = _Loader(text)
+        loader = _NodeLoader(text)
         try:
             node = loader.get_single_node()
         finally:
