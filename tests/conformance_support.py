@@ -9,7 +9,7 @@ import yaml
 
 from engine.diagnostics import Position, Report
 from engine.expressions.compiler import FIELD_VALUE_TYPES, Env, ExprContext, compile_expression
-from engine.language.model import Choice, Field, FieldScope, RecordType
+from engine.language.model import Choice, Field, FieldScope, Lookup, RecordType
 from engine.runtime.evaluation import evaluate
 
 VECTORS = os.path.join(os.path.dirname(__file__), "conformance", "expressions.yaml")
@@ -36,7 +36,22 @@ def _fields(spec: dict[str, Any], scope: FieldScope, rt: RecordType) -> None:
             field.subform.order = tuple(field.subform.fields.values())
 
 
+_LOOKUPS: dict[str, Lookup] = {}
+
+
+def _lookups(data: dict[str, Any]) -> dict[str, Lookup]:
+    """The vectors' option lists (`lookups:`), for lookup()."""
+    for lid, spec in (data.get("lookups") or {}).items():
+        choices = tuple(
+            Choice(str(c["value"]), str(c["label"]), {k: v for k, v in c.items() if k not in ("value", "label")})
+            for c in spec.get("choices") or ()
+        )
+        _LOOKUPS[lid] = Lookup(lid, None, choices, Position("vectors"), tuple(spec.get("columns") or ()))
+    return _LOOKUPS
+
+
 def catalogue(data: dict[str, Any]) -> RecordType:
+    _lookups(data)
     rt = RecordType("vectors", "Vectors", (), None, FieldScope())
     _fields(data["fields"], rt.scope, rt)
     rt.scope.order = tuple(rt.scope.fields.values())
@@ -61,7 +76,9 @@ def run_vector(rt: RecordType, vector: dict[str, Any], default_today: str) -> tu
         kind = "choice_filter"
         keys = frozenset(vector["choice"])
     report = Report()
-    ctx = ExprContext(kind, scope, rt.all_fields, lambda f: FIELD_VALUE_TYPES.get(f.type, "any"), self_field, keys)
+    ctx = ExprContext(
+        kind, scope, rt.all_fields, lambda f: FIELD_VALUE_TYPES.get(f.type, "any"), self_field, keys, lookups=_LOOKUPS
+    )
     expr = compile_expression(vector["expr"], Position("vectors"), ctx, report)
     if "error" in vector:
         return "error", [d.code for d in report.items]
@@ -96,7 +113,9 @@ def compiled_ast(rt: RecordType, vec: dict[str, Any]) -> Any:
         self_field = Field(id="self", type=ftype, label="self", pos=Position("vectors"), form_id="v", scope=scope)
     if "choice" in vec:
         kind, keys = "choice_filter", frozenset(vec["choice"])
-    ctx = ExprContext(kind, scope, rt.all_fields, lambda f: FIELD_VALUE_TYPES.get(f.type, "any"), self_field, keys)
+    ctx = ExprContext(
+        kind, scope, rt.all_fields, lambda f: FIELD_VALUE_TYPES.get(f.type, "any"), self_field, keys, lookups=_LOOKUPS
+    )
     expr = compile_expression(vec["expr"], Position("vectors"), ctx, Report())
     return expr.to_json() if expr is not None else to_json(parse(vec["expr"]))
 

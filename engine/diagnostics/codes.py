@@ -61,6 +61,7 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "expr.bare-name": ("error", "a bare name used outside choice_filter, or not a choice key"),
     "expr.unknown-function": ("error", "a function Sanad does not have"),
     "expr.unknown-setting": ("error", "setting('name') names a setting module.yaml does not have"),
+    "expr.unknown-column": ("error", "lookup() names a column its option list does not have"),
     "expr.arity": ("error", "a function called with the wrong number of arguments"),
     "expr.unknown-choice": ("error", "a text compared with a select field that is not one of its choices"),
     "expr.not-multi": ("error", "selected()/count-selected() on a field that is not select_multiple"),
@@ -142,6 +143,10 @@ IMPORT_CODES: Final[dict[str, tuple[Severity, str]]] = {
     "xlsform.unsupported-column": ("warning", "a column or appearance Sanad has no equivalent for; ignored"),
     "xlsform.structure": ("warning", "an unbalanced or empty group or repeat, or a group inside a repeat"),
     "xlsform.bad-default": ("warning", "a default that is not a plain answer of the question; left out"),
+    "xlsform.external-data": (
+        "warning",
+        "pulldata() or instance() reads a file the workbook does not hold; its list waits for its options",
+    ),
     "xlsform.language": ("warning", "a language column whose language code cannot be told; left out"),
 }
 

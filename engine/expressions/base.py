@@ -12,7 +12,7 @@ from engine.expressions import values as V
 from engine.expressions.parser import Node
 
 if TYPE_CHECKING:
-    from engine.language.model import Field, FieldScope
+    from engine.language.model import Field, FieldScope, Lookup
 
 Fn = Callable[["Env"], Any]
 
@@ -81,6 +81,8 @@ class ExprContext:
     quoted: bool = False
     locate: Callable[[int], Position] | None = None  # offset in the text -> place in the file
     settings: Mapping[str, Any] | None = None  # the module's settings, for setting('name')
+    lookups: Mapping[str, Lookup] | None = None  # the module's option lists, for lookup()
+    used_lookup: Callable[[str], None] | None = None  # told each option list lookup() reads
 
 
 @dataclass(slots=True)

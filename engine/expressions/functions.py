@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import uuid
@@ -73,9 +74,22 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "once": (1, 1),
     "position": (1, 1),
     "choice-name": (2, 2),
+    "indexed-repeat": (3, 3),
+    "sin": (1, 1),
+    "cos": (1, 1),
+    "tan": (1, 1),
+    "asin": (1, 1),
+    "acos": (1, 1),
+    "atan": (1, 1),
+    "atan2": (2, 2),
+    "exp": (1, 1),
+    "exp10": (1, 1),
+    "log10": (1, 1),
+    "pi": (0, 0),
+    "lookup": (4, 4),
 }
 #: functions whose arguments may be the column of a subform's field (`sum(${member_income})`)
-COLUMN_FUNCTIONS = frozenset({"sum", "min", "max", "join", "count-non-empty"})
+COLUMN_FUNCTIONS = frozenset({"sum", "min", "max", "join", "count-non-empty", "indexed-repeat"})
 #: function name -> (values.py function, result type): the argument-wise pure functions
 _PURE: dict[str, tuple[Callable[..., Any], str, bool]] = {
     # name: (implementation, result type, arguments are numbers)
@@ -84,6 +98,16 @@ _PURE: dict[str, tuple[Callable[..., Any], str, bool]] = {
     "pow": (V.power, "number", True),
     "sqrt": (V.sqrt, "number", True),
     "log": (V.log, "number", True),
+    "sin": (V.sin, "number", True),
+    "cos": (V.cos, "number", True),
+    "tan": (V.tan, "number", True),
+    "asin": (V.asin, "number", True),
+    "acos": (V.acos, "number", True),
+    "atan": (V.atan, "number", True),
+    "atan2": (V.atan2, "number", True),
+    "exp": (V.exp, "number", True),
+    "exp10": (V.exp10, "number", True),
+    "log10": (V.log10, "number", True),
     "boolean-from-string": (V.boolean_from_string, "bool", False),
     "substr": (V.substr, "text", False),
     "substring-before": (V.substring_before, "text", False),
@@ -253,6 +277,8 @@ class FunctionsChecker(CheckerBase):
             return True
         if c.type == "any" and c.field is None and not c.is_lit:
             return True
+        if c.type == "text" and not c.is_lit and (c.field is None or c.field.type == "calculate"):
+            return True  # a computed list of values separated by spaces (ODK's idiom, e.g. join(' ', …))
         what = f"'{c.field.id}' is a {c.field.type}" if c.field else "its argument is not a multiple choice"
         hint = (
             f"for a single choice, compare: ${{{c.field.id}}} = 'value'"
@@ -638,6 +664,95 @@ class FunctionsChecker(CheckerBase):
             )
         fc = c.fn
         return Compiled(lambda e: sum(1 for v in fc(e) if v != "" and v != []), "number")
+
+    def f_lookup(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        """lookup('list', 'column', 'key', value): the `column` of the first option of the module's
+        option list whose `key` equals value (ODK's pulldata() and instance('list')/root/item[…]).
+        'value' (or 'name') is the option's value, 'label' its label; other columns are the keys
+        the options carry. The table is built once, when the module loads."""
+        names: list[str] = []
+        for i, what in ((0, "option list"), (1, "column"), (2, "key column")):
+            c = cs[i]
+            if not (c.is_lit and isinstance(c.lit, str) and c.lit):
+                return self.error(
+                    args[i],
+                    "expr.type-mismatch",
+                    f"the {what} of lookup() is written in quotes",
+                    "e.g. lookup('districts', 'region', 'value', ${district})",
+                )
+            names.append(c.lit)
+        list_id, column, key = names
+        lookups = self.ctx.lookups or {}
+        table = lookups.get(list_id)
+        if table is None:
+            return self.error(
+                args[0],
+                "ref.unknown-lookup",
+                f"the module has no option list '{list_id}'",
+                did_you_mean(list_id, lookups) or "add it as lookups/<id>.yaml",
+            )
+        if self.ctx.used_lookup is not None:
+            self.ctx.used_lookup(list_id)
+        known = {"value", "name", "label", *table.columns}
+        for ch in table.choices:
+            known.update(ch.keys)
+        for i, col in ((1, column), (2, key)):
+            if col not in known:
+                return self.error(
+                    args[i],
+                    "expr.unknown-column",
+                    f"the option list '{list_id}' has no column '{col}'",
+                    did_you_mean(col, known) or f"its columns: {', '.join(sorted(known))}",
+                )
+        self._no_rows(node, cs[3], "lookup")
+
+        def cell(ch: Any, col: str) -> Any:
+            if col in ("value", "name"):
+                return ch.value
+            return ch.label if col == "label" else ch.keys.get(col, "")
+
+        rows: dict[str, Any] = {}
+        for ch in table.choices:
+            rows.setdefault(V.text_of(cell(ch, key)), cell(ch, column))
+        results = [v for v in rows.values() if v != ""]
+        numeric = bool(results) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in results)
+        self.replace[id(node)] = {**node, "table": rows}
+        fv = cs[3].fn
+        return Compiled(lambda e: rows.get(V.text_of(fv(e)), ""), "number" if numeric else "text")
+
+    def f_pi(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        return Compiled(lambda e: math.pi, "number")
+
+    def f_indexed_repeat(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
+        """indexed-repeat(${field}, ${subform}, n): the field's answer in row n (from 1) of the
+        subform, unanswered when there is no such row."""
+        col, rows, at = cs
+        if col.type != "column":
+            return self.error(
+                args[0],
+                "expr.not-subform",
+                "indexed-repeat() reads a field of a subform's rows, but its first argument is not one",
+                "e.g. indexed-repeat(${member_name}, ${household}, 2)",
+            )
+        owner = self.replace[id(args[0])]["args"][0]["name"]
+        if rows.type != "rows" or rows.field is None or rows.field.id != owner:
+            return self.error(
+                args[1],
+                "expr.not-subform",
+                f"the second argument of indexed-repeat() must be the subform '{owner}' that holds the field",
+                f"e.g. indexed-repeat(${{{col.field.id if col.field else 'field'}}}, ${{{owner}}}, 1)",
+            )
+        self._numeric(node, at, "indexed-repeat()")
+        fc, fa = col.fn, at.fn
+
+        def f(e: Env) -> Any:
+            values = fc(e)
+            n = V.as_number(fa(e))
+            if n is None or n != int(n) or not 1 <= n <= len(values):
+                return ""
+            return values[int(n) - 1]
+
+        return Compiled(f, col.lit if isinstance(col.lit, str) else "any", field=col.field)
 
     def f_true(self, node: Node, cs: list[Compiled], args: list[Node]) -> Compiled:
         return Compiled(lambda e: True, "bool", lit=True, is_lit=True)

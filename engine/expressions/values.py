@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -277,6 +278,31 @@ def sqrt(v: Any) -> Any:
 def log(v: Any) -> Any:
     n = as_number(v)
     return "" if n is None or n <= 0 else tidy(math.log(n))
+
+
+def _unary(op: Callable[[float], float]) -> Callable[[Any], Any]:
+    """A one-number function (ODK's sin(), exp()…): unanswered for a non-number or outside its domain."""
+
+    def f(v: Any) -> Any:
+        n = as_number(v)
+        if n is None:
+            return ""
+        try:
+            return tidy(op(n))
+        except (ValueError, OverflowError):
+            return ""
+
+    return f
+
+
+sin, cos, tan = _unary(math.sin), _unary(math.cos), _unary(math.tan)
+asin, acos, atan = _unary(math.asin), _unary(math.acos), _unary(math.atan)
+exp, exp10, log10 = _unary(math.exp), _unary(lambda n: math.pow(10, n)), _unary(math.log10)
+
+
+def atan2(a: Any, b: Any) -> Any:
+    y, x = as_number(a), as_number(b)
+    return "" if x is None or y is None else tidy(math.atan2(y, x))
 
 
 def boolean_from_string(v: Any) -> bool:

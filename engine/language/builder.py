@@ -93,6 +93,8 @@ class ModuleBuilder(Reader):
             path in doc.quoted,
             lambda offset: doc.locate(path, source, offset),
             self.settings,
+            self.lookups,
+            self.used_lookups.add,
         )
         return compile_expression(source, doc.at(path), ctx, Report() if quiet else self.report)
 

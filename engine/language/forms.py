@@ -61,7 +61,7 @@ class FormsBuilder(ModuleBuilder):
             )
             return
         choices = self.build_choices(data["choices"], doc, ("choices",))
-        self.lookups[lid] = Lookup(lid, data.get("title"), choices, doc.at(("id",)))
+        self.lookups[lid] = Lookup(lid, data.get("title"), choices, doc.at(("id",)), tuple(data.get("columns") or ()))
         self.lookup_docs[lid] = doc
 
     def build_choices(self, items: list[dict[str, Any]], doc: YamlDoc, path: Path) -> tuple[Choice, ...]:
@@ -273,6 +273,13 @@ class FormsBuilder(ModuleBuilder):
                 self.used_lookups.add(lid)
                 if lid in self.lookups:
                     f.choices, f.lookup_id = self.lookups[lid].choices, lid
+                    if not f.choices:
+                        self.report.add(
+                            doc.at((*fpath, "choices")),
+                            "field.choices-missing",
+                            f"the option list '{lid}' has no options yet, so '{f.id}' could not be answered",
+                            f"add its options to lookups/{lid}.yaml (or in an overlay) before a field uses it",
+                        )
                 elif not self.is_broken("lookup", lid):
                     self.report.add(
                         doc.at((*fpath, "choices")),

@@ -56,6 +56,9 @@ class Lookup:
     title: str | None
     choices: tuple[Choice, ...]
     pos: Position
+    #: the extra keys its choices carry, declared for a list whose rows are added later (an
+    #: XLSForm's external file); lookup() may read these and the keys the choices have
+    columns: tuple[str, ...] = ()
 
     def values(self) -> frozenset[str]:
         return frozenset(c.value for c in self.choices)

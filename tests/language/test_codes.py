@@ -1241,6 +1241,8 @@ EXPR_CASES = [
     ("expr.bare-name", "${consent_services} = yes", 22),  # yes
     ("expr.unknown-function", "pulldata('households', ${needs})", 0),
     ("expr.unknown-setting", "${age} > setting('no_contact_days')", 17),  # the name
+    ("expr.unknown-column", "lookup('needs', 'lable', 'value', ${age}) = 'x'", 16),  # 'lable'
+    ("ref.unknown-lookup", "lookup('need', 'label', 'value', ${age}) = 'x'", 7),  # 'need'
     ("expr.arity", "selected(${needs})", 0),
     ("expr.arity", "${age} > 0 and not(${age} < 18, ${age} > 60)", 15),  # not(
     ("expr.unknown-choice", "selected(${needs}, 'shelter')", 0),

@@ -575,6 +575,20 @@
   var log = numFn(function (n) {
     return n <= 0 ? '' : tidy(Math.log(n));
   });
+  // ODK's trigonometry and exponentials: unanswered outside their domain (values._unary)
+  function unary(op) {
+    return numFn(function (n) {
+      return tidy(op(n));
+    });
+  }
+  var log10 = numFn(function (n) {
+    return n <= 0 ? '' : tidy(Math.log10(n));
+  });
+  function atan2(a, b) {
+    var y = asNumber(a);
+    var x = asNumber(b);
+    return x === null || y === null ? '' : tidy(Math.atan2(y, x));
+  }
   function power(a, b) {
     var x = asNumber(a);
     var y = asNumber(b);
@@ -1051,6 +1065,19 @@
     once: [1, 1],
     position: [1, 1],
     'choice-name': [2, 2],
+    'indexed-repeat': [3, 3],
+    sin: [1, 1],
+    cos: [1, 1],
+    tan: [1, 1],
+    asin: [1, 1],
+    acos: [1, 1],
+    atan: [1, 1],
+    atan2: [2, 2],
+    exp: [1, 1],
+    exp10: [1, 1],
+    log10: [1, 1],
+    pi: [0, 0],
+    lookup: [4, 4],
   };
 
   // the argument-wise pure functions: name -> [implementation, gives a boolean]
@@ -1060,6 +1087,16 @@
     pow: [power, false],
     sqrt: [sqrt, false],
     log: [log, false],
+    sin: [unary(Math.sin), false],
+    cos: [unary(Math.cos), false],
+    tan: [unary(Math.tan), false],
+    asin: [unary(Math.asin), false],
+    acos: [unary(Math.acos), false],
+    atan: [unary(Math.atan), false],
+    atan2: [atan2, false],
+    exp: [unary(Math.exp), false],
+    exp10: [unary(function (n) { return Math.pow(10, n); }), false],
+    log10: [log10, false],
     number: [number, false],
     string: [textOf, false],
     boolean: [truth, true],
@@ -1387,6 +1424,18 @@
           }
           return tidy(total);
         });
+      case 'indexed-repeat':
+        // the field's answer in row n (from 1) of the subform (functions.f_indexed_repeat)
+        return C(function (e) {
+          var vs = fa(e);
+          var n = asNumber(fc(e));
+          if (n === null || n !== Math.floor(n) || n < 1 || n > vs.length) return '';
+          return vs[n - 1];
+        });
+      case 'pi':
+        return C(function () {
+          return Math.PI;
+        });
       case 'count-non-empty':
         return C(function (e) {
           var vs = fa(e);
@@ -1451,6 +1500,13 @@
         return C(function (e) {
           var own = e.own;
           return own === '' || own === null || own === undefined || (isArray(own) && own.length === 0) ? fa(e) : own;
+        });
+      case 'lookup':
+        // the table (key -> column) the server built from the option list (functions.f_lookup)
+        var table = node.table || {};
+        return C(function (e) {
+          var k = textOf(fs[3](e));
+          return hasOwn.call(table, k) ? table[k] : '';
         });
       case 'choice-name':
         var labels = node.labels || {};
