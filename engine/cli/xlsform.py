@@ -52,7 +52,10 @@ def add_commands(sub: Any) -> None:
         "--module", required=True, metavar="PATH", help="the module folder (created when it has no module.yaml)"
     )
     p.add_argument(
-        "--record-type", default="case", metavar="ID", help="the record type the form belongs to (default: case)"
+        "--record-type",
+        default=None,
+        metavar="ID",
+        help="the record type the form belongs to (default: the one a form exported by Sanad names, else case)",
     )
     p.add_argument("--form-id", metavar="ID", help="the form id (default: settings form_id, else the file name)")
     p.set_defaults(func=cmd_import)

@@ -2,18 +2,35 @@
 
 Nothing is silently dropped: each row, column or expression Sanad cannot represent gives a finding
 naming FILE:sheet:ROW, and is mapped to the nearest construct or left out.
+
+A workbook written by `sanad export-xlsform` also has `sanad::<key>` columns (engine/xlsform/export.py,
+docs/xlsform.md "Round trip"): what XLSForm cannot say, as Sanad wrote it. They win over the XLSForm
+columns, so the form comes back as it was: `sanad::relevant`, `sanad::required`, `sanad::constraint`,
+`sanad::calculation` and `sanad::choice_filter` hold the Sanad expression (references written
+#{field}), `sanad::type` the Sanad type (`yes_no`, `calculate` for a `hidden` row), `sanad::min` and
+`sanad::max` the bounds (the `constraint` column then only repeats them), `sanad::sensitivity`,
+`sanad::choices` whether the choices are the field's own (`inline`) and a calculate's list, and a
+repeat's `sanad::required` and `sanad::required_message`. The settings sheet has the form's
+`sanad::form_relevant`, `sanad::form_title` and `sanad::description` (in each language), the lookups'
+`sanad::list_titles`, `sanad::choice_keys` (filter keys that are true/false or numbers),
+`sanad::settings` (what setting() reads; writer.py adds them to the module) and `sanad::record_type`
+(writer.py, when no record type is given); `sanad::module` only says where the form came from.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.language.model import FIELD_TYPES
 from engine.xlsform import expressions as xp
+from engine.xlsform.export import restore
 from engine.xlsform.findings import Findings, ImportFailure
-from engine.xlsform.reader import Row, Sheet, Workbook
+from engine.xlsform.reader import SANAD_PREFIX, Row, Sheet, Workbook
 
 ID = re.compile(r"^[a-z][a-z0-9_]*$")
 LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
@@ -55,6 +72,12 @@ TYPES: dict[str, tuple[str | None, str | None]] = {
     "signature": (None, "Sanad does not store signatures; the question is left out"),
     "xml-external": (None, "external data files are not imported; the row is left out"),
     "csv-external": (None, "external data files are not imported; the row is left out"),
+}
+#: metadata Sanad can compute: the type -> (calculation, what it becomes)
+METADATA_CALCULATIONS = {
+    "start": ("once(now())", "the date and time the record was first saved"),
+    "end": ("now()", "the date and time the record was last saved"),
+    "today": ("once(today())", "the day the record was first saved"),
 }
 METADATA = {
     "start",
@@ -184,6 +207,25 @@ _LANGUAGE_NAMES = {
     "oromo": "om",
     "luganda": "lg",
 }
+# The sanad:: columns of the survey sheet (the settings sheet's are read in Converter.convert).
+SANAD_COLUMNS = frozenset(
+    {
+        "relevant",
+        "required",
+        "constraint",
+        "calculation",
+        "choice_filter",
+        "type",
+        "min",
+        "max",
+        "sensitivity",
+        "choices",
+    }
+)
+_GROUP_COLUMNS = frozenset({"relevant"})
+_REPEAT_COLUMNS = frozenset({"relevant", "required", "required_message", "min", "max", "sensitivity"})
+SENSITIVITIES = ("none", "quasi", "direct")
+_SANAD_REF = re.compile(r"\$\{((?:\.\./)*)([A-Za-z_][A-Za-z0-9_]*)\}")
 TEXT_KEYS = ("label", "hint", "required_message", "constraint_message")
 EXPRESSION_KEYS = ("relevant", "required", "constraint", "calculate", "choice_filter")
 
@@ -252,6 +294,13 @@ class Conversion:
     version: str = "1.0"
     sites: list[ExprSite] = field(default_factory=list)
     rows_of: dict[int, int] = field(default_factory=dict)  # id(field dict) -> survey row
+    names: set[str] = field(default_factory=set)  # the ids of the form's questions, groups and repeats
+    settings: dict[str, Any] = field(default_factory=dict)  # sanad::settings: module settings its rules read
+
+    def reads_elsewhere(self, source: str) -> bool:
+        """True when a Sanad expression reads a field this form does not have, or a module setting
+        (it was exported from a module where another form has them)."""
+        return "setting(" in source or any(m.group(2) not in self.names for m in _SANAD_REF.finditer(source))
 
     @property
     def expressions_total(self) -> int:
@@ -284,12 +333,16 @@ class Converter:
         self.survey = self._sheet("survey")
         self.choices_sheet = book.sheets.get("choices")
         settings = book.sheets.get("settings")
-        self.settings: dict[str, str] = dict(settings.rows[0].cells) if settings and settings.rows else {}
+        self.settings_row = settings.rows[0] if settings and settings.rows else Row(0, {})
+        self.settings: dict[str, str] = dict(self.settings_row.cells)
+        self.key_kinds = self._key_kinds()
+        self._titles: dict[str, dict[str, str]] | None = None
         self.by_name: dict[str, Node] = {}
         self.repeat_ids: dict[str, str] = {}
         self.lists: dict[str, list[Row]] = {}
         self.lookup_ids: dict[str, str] = {}
         self.lookups: dict[str, dict[str, Any]] = {}
+        self.external: dict[str, dict[str, Any]] = {}  # file stem -> the option list it fills
         self.choice_keys: dict[str, str] = {}
         self.translations: dict[str, dict[str, str]] = {}
         self.sites: list[ExprSite] = []
@@ -366,6 +419,64 @@ class Converter:
             code = self.codes.get(h)
             if code and code != self.default and text:
                 self.translations.setdefault(code, {})[context] = text
+
+    # -- sanad:: columns ------------------------------------------------------------------------------
+    def sanad(self, row: Row, key: str) -> str:
+        """The `sanad::<key>` cell of a row written by `sanad export-xlsform` ('' when there is none)."""
+        return row.get(SANAD_PREFIX + key).strip()
+
+    def kept(self, text: str) -> str:
+        """The Sanad expression of a sanad:: cell, its references to renamed questions updated."""
+
+        def ref(m: re.Match[str]) -> str:
+            node = self.by_name.get(m.group(2))
+            sid = node.sid if node is not None and node.kind != "begin_group" else m.group(2)
+            return f"${{{m.group(1)}{sid}}}"
+
+        return _SANAD_REF.sub(ref, restore(text))
+
+    def _key_kinds(self) -> dict[str, dict[str, str]]:
+        """list -> filter key -> 'boolean' | 'number', from the settings' sanad::choice_keys."""
+        raw = self.settings.get(SANAD_PREFIX + "choice_keys", "")
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            self.f.add(
+                "xlsform.unsupported-column",
+                f"the sanad::choice_keys '{_short(raw)}' is not what sanad export-xlsform writes; "
+                "the choices' keys are kept as text",
+                self.settings_row_sheet(),
+                self.settings_row.number or None,
+            )
+            return {}
+        return {str(k): {str(n): str(t) for n, t in v.items()} for k, v in data.items()}
+
+    def _module_settings(self) -> dict[str, Any]:
+        """sanad::settings: the module settings the form's rules read with setting('name')."""
+        raw = self.settings.get(SANAD_PREFIX + "settings", "")
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not all(isinstance(k, str) and ID.match(k) for k in data):
+            self.f.add(
+                "xlsform.unsupported-column",
+                f"the sanad::settings '{_short(raw)}' is not what sanad export-xlsform writes; it is left out",
+                self.settings_row_sheet(),
+                self.settings_row.number or None,
+            )
+            return {}
+        return data
+
+    def settings_row_sheet(self) -> str:
+        sheet = self.book.sheets.get("settings")
+        return sheet.name if sheet else "settings"
 
     # -- names --------------------------------------------------------------------------------------
     def new_id(self, name: str, row: Row, sheet: str) -> str:
@@ -454,6 +565,19 @@ class Converter:
                 nodes.append(Node(row, "end_group" if want == "group" else "end_repeat", xtype, scope=scope))
                 continue
             head = xtype.lower()
+            if head in METADATA_CALCULATIONS and name:
+                calc, what = METADATA_CALCULATIONS[head]
+                self.f.add(
+                    "xlsform.unsupported-type",
+                    f"'{head}' is metadata a phone records; it is imported as the calculation {calc}: {what}",
+                    s,
+                    row.number,
+                )
+                node = Node(row, "question", head, "calculate", None, False, name, scope=scope)
+                node.sid = self.new_id(name, row, s)
+                self.by_name.setdefault(name, node)
+                nodes.append(node)
+                continue
             if head in METADATA:
                 self.f.add(
                     "xlsform.unsupported-type",
@@ -479,6 +603,12 @@ class Converter:
                 self.f.add("xlsform.unsupported-type", f"'{head}': {why}", s, row.number)
             if sanad_type is None:
                 continue
+            kept_type = self.sanad(row, "type")
+            if kept_type:
+                if kept_type in FIELD_TYPES and kept_type not in ("section", "subform"):
+                    sanad_type = kept_type
+                else:
+                    self._ignored(row, SANAD_PREFIX + "type", "it is not a type of a Sanad question")
             node = Node(row, "question", head, sanad_type, list_name, or_other, name, scope=scope)
             node.sid = self.new_id(name, row, s)
             if name:
@@ -501,7 +631,7 @@ class Converter:
         if sheet is None:
             return
         for col in sheet.columns:
-            if col in ("list_name", "name", "label", "image", "hint") or col.startswith("media::"):
+            if col in ("list_name", "name", "label", "image", "hint") or col.startswith(("media::", SANAD_PREFIX)):
                 continue
             if col in ("audio", "video", "big-image", "order", "comments"):
                 continue
@@ -529,7 +659,96 @@ class Converter:
             n += 1
         self.taken_lookups.add(lid)
         self.lookup_ids[key] = lid
+        choices = self.choice_list(list_name, rows, or_other, f"lookups/{lid}/choices")
+        if not choices:
+            return None
+        titles = self.list_titles()
+        title = titles.get(self.default, {}).get(list_name) or list_name
+        for code, by_list in titles.items():
+            if code != self.default and by_list.get(list_name):
+                self.translations.setdefault(code, {})[f"lookups/{lid}/title"] = by_list[list_name]
+        self.lookups[lid] = {"id": lid, "title": title, "choices": choices}
+        return lid
+
+    def lookup_columns(self, list_name: str, column: str, key: str, row: int) -> tuple[str, str, str]:
+        """pulldata() and instance() lookups: (option list id, column, key column) in Sanad's terms.
+        A list of the choices sheet reads its keys; another name is a CSV file beside the form
+        (pulldata's 'fruits' is fruits.csv), read when it is there, else declared with the columns
+        the form reads and no options (xlsform.external-data)."""
+        if list_name in self.lists:
+            lid = self.lookup_for(list_name, False)
+            if lid is None:
+                raise xp.Unsupported(f"the choice list '{list_name}' has no choice Sanad can import")
+
+            def known(c: str) -> str:
+                if c == "name":
+                    return "value"
+                if c == "label" or c.startswith("label::"):
+                    return "label"
+                if c not in self.choice_keys:
+                    raise xp.Unsupported(f"the choice list '{list_name}' has no column '{c}'")
+                return self.choice_keys[c]
+
+            return lid, known(column), known(key)
+        stem = os.path.splitext(list_name)[0]
+        ext = self.external.get(stem)
+        if ext is None:
+            base, n = sanitize_id(stem), 2
+            lid = base
+            while lid in self.taken_lookups:
+                lid, n = f"{base}_{n}", n + 1
+            self.taken_lookups.add(lid)
+            ext = {"id": lid, "title": stem}
+            path = os.path.join(os.path.dirname(self.book.path), stem + ".csv")
+            ext["choices"] = _csv_choices(path) if os.path.isfile(path) else []
+            if not ext["choices"]:
+                ext["columns"] = []
+                self.f.add(
+                    "xlsform.external-data",
+                    f"the form reads '{stem}.csv', which is not beside it: the option list '{lid}' is declared "
+                    "without options; add them (or the file, and import again) before the lookups give answers",
+                    self.survey.name,
+                    row,
+                )
+            self.external[stem] = ext
+            self.lookups[lid] = ext
+
+        def external(c: str) -> str:
+            cid = "value" if c == "name" else "label" if c == "label" else sanitize_id(c)
+            if "columns" in ext and cid not in ("value", "label") and cid not in ext["columns"]:
+                ext["columns"].append(cid)
+            return cid
+
+        return ext["id"], external(column), external(key)
+
+    def list_titles(self) -> dict[str, dict[str, str]]:
+        """language -> list -> the title of the lookup it was exported from (sanad::list_titles)."""
+        if self._titles is not None:
+            return self._titles
+        row, key = self.settings_row, SANAD_PREFIX + "list_titles"
+        cells = [(self.default, row.get(key))] if row.get(key) else []
+        cells += [(self.codes[h], v) for h, v in row.translations.get(key, {}).items() if h in self.codes]
+        self._titles = {}
+        for code, raw in cells:
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                data = None
+            if not isinstance(data, dict):
+                self.f.add(
+                    "xlsform.unsupported-column",
+                    f"the {key} '{_short(raw)}' is not what sanad export-xlsform writes; it is left out",
+                    self.settings_row_sheet(),
+                    row.number or None,
+                )
+                continue
+            self._titles.setdefault(code, {}).update({str(k): str(v) for k, v in data.items() if v})
+        return self._titles
+
+    def choice_list(self, list_name: str, rows: list[Row], or_other: bool, path: str) -> list[dict[str, Any]]:
+        """The choices of a list, their labels' translations under `path`/<value>/label."""
         sheet = self.choices_sheet.name if self.choices_sheet else "choices"
+        kinds = self.key_kinds.get(list_name, {})
         choices: list[dict[str, Any]] = []
         seen: set[str] = set()
         for row in rows:
@@ -553,16 +772,21 @@ class Converter:
             for col, k in self.choice_keys.items():
                 v = row.get(col)
                 if v and k not in ("value", "label"):
-                    choice[k] = v
+                    choice[k] = _typed(v, kinds.get(col))
             choices.append(choice)
-            self.translate_texts(row, "label", f"lookups/{lid}/choices/{value}/label")
+            self.translate_texts(row, "label", f"{path}/{value}/label")
         if or_other and "other" not in seen:
             choices.append({"value": "other", "label": "Other"})
         if not choices:
             self.f.add("xlsform.choice", f"the list '{list_name}' has no usable choices", sheet, None)
+        return choices
+
+    def inline_choices(self, list_name: str, row: Row, field_path: str) -> list[dict[str, Any]] | None:
+        """A list written in the field itself in Sanad (sanad::choices: inline), not as a lookup."""
+        rows = self.lists.get(list_name)
+        if rows is None:
             return None
-        self.lookups[lid] = {"id": lid, "title": list_name, "choices": choices}
-        return lid
+        return self.choice_list(list_name, rows, False, f"{field_path}/choices") or None
 
     # -- pass 2 -------------------------------------------------------------------------------------
     def resolve(self, name: str) -> tuple[str, tuple[str, ...], bool] | None:
@@ -591,6 +815,11 @@ class Converter:
         *,
         choice_filter: bool = False,
     ) -> None:
+        kept = self.sanad(row, column)
+        if kept:  # the Sanad expression itself, as exported: it wins over the XPath translation
+            owner[key] = self.kept(kept)
+            self.sites.append(ExprSite(row.number, SANAD_PREFIX + column, owner[key], owner, key, kept=True))
+            return
         source = re.sub(r"\s+", " ", row.get(column)).strip()
         if not source:
             return
@@ -603,6 +832,7 @@ class Converter:
             choice_key=lambda c: self.choice_keys.get(c),
             sanad_id=lambda n: self.repeat_ids.get(n, sanitize_id(n)),
             type_of=self.type_of,
+            lookup=lambda name, column, key: self.lookup_columns(name, column, key, row.number),
         )
         try:
             owner[key] = xp.translate(source, ctx)
@@ -632,7 +862,15 @@ class Converter:
         if hint:
             f["hint"] = hint
             self.translate_texts(row, "hint", f"{ctx_path}/hint")
-        if t in ("select_one", "select_multiple"):
+        spec = self.sanad(row, "choices").split()
+        inline = bool(spec) and spec[0] == "inline"
+        if t == "calculate" and spec:  # a calculate's choices (XLSForm's calculate names no list)
+            self._calculate_choices(f, row, spec, ctx_path)
+        if t in ("select_one", "select_multiple") and inline and node.list_name:
+            own = self.inline_choices(node.list_name, row, ctx_path)
+            if own is not None:
+                f["choices"] = own
+        if t in ("select_one", "select_multiple") and "choices" not in f:
             lid = self.lookup_for(node.list_name, node.or_other) if node.list_name else None
             if lid is None:
                 self.f.add(
@@ -648,42 +886,53 @@ class Converter:
         answers = t not in ("note", "calculate")
         scope = node.scope
         self.expression(f, "relevant", row, "relevant", scope)
-        req = row.get("required").strip()
-        if req and answers:
+        self._sensitivity(f, row)
+        req, kept_req = row.get("required").strip(), self.sanad(row, "required")
+        if answers and kept_req:
+            self.expression(f, "required", row, "required", scope)
+        elif req and answers:
             low = req.lower()
             if low in ("yes", "true", "true()", "1", "y"):
                 f["required"] = True
             elif low not in ("no", "false", "false()", "0", "n"):
                 self.expression(f, "required", row, "required", scope)
-            if "required" in f and self.text(row, "required_message"):
-                f["required_message"] = self.text(row, "required_message")
-                self.translate_texts(row, "required_message", f"{ctx_path}/required_message")
-        elif req and req.lower() not in ("no", "false", "false()", "0"):
-            self._ignored(row, "required", f"a {node.xtype} has no answer to require")
-        if row.get("constraint"):
+        elif kept_req or (req and req.lower() not in ("no", "false", "false()", "0")):
+            column = "required" if req else SANAD_PREFIX + "required"
+            self._ignored(row, column, f"a {node.xtype} has no answer to require")
+        if "required" in f and self.text(row, "required_message"):
+            f["required_message"] = self.text(row, "required_message")
+            self.translate_texts(row, "required_message", f"{ctx_path}/required_message")
+        # with sanad::min/max, the constraint column only repeats the bounds (and-ed into it)
+        bounded = self._bounds(f, row, t)
+        if self.sanad(row, "constraint") or (row.get("constraint") and not bounded):
             if answers:
                 self.expression(f, "constraint", row, "constraint", scope)
-                if "constraint" in f and self.text(row, "constraint_message"):
-                    f["constraint_message"] = self.text(row, "constraint_message")
-                    self.translate_texts(row, "constraint_message", f"{ctx_path}/constraint_message")
             else:
-                self._ignored(row, "constraint", f"a {node.xtype} has no answer to check")
-        if row.get("calculation"):
+                column = "constraint" if row.get("constraint") else SANAD_PREFIX + "constraint"
+                self._ignored(row, column, f"a {node.xtype} has no answer to check")
+        if answers and any(k in f for k in ("constraint", "min", "max")) and self.text(row, "constraint_message"):
+            f["constraint_message"] = self.text(row, "constraint_message")
+            self.translate_texts(row, "constraint_message", f"{ctx_path}/constraint_message")
+        if row.get("calculation") or self.sanad(row, "calculation"):
             if t == "calculate":
                 self.expression(f, "calculate", row, "calculation", scope)
             else:
-                self.sites.append(ExprSite(row.number, "calculation", row.get("calculation"), f, "calculate"))
+                column = "calculation" if row.get("calculation") else SANAD_PREFIX + "calculation"
+                self.sites.append(ExprSite(row.number, column, row.get(column), f, "calculate"))
                 self._ignored(
-                    row, "calculation", f"Sanad computes only calculate fields, not a {node.xtype} question's answer"
+                    row, column, f"Sanad computes only calculate fields, not a {node.xtype} question's answer"
                 )
+        if node.xtype in METADATA_CALCULATIONS and "calculate" not in f:
+            f["calculate"] = METADATA_CALCULATIONS[node.xtype][0]
         if t == "calculate" and "calculate" not in f:
             f["type"] = "text"
             f["read_only"] = True
-        if row.get("choice_filter"):
+        if row.get("choice_filter") or self.sanad(row, "choice_filter"):
             if t in ("select_one", "select_multiple"):
                 self.expression(f, "choice_filter", row, "choice_filter", scope, choice_filter=True)
             else:
-                self._ignored(row, "choice_filter", "the question is no longer a select")
+                column = "choice_filter" if row.get("choice_filter") else SANAD_PREFIX + "choice_filter"
+                self._ignored(row, column, "the question is no longer a select")
         default = row.get("default")
         if default:
             self._default(f, default, row)
@@ -692,7 +941,7 @@ class Converter:
             f["read_only"] = True
         elif ro and ro not in ("no", "false", "false()", "0"):
             self._ignored(row, "read_only", "Sanad's read_only is true or false, not an expression")
-        if node.xtype == "hidden":
+        if node.xtype == "hidden" and f["type"] != "calculate":
             f["read_only"] = True
         if row.get("trigger"):
             self._ignored(row, "trigger", "Sanad recomputes calculations whenever an answer they read changes")
@@ -719,6 +968,49 @@ class Converter:
             row.number,
         )
 
+    def _calculate_choices(self, f: dict[str, Any], row: Row, spec: list[str], ctx_path: str) -> None:
+        """sanad::choices of a calculate: 'LIST' (a lookup) or 'inline LIST' (its own choices)."""
+        inline = spec[0] == "inline"
+        name = spec[1] if inline and len(spec) > 1 else spec[0]
+        if name == "inline":
+            chosen: str | list[dict[str, Any]] | None = None
+        elif inline:
+            chosen = self.inline_choices(name, row, ctx_path)
+        else:
+            chosen = self.lookup_for(name, False) if name in self.lists else None
+        if chosen is None:
+            self._ignored(row, SANAD_PREFIX + "choices", f"the choice list '{name}' is not on the choices sheet")
+            return
+        f["choices"] = chosen
+
+    def _repeat_required(self, c: dict[str, Any], row: Row, path: str) -> None:
+        """sanad::required of a repeat (at least one row) and its sanad::required_message."""
+        kept = self.sanad(row, "required")
+        if kept.lower() in ("true", "false"):
+            if kept.lower() == "true":
+                c["required"] = True
+        elif kept:
+            self.expression(c, "required", row, "required", ())
+        message = self.text(row, SANAD_PREFIX + "required_message")
+        if "required" in c and message:
+            c["required_message"] = message
+            self.translate_texts(row, SANAD_PREFIX + "required_message", f"{path}/required_message")
+
+    def _bounds(self, f: dict[str, Any], row: Row, t: str) -> bool:
+        """sanad::min/sanad::max (of a number, a date or a subform's rows); True if the row has any."""
+        found = False
+        for key in ("min", "max"):
+            text = self.sanad(row, key)
+            if not text:
+                continue
+            found = True
+            value = _bound(text, t)
+            if value is None:
+                self._ignored(row, SANAD_PREFIX + key, f"it is not a {key} of a {t} field")
+            else:
+                f[key] = value
+        return found
+
     def _appearance(self, row: Row, appearance: str) -> None:
         for word in appearance.split():
             w = word.lower()
@@ -731,8 +1023,30 @@ class Converter:
                 row.number,
             )
 
+    def _unknown_sanad(self, row: Row, known: frozenset[str]) -> None:
+        columns = [c for c, v in row.cells.items() if v] + [c for c, tr in row.translations.items() if any(tr.values())]
+        for col in columns:
+            if col.startswith(SANAD_PREFIX) and col[len(SANAD_PREFIX) :] not in known:
+                self.f.add(
+                    "xlsform.unsupported-column",
+                    f"the column '{col}' is left out: Sanad does not read it on a '{row.get('type')}' row",
+                    self.survey.name,
+                    row.number,
+                )
+
+    def _sensitivity(self, f: dict[str, Any], row: Row) -> None:
+        sensitivity = self.sanad(row, "sensitivity")
+        if sensitivity in SENSITIVITIES:
+            if sensitivity != "none":
+                f["sensitivity"] = sensitivity
+        elif sensitivity:
+            self._ignored(row, SANAD_PREFIX + "sensitivity", "it is none, quasi or direct in Sanad")
+
     def _other_columns(self, row: Row) -> None:
+        self._unknown_sanad(row, SANAD_COLUMNS)
         for col, value in row.cells.items():
+            if col.startswith(SANAD_PREFIX):
+                continue
             if col in _KNOWN_COLUMNS or col in _IGNORED_COLUMNS or col.startswith("media::") or not value:
                 continue
             if col in ("image", "audio", "video", "big-image"):
@@ -764,6 +1078,22 @@ class Converter:
             )
             return
         f["default"] = value
+
+    def _form_settings(self, form: dict[str, Any]) -> None:
+        """What the settings sheet keeps of the form: its description, its title in each language and
+        its own relevant (XLSForm has no whole-form condition)."""
+        row, path = self.settings_row, f"forms/{self.form_id}"
+        description = self.text(row, SANAD_PREFIX + "description")
+        if description:
+            form["description"] = description
+            self.translate_texts(row, SANAD_PREFIX + "description", f"{path}/description")
+        self.translate_texts(row, SANAD_PREFIX + "form_title", f"{path}/title")
+        relevant = self.sanad(row, "form_relevant")
+        if relevant:
+            form["relevant"] = self.kept(relevant)
+            self.sites.append(
+                ExprSite(row.number, SANAD_PREFIX + "form_relevant", form["relevant"], form, "relevant", True)
+            )
 
     def build(self, nodes: list[Node]) -> list[dict[str, Any]]:
         path0 = f"forms/{self.form_id}"
@@ -812,13 +1142,19 @@ class Converter:
                 self.expression(c, "relevant", node.row, "relevant", node.scope)
                 if conds and is_repeat:
                     c["relevant"] = _and(conds + ([c["relevant"]] if "relevant" in c else []))
-                if is_repeat and node.row.get("repeat_count"):
+                if is_repeat and self._bounds(c, node.row, "subform"):
+                    pass  # sanad::min/max: the rows Sanad asks for (XLSForm repeats have no such limit)
+                elif is_repeat and node.row.get("repeat_count"):
                     count = node.row.get("repeat_count")
                     if re.fullmatch(r"\d+", count):
                         c["max"] = int(count)
                     else:
                         self._ignored(node.row, "repeat_count", "Sanad lets people add rows as needed")
+                if is_repeat:
+                    self._sensitivity(c, node.row)
+                    self._repeat_required(c, node.row, tpath)
                 self._appearance(node.row, node.row.get("appearance"))
+                self._unknown_sanad(node.row, _REPEAT_COLUMNS if is_repeat else _GROUP_COLUMNS)
                 c["fields"] = []
                 fields.append(c)
                 new_path = f"{path}/fields/{node.sid}" if is_repeat else path
@@ -840,7 +1176,9 @@ class Converter:
         fields = self.build(nodes)
         if not fields:
             raise ImportFailure("no question of the survey sheet could be imported")
-        form = {"id": self.form_id, "title": title, "record_type": self.record_type, "fields": fields}
+        form: dict[str, Any] = {"id": self.form_id, "title": title, "record_type": self.record_type}
+        self._form_settings(form)
+        form["fields"] = fields
         questions = sum(1 for n in nodes if n.kind == "question")
         return Conversion(
             self.form_id,
@@ -855,7 +1193,62 @@ class Converter:
             self.settings.get("version") or "1.0",
             self.sites,
             self.rows_of,
+            {n.sid for n in nodes if n.sid},
+            self._module_settings(),
         )
+
+
+def _csv_choices(path: str) -> list[dict[str, Any]]:
+    """The rows of an external CSV (name, label and other columns) as options; [] when unreadable."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for r in rows:
+        value = (r.get("name") or "").strip()
+        if not value or value in seen:
+            continue
+        seen.add(value)
+        label = next((v for k, v in r.items() if k and (k == "label" or k.startswith("label::")) and v), value)
+        option: dict[str, Any] = {"value": value, "label": str(label).strip() or value}
+        for k, v in r.items():
+            if k and k != "name" and not (k == "label" or k.startswith("label::")) and v not in (None, ""):
+                option.setdefault(sanitize_id(k), v)
+        out.append(option)
+    return out
+
+
+def settings_of(book: Workbook) -> dict[str, str]:
+    """The first row of the settings sheet (column -> text); empty when there is none."""
+    sheet = book.sheets.get("settings")
+    return dict(sheet.rows[0].cells) if sheet and sheet.rows else {}
+
+
+def _bound(text: str, t: str) -> Any:
+    """A min/max as Sanad writes it for a `t` field: a number, or a date as text; None if it is not one."""
+    if t in ("integer", "subform"):
+        return int(text) if re.fullmatch(r"-?\d+", text) else None
+    if t == "decimal":
+        if re.fullmatch(r"-?\d+", text):
+            return int(text)
+        return float(text) if re.fullmatch(r"-?\d+\.\d*(e-?\d+)?", text) else None
+    if t in ("date", "datetime"):
+        return text if re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ][0-9:.]+)?", text) else None
+    return None
+
+
+def _typed(text: str, kind: str | None) -> Any:
+    """A choice's filter key as Sanad had it (sanad::choice_keys): true/false or a number, else text."""
+    if kind == "boolean" and text in ("true", "false"):
+        return text == "true"
+    if kind == "number" and re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if kind == "number" and re.fullmatch(r"-?\d+\.\d+", text):
+        return float(text)
+    return text
 
 
 def _and(conds: list[str]) -> str:

@@ -25,17 +25,22 @@ What maps to what (docs/xlsform.md, "Export"):
 - translations: `label::Language (code)`, `hint::…`, `required_message::…`, `constraint_message::…`
   for each of the module's locales, from its gettext catalogs, English where a text has no
   translation (as Sanad shows it).
-- whatever XLSForm cannot say is kept in `sanad::<key>` columns, which pyxform ignores: the Sanad
-  expression of every column left empty or changed (`sanad::constraint` when min/max were folded
-  in, with `sanad::min`/`sanad::max`), `sanad::type` when the type changed, and
-  `sanad::sensitivity`; the settings sheet keeps a single form's own `relevant` as
-  `sanad::form_relevant`. Their references are written `#{field}` (`restore()` turns them back),
-  because pyxform checks the `${…}` of every column. An importer that knows them can restore the
-  Sanad form.
+- whatever XLSForm cannot say, or says differently, is kept in `sanad::<key>` columns, which pyxform
+  and the phones ignore and `sanad import-xlsform` reads back (engine/xlsform/convert.py), so the
+  round trip gives the form back as it was: the Sanad expression of every column left empty or
+  written differently (`sanad::relevant`, `sanad::required`, `sanad::constraint`, `sanad::calculation`,
+  `sanad::choice_filter`), `sanad::type` when the type changed, `sanad::min`/`sanad::max`,
+  `sanad::sensitivity`, `sanad::choices` (`inline` choices; a calculate's list), a subform's
+  `sanad::required` and `sanad::required_message::…`; in the settings sheet the form's
+  `sanad::form_relevant`, `sanad::form_title::…` and `sanad::description::…`, the lookups'
+  `sanad::list_titles::…`, `sanad::choice_keys` (true/false and number keys), `sanad::settings`
+  (what setting() reads), `sanad::module` and `sanad::record_type`. References in them are written
+  `#{field}` (`restore()` turns them back), because pyxform checks the `${…}` of every column.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,6 +54,7 @@ from engine.language.model import YES_NO_CHOICES, Choice, Field, Form, Module, R
 
 Node = dict[str, Any]
 _REF = re.compile(r"\$\{(\.\./)*[A-Za-z_][A-Za-z0-9_]*\}")
+_SETTING = re.compile(r"""setting\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\)""")
 _KEPT = re.compile(r"#\{(\.\./)*[A-Za-z_][A-Za-z0-9_]*\}")
 
 _TYPES = {
@@ -143,13 +149,23 @@ class _Expressions:
             return f"{self.wrap(n['args'][0], p, row)} {op} {self.wrap(n['args'][1], p + 1, row)}"
         if op == "cmp":
             p = _PREC["cmp"]
-            return f"{self.wrap(n['args'][0], p + 1, row)} {n['cmp']} {self.wrap(n['args'][1], p + 1, row)}"
+            left, right = n["args"]
+            if _choice_key_and_bool(left, right) or _choice_key_and_bool(right, left):
+                # the choices sheet holds a true/false key as the text 'true'/'false'; in XPath a
+                # node compared with true() is true whenever the choice has the column at all
+                return f"{self.choice_side(left)} {n['cmp']} {self.choice_side(right)}"
+            return f"{self.wrap(left, p + 1, row)} {n['cmp']} {self.wrap(right, p + 1, row)}"
         if op == "arith":
             p = _PREC[n["arith"]]
             return f"{self.wrap(n['args'][0], p, row)} {n['arith']} {self.wrap(n['args'][1], p + 1, row)}"
         if op == "call":
             return self.call(n, row)
         raise Untranslatable(f"the expression node '{op}' has no XLSForm form")  # pragma: no cover
+
+    def choice_side(self, n: Node) -> str:
+        if n["op"] == "lit":
+            return "'true'" if n["value"] else "'false'"
+        return self.node(n, None)
 
     def wrap(self, n: Node, needed: int, row: Field | None) -> str:
         text = self.node(n, row)
@@ -225,6 +241,10 @@ def _literal(value: Any) -> str:
     return f'"{text}"' if "'" in text else f"'{text}'"
 
 
+def _choice_key_and_bool(key: Node, lit: Node) -> bool:
+    return key["op"] == "choice" and lit["op"] == "lit" and isinstance(lit["value"], bool)
+
+
 def _prec(n: Node) -> int:
     op = n["op"]
     if op == "arith":
@@ -275,6 +295,8 @@ class _Exporter:
             row[f"sanad::{key}"] = keep(source)
             return None
         row[column] = text
+        if not _same(text, source):
+            row[f"sanad::{key}"] = keep(source)
         return text
 
     # -- the survey -------------------------------------------------------------------------------------
@@ -327,6 +349,10 @@ class _Exporter:
             if f.min is not None or f.max is not None:
                 self.warnings.append(f"{f.id}: min/max rows not exported (XLSForm repeats have no such limit)")
                 row["sanad::min"], row["sanad::max"] = f.min, f.max
+            if f.required is not False:  # at least one row: XLSForm repeats cannot require one
+                self.warnings.append(f"{f.id}: required not exported (XLSForm repeats cannot require a row)")
+                row["sanad::required"] = "true" if f.required is True else keep(f.required.source)
+                self.texts(row, "sanad::required_message", f"{path}/required_message", f.required_message)
             self.rows.append(row)
             assert f.subform is not None
             for child in f.subform.fields.values():
@@ -338,11 +364,16 @@ class _Exporter:
             row["type"] = f"{kind} {self.choice_list(f)}"
             if f.type == "yes_no":
                 row["sanad::type"] = "yes_no"
+            elif not f.lookup_id:
+                row["sanad::choices"] = "inline"
             self.expression(row, "choice_filter", f.choice_filter, f.id, "choice_filter")
         else:
             row["type"] = _TYPES[f.type]
             if f.type == "textarea":
                 row["appearance"] = "multiline"
+            if f.type == "calculate" and f.choices:  # XLSForm's calculate names no list: kept for Sanad
+                name = self.choice_list(f)
+                row["sanad::choices"] = name if f.lookup_id else f"inline {name}"
         if f.required is True:
             row["required"] = "yes"
         else:
@@ -385,6 +416,8 @@ class _Exporter:
                 row["sanad::constraint"] = keep(f.constraint.source)
                 return
             parts.append(own)
+            if not _same(own, f.constraint.source):
+                row["sanad::constraint"] = keep(f.constraint.source)
         bounds: list[str] = []
         for value, cmp in ((f.min, ">="), (f.max, "<=")):
             if value is None:
@@ -413,11 +446,23 @@ class _Exporter:
         self.lists[name] = (f, choices)
         return name
 
+    def settings_read(self) -> dict[str, Any]:
+        """The module settings that the exported forms' rules read with setting('name')."""
+        sources: list[str] = []
+        for form in self.forms:
+            exprs: list[Any] = [form.relevant, *(s.relevant for s in form.sections())]
+            for f in form.walk():
+                exprs += [f.relevant, f.required, f.constraint, f.calculate, f.choice_filter]
+            sources += [e.source for e in exprs if isinstance(e, Expression)]
+        names = dict.fromkeys(m.group(1) for src in sources for m in _SETTING.finditer(src))
+        return {n: self.module.settings[n] for n in names if n in self.module.settings}
+
     # -- the sheets -------------------------------------------------------------------------------------
     def sheets(self) -> XlsformExport:
         survey_cols = _columns(self.rows, ["type", "name"])
         survey = [survey_cols] + [[r.get(c) for c in survey_cols] for r in self.rows]
         choice_rows: list[dict[str, Any]] = []
+        kinds: dict[str, dict[str, str]] = {}  # list -> filter key -> boolean | number
         yes_no = dict(YES_NO_CHOICES)
         for name, (owner, options) in self.lists.items():
             for c in options:
@@ -429,6 +474,8 @@ class _Exporter:
                     self.texts(row, "label", choice_path(owner, c), c.label)
                 for key, value in c.keys.items():
                     row[key] = _default(value)
+                    if not isinstance(value, str):  # the sheet holds it as text: its kind, for Sanad
+                        kinds.setdefault(name, {})[key] = "boolean" if isinstance(value, bool) else "number"
                 choice_rows.append(row)
         choice_cols = _columns(choice_rows, ["list_name", "name"])
         choices = [choice_cols] + [[r.get(c) for c in choice_cols] for r in choice_rows]
@@ -442,8 +489,21 @@ class _Exporter:
             "sanad::module": self.module.id,
             "sanad::record_type": self.rt.id,
         }
-        if len(self.forms) == 1 and form.relevant is not None:
-            settings_row["sanad::form_relevant"] = keep(form.relevant.source)
+        if len(self.forms) == 1:
+            if form.relevant is not None:
+                settings_row["sanad::form_relevant"] = keep(form.relevant.source)
+            self.texts(settings_row, "sanad::form_title", f"forms/{form.id}/title", form.title)
+            self.texts(settings_row, "sanad::description", f"forms/{form.id}/description", form.description)
+        read = self.settings_read()
+        if read:  # module settings its rules read with setting(): XLSForm has their values written in
+            settings_row["sanad::settings"] = json.dumps(read, ensure_ascii=False)
+        titles = {name: lk.title for name in self.lists if (lk := self.module.lookups.get(name)) and lk.title}
+        if titles:  # the lookups' titles, in each language: the choices sheet has no place for them
+            for loc, tr in self.translators.items():
+                translated = {name: tr.text(f"lookups/{name}/title", t)[0] for name, t in titles.items()}
+                settings_row[f"sanad::list_titles::{self.columns[loc]}"] = json.dumps(translated, ensure_ascii=False)
+        if kinds:  # pyxform turns a choices column with '::' into a translated text: kept here instead
+            settings_row["sanad::choice_keys"] = json.dumps(kinds, ensure_ascii=False)
         settings = [list(settings_row), list(settings_row.values())]
         return XlsformExport(survey, choices, settings, self.warnings)
 
@@ -457,6 +517,11 @@ def keep(source: str) -> str:
 def restore(kept: str) -> str:
     """The Sanad expression of a sanad:: column (the inverse of keep())."""
     return _KEPT.sub(lambda m: "$" + m.group(0)[1:], kept)
+
+
+def _same(xpath: str, source: str) -> bool:
+    """True when the XPath written says what the Sanad source says, as written (spacing aside)."""
+    return " ".join(xpath.split()) == " ".join(source.split())
 
 
 def _default(value: Any) -> str:

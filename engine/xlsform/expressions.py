@@ -59,6 +59,45 @@ _KEYWORDS = {"and", "or", "div", "mod"}
 _TRANSLATED = {"selected", "true", "false", "sum", "count"}
 
 
+#: functions that read a column of a repeat's values -> which arguments may be such a column
+_COLUMNS: dict[str, range] = {
+    "join": range(1, 1000),
+    "min": range(1000),
+    "max": range(1000),
+    "count-non-empty": range(1),
+    "indexed-repeat": range(1),
+}
+
+
+def _class_dashes(pattern: str) -> str:
+    """A '-' right after a class escape inside [...] (`[\\w-.]`) is a literal dash in browsers and
+    in ODK, an error in Python: write it `\\-`."""
+    out: list[str] = []
+    in_class, i = False, 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i : i + 2])
+            if (
+                in_class
+                and pattern[i + 1] in "wdsWDS"
+                and pattern[i + 2 : i + 3] == "-"
+                and pattern[i + 3 : i + 4] != "]"
+            ):
+                out.append("\\-")
+                i += 3
+                continue
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+        elif ch == "]" and in_class:
+            in_class = False
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 @dataclass
 class Tok:
     kind: str
@@ -90,11 +129,39 @@ class Context:
     choice_key: Callable[[str], str | None] | None = None  # a choices column -> filter key
     sanad_id: Callable[[str], str] | None = None  # repeat XLSForm name -> Sanad id
     type_of: Callable[[str], str | None] | None = None  # XLSForm name -> Sanad field type
+    #: pulldata()/instance(): (list name, column, key column) in the XLSForm -> the same three as
+    #: Sanad ids (raises Unsupported when the form has no such list)
+    lookup: Callable[[str, str, str], tuple[str, str, str]] | None = None
+
+
+_INSTANCE = re.compile(
+    r"""instance\(\s*(['"])(?P<list>[^'"]+)\1\s*\)\s*/\s*root\s*/\s*item\s*
+    \[\s*(?P<key>[A-Za-z_][\w.-]*)\s*=\s*(?P<value>\$\{[^}]*\}|'[^']*'|"[^"]*"|current\(\)\s*/\s*\.\./[\w.-]+)\s*\]
+    \s*/\s*(?P<column>[A-Za-z_][\w:.-]*)""",
+    re.X,
+)
+
+
+def _plain(text: str) -> str:
+    """XML entities and typographic quotes (common in spreadsheets) as the characters XPath means."""
+    text = text.replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&")
+    return text.replace("\u2018", "'").replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"')
+
+
+def _instances(text: str) -> str:
+    """`instance('list')/root/item[key = value]/column` as the equivalent pulldata() call."""
+
+    def call(m: re.Match[str]) -> str:
+        value = m.group("value")
+        if value.startswith("current()"):
+            value = "${" + value.rsplit("/", 1)[1] + "}"
+        return f"pulldata('{m.group('list')}', '{m.group('column')}', '{m.group('key')}', {value})"
+
+    return _INSTANCE.sub(call, text)
 
 
 def tokenize(text: str) -> list[Tok]:
-    text = text.replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&")
-    text = text.replace("\u2018", "'").replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"')
+    text = _instances(_plain(text))
     out: list[Tok] = []
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup or "other"
@@ -186,10 +253,38 @@ def _ref(name: str, ctx: Context, scope: tuple[str, ...]) -> str:
     return "${" + "../" * up + sid + "}"
 
 
+def _column_ref(name: str, ctx: Context, scope: tuple[str, ...]) -> str:
+    """`${name}` as an argument of a function that reads a column (join, sum, min, max,
+    count-non-empty, indexed-repeat): a field of a repeat directly inside the scope or inside one
+    of its enclosing levels is the column of its values, one per row."""
+    found = ctx.resolve(name)
+    if found is None or found[2]:
+        return _ref(name, ctx, scope)
+    sid, where, _ = found
+    if scope[: len(where)] == where:
+        return _ref(name, ctx, scope)  # a plain value where the expression is evaluated
+    if where and scope[: len(where) - 1] == where[:-1]:
+        return "${" + "../" * (len(scope) - len(where) + 1) + sid + "}"
+    raise Unsupported(f"it reads '${{{name}}}' inside a repeat within a repeat from outside both")
+
+
+def _nan(items: list[Item], i: int) -> bool:
+    """'NaN' compared with = or != : ODK's result of a calculation on a missing number, which Sanad
+    leaves unanswered, so the comparison is with ''."""
+    it = items[i]
+    if not (isinstance(it, Tok) and it.kind == "string" and it.text[1:-1] == "NaN"):
+        return False
+    near = [items[j] for j in (i - 1, i + 1) if 0 <= j < len(items)]
+    return any(isinstance(n, Tok) and n.kind == "op" and n.text in ("=", "!=") for n in near)
+
+
 def _emit(items: list[Item], ctx: Context, scope: tuple[str, ...] | None = None) -> str:
     scope = ctx.scope if scope is None else scope
     parts: list[str] = []
-    for it in items:
+    for i, it in enumerate(items):
+        if _nan(items, i):
+            parts.append("''")
+            continue
         if isinstance(it, Group):
             parts.append("(" + _emit(it.items, ctx, scope) + ")")
         elif isinstance(it, Call):
@@ -200,6 +295,8 @@ def _emit(items: list[Item], ctx: Context, scope: tuple[str, ...] | None = None)
             low = it.text
             if low in _KEYWORDS:
                 parts.append(f" {low} ")
+            elif low == "null":
+                parts.append("''")  # a path to no node: empty, in ODK as here
             elif ctx.choice_filter and ctx.choice_key is not None:
                 key = "value" if low == "name" else ctx.choice_key(low.lower())
                 if key is None:
@@ -231,7 +328,7 @@ def _literal(arg: list[Item]) -> str | None:
 
 
 def _call(c: Call, ctx: Context, scope: tuple[str, ...]) -> str:
-    name = c.name
+    name = c.name.removeprefix("jr:")
     if name == "position" and len(c.args) == 1 and _is_dotdot(c.args[0]):
         return "position(..)"  # the number of the current row of a repeat
 
@@ -243,6 +340,56 @@ def _call(c: Call, ctx: Context, scope: tuple[str, ...]) -> str:
         if ref and ctx.type_of is not None and ctx.type_of(ref) not in (None, "select_multiple"):
             # ODK's selected() reads any text as a space-separated list; one value is an equality
             return f"({_emit(c.args[0], ctx, scope)} = {_emit(c.args[1], ctx, scope)})"
+    if name == "pulldata" and len(c.args) == 4:
+        texts = [_literal(a) for a in c.args[:3]]
+        if any(t is None for t in texts) or ctx.lookup is None:
+            raise Unsupported("pulldata() whose list and columns are not written in quotes")
+        list_name, column, key = (str(t) for t in texts)
+        lid, column, key = ctx.lookup(list_name, column, key)
+        return f"lookup('{lid}', '{column}', '{key}', {_emit(c.args[3], ctx, scope)})"
+    if name == "choice-name" and len(c.args) == 2:
+        ref = _literal(c.args[1])
+        m = re.fullmatch(r"\s*\$\{\s*([^}]*?)\s*\}\s*", ref or "")
+        if m is None:
+            raise Unsupported(
+                "jr:choice-name() whose second argument is not a field name in quotes, e.g. '${district}'"
+            )
+        found = ctx.resolve(m.group(1))
+        if found is None:
+            raise Unsupported(f"it refers to '${{{m.group(1)}}}', which is not a question of the form")
+        return f"choice-name({_emit(c.args[0], ctx, scope)}, '${{{found[0]}}}')"
+    if name == "int" and len(c.args) == 1:
+        # ODK's int() reads a text as a number (int(format-date-time(${start}, '%H'))); Sanad's
+        # needs a number, which number() gives whatever its argument is
+        ref = _single_ref(c.args[0])
+        arg = _emit(c.args[0], ctx, scope)
+        numeric = ref is not None and ctx.type_of is not None and ctx.type_of(ref) in ("integer", "decimal")
+        return f"int({arg})" if numeric or re.fullmatch(r"-?[\d.]+", arg) else f"int(number({arg}))"
+    if name == "selected-at" and len(c.args) == 2:
+        ref = _single_ref(c.args[0])
+        if ref and ctx.type_of is not None and ctx.type_of(ref) in ("select_one", "yes_no"):
+            # ODK reads one answer as a list of one value: the value itself at 0, nothing after
+            value, at = _emit(c.args[0], ctx, scope), _emit(c.args[1], ctx, scope)
+            return value if at == "0" else f"if(({at}) = 0, {value}, '')"
+    if name == "indexed-repeat" and len(c.args) == 3:
+        # ODK turns the row number into a number whatever it is (a calculation's text, often)
+        cell = _single_ref(c.args[0])
+        first = _column_ref(cell, ctx, scope) if cell else _emit(c.args[0], ctx, scope)
+        at = _emit(c.args[2], ctx, scope)
+        at = at if re.fullmatch(r"\d+", at) else f"number({at})"
+        return f"indexed-repeat({first}, {_emit(c.args[1], ctx, scope)}, {at})"
+    if name in _COLUMNS:
+        cols = _COLUMNS[name]
+        return (
+            f"{name}("
+            + ", ".join(
+                _column_ref(ref, ctx, scope) if i in cols and (ref := _single_ref(a)) else _emit(a, ctx, scope)
+                for i, a in enumerate(c.args)
+            )
+            + ")"
+        )
+    if name == "regex" and len(c.args) == 2 and (pattern := _literal(c.args[1])) is not None and "'" not in pattern:
+        return f"regex({_emit(c.args[0], ctx, scope)}, '{_class_dashes(pattern)}')"
     if name in _SAME or (name in FUNCTIONS and name not in _TRANSLATED):
         return f"{name}({args()})"  # the same function in Sanad (the checker then has the last word)
     if name in ("true", "false") and not c.args:

@@ -2,7 +2,9 @@
 
 Column headers are normalised the way pyxform reads them (`list name` → `list_name`,
 `bind::relevant` → `relevant`, `jr:constraintMsg` → `constraint_message`); a header with a language,
-`label::Français (fr)`, becomes (`label`, `Français (fr)`). Cell values become text.
+`label::Français (fr)`, becomes (`label`, `Français (fr)`). The `sanad::<key>` columns of an exported
+form keep their prefix (`sanad::description::Français (fr)` becomes (`sanad::description`,
+`Français (fr)`)). Cell values become text.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ _ALIASES = {
     "relevance": "relevant",
 }
 _PREFIXES = ("bind::", "body::", "control::")
+#: columns `sanad::<key>` that `sanad export-xlsform` writes: what XLSForm cannot say, for Sanad
+SANAD_PREFIX = "sanad::"
 
 
 @dataclass
@@ -65,6 +69,9 @@ def normalise_header(raw: str) -> tuple[str, str | None]:
     """('label', 'Français (fr)') for 'label::Français (fr)'; ('relevant', None) for 'bind::relevant'."""
     text = raw.strip()
     low = text.lower()
+    if low.startswith(SANAD_PREFIX):  # sanad::relevant, sanad::description::Français (fr)
+        key, _, lang = text[len(SANAD_PREFIX) :].partition("::")
+        return SANAD_PREFIX + key.strip().lower(), lang.strip() or None
     for prefix in _PREFIXES:
         if low.startswith(prefix):
             text = text[len(prefix) :]

@@ -2,13 +2,17 @@
 module's gettext catalogs with the translations of the workbook.
 
 An expression the loader refuses (an unknown choice, a type mismatch, a cycle…) is left out with a
-finding and the module is checked again, so one expression never costs the whole import.
+finding and the module is checked again, so one expression never costs the whole import. A Sanad
+expression kept in a `sanad::` column that reads a field the module does not have (a field of another
+form of the module it was exported from) is kept as written: the module reports it, and validates once
+that form is added.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +23,9 @@ from engine.diagnostics import Diagnostic, Report
 from engine.i18n import catalogs
 from engine.language.loader import LoadResult, load_module
 from engine.language.yamlfile import read_file
-from engine.xlsform.convert import Conversion, Converter, sanitize_id
+from engine.xlsform.convert import ID, Conversion, Converter, sanitize_id, settings_of
 from engine.xlsform.findings import Findings, ImportFailure
-from engine.xlsform.reader import read_workbook
+from engine.xlsform.reader import SANAD_PREFIX, read_workbook
 
 MAX_ROUNDS = 12
 _DROPPABLE = ("relevant", "required", "constraint", "calculate", "choice_filter", "default")
@@ -44,9 +48,29 @@ class ImportResult:
         return self.load.report.sorted() if self.load is not None else []
 
 
+_NOT_TEXT = re.compile(
+    r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|~|null|Null|NULL|true|True|TRUE|false|False|FALSE"
+    r"|y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$"
+)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Quotes a text that Sanad's YAML reader would otherwise read as a number, a boolean or null
+    (a phone number '0791' from a CSV stays a text)."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "'" if _NOT_TEXT.match(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
 def _dump(path: str, data: Any, header: str | None = None) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=10_000, default_flow_style=False)
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000, default_flow_style=False)
     with open(path, "w", encoding="utf-8") as fh:
         if header:
             fh.write(f"# {header}\n")
@@ -61,9 +85,12 @@ def _ids_in(fields: Any, out: set[str]) -> None:
 
 
 def import_xlsform(
-    xlsx: str, module_path: str, *, record_type: str = "case", form_id: str | None = None
+    xlsx: str, module_path: str, *, record_type: str | None = None, form_id: str | None = None
 ) -> ImportResult:
-    """Convert `xlsx` into the module at `module_path` (created when there is none)."""
+    """Convert `xlsx` into the module at `module_path` (created when there is none).
+
+    Without `record_type`, the form belongs to the record type of the settings' sanad::record_type
+    (a form exported by Sanad), else to `case`."""
     findings = Findings(os.path.basename(xlsx))
     result = ImportResult(findings)
     try:
@@ -74,9 +101,12 @@ def import_xlsform(
     return result
 
 
-def _import(xlsx: str, module_path: str, record_type: str, form_id: str | None, result: ImportResult) -> None:
+def _import(xlsx: str, module_path: str, record_type: str | None, form_id: str | None, result: ImportResult) -> None:
     findings = result.findings
     book = read_workbook(xlsx, findings)
+    if record_type is None:
+        kept = settings_of(book).get(SANAD_PREFIX + "record_type", "")
+        record_type = kept if ID.match(kept) else "case"
     module_file = os.path.join(module_path, "module.yaml")
     existing = os.path.isfile(module_file)
     taken_ids: set[str] = set()
@@ -118,6 +148,11 @@ def _import(xlsx: str, module_path: str, record_type: str, form_id: str | None, 
             )
         rt = rts.setdefault(record_type, {"title": record_type.replace("_", " ").capitalize(), "forms": []})
         rt.setdefault("forms", []).append(conv.form_id)
+        if conv.settings:  # the settings its rules read (sanad::settings), unless the module has them
+            module_settings = dict(module_data.get("settings") or {})
+            for name, value in conv.settings.items():
+                module_settings.setdefault(name, value)
+            module_data["settings"] = module_settings
         locales = list(module_data.get("locales") or [])
         for loc in conv.locales:
             if loc not in locales:
@@ -137,6 +172,7 @@ def _import(xlsx: str, module_path: str, record_type: str, form_id: str | None, 
             "version": conv.version,
             "default_locale": conv.default_locale,
             "locales": conv.locales,
+            **({"settings": conv.settings} if conv.settings else {}),
             "record_types": {
                 record_type: {"title": record_type.replace("_", " ").capitalize(), "forms": [conv.form_id]}
             },
@@ -212,6 +248,16 @@ def _drop_refused(load: LoadResult, form_file: str, conv: Conversion, findings: 
         owner = _node_at(conv.form, path[:-1])
         key = str(path[-1])
         if key not in owner:
+            continue
+        if any(
+            site.owner is owner
+            and site.key == key
+            and site.column.startswith(SANAD_PREFIX)
+            and conv.reads_elsewhere(site.source)
+            for site in conv.sites
+        ):
+            # a Sanad rule kept by export-xlsform that reads a field of another form of the module it
+            # came from: kept as written; the module validates once it has that form too
             continue
         value = owner.pop(key)
         dropped = True

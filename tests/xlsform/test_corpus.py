@@ -46,11 +46,11 @@ def test_every_xlsx_form_pyxform_converts_validates(lines: list[corpus_report.Li
     assert [x.form for x in xlsx if not x.validates] == []
 
 
-@pytest.mark.xfail(
-    reason="90.9% today: indexed-repeat(), instance('…')/root/item[…] lookups and a few comparisons with 'NaN' "
-    "have no Sanad equivalent yet (issue 15, open)",
-    strict=True,
-)
 def test_expressions_of_forms_pyxform_converts_compile(lines: list[corpus_report.Line]) -> None:
-    t = corpus_report.totals([x for x in lines if x.pyxform])
-    assert t["compiled_pct"] >= 98.0
+    """At least 98% of the expressions of the forms pyxform accepts compile (1,926 of 1,962 when
+    this was written). What is left out is reported per row: comparisons with values that are not
+    among a question's choices (always false in ODK; Sanad refuses them), ${username}, 'T' as
+    `required`, and a repeat's value read from outside it without an aggregate."""
+    pyx = [x for x in lines if x.pyxform]
+    kept, total = sum(x.kept for x in pyx), sum(x.total for x in pyx)
+    assert kept * 100 >= 98 * total, f"{kept}/{total}"

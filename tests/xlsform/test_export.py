@@ -5,21 +5,21 @@ round trip through the importer keeps the module's own scenarios passing."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
-from collections.abc import Callable
 from typing import Any
 
 import openpyxl
 import pytest
+import yaml
 
 from engine.cli import main
 from engine.language.loader import load_module
 from engine.language.model import Module
 from engine.runtime.scenarios import collect
+from engine.xlsform import ImportResult, import_xlsform
 from engine.xlsform.export import export_forms, keep, restore, write_xlsform
-from tests.conftest import ROOT, MakeModule
+from tests.conftest import BASE_FILES, ROOT, MakeModule
 
 pyxform = pytest.importorskip("pyxform", reason="pyxform is a test dependency (pip install 'sanad[test]')")
 from pyxform.xls2xform import convert  # noqa: E402
@@ -250,32 +250,10 @@ def test_keep_and_restore_references() -> None:
 # -- round trip: Sanad → XLSForm → Sanad, checked by the module's own scenarios ------------------------
 
 
-def _importer() -> Callable[..., Any] | None:
-    """The importer's entry point (engine/xlsform/writer.py `import_xlsform`), once it exists."""
-    try:
-        writer = importlib.import_module("engine.xlsform.writer")
-    except ImportError:
-        return None
-    fn = getattr(writer, "import_xlsform", None)
-    return fn if callable(fn) else None
-
-
-@pytest.mark.xfail(
-    reason="issue 15, open: the importer does not yet read the sanad:: columns the exporter keeps (rules "
-    "XLSForm cannot say: age(), references to other forms, subform min/max), so scenarios that rely on "
-    "them fail after a round trip; strict, so this fails loudly once the round trip is exact",
-    strict=True,
-)
 @pytest.mark.parametrize("key", ["gbv", "cp"])
 def test_round_trip_keeps_the_scenarios_passing(key: str, tmp_path: Any) -> None:
     """Each form exported, imported into a fresh module, and put back in place of the original in a
     copy of the module; the module's own scenarios must all still pass."""
-    importer = _importer()
-    if importer is None:
-        pytest.skip(
-            "the XLSForm importer (engine/xlsform/writer.py import_xlsform, issue 15) is not there yet; "
-            "this round trip runs once it exists"
-        )
     copy = os.path.join(str(tmp_path), key)
     shutil.copytree(MODULES[key], copy)
     m = module(key)
@@ -283,9 +261,11 @@ def test_round_trip_keeps_the_scenarios_passing(key: str, tmp_path: Any) -> None
         xlsx = os.path.join(str(tmp_path), f"{form_id}.xlsx")
         write_xlsform(m, [form_id], xlsx)
         fresh = os.path.join(str(tmp_path), f"import-{form_id}")
-        result = importer(xlsx, fresh, record_type=form.record_type, form_id=form_id)
+        result = import_xlsform(xlsx, fresh, record_type=form.record_type, form_id=form_id)
         form_file = os.path.join(fresh, "forms", f"{form_id}.yaml")
-        assert os.path.isfile(form_file), [str(x) for x in getattr(result.findings, "items", [])]
+        assert os.path.isfile(form_file), [x.format() for x in result.findings.items]
+        # nothing is left out or renamed on the way back
+        assert [x.format() for x in result.findings.items] == []
         shutil.copyfile(form_file, os.path.join(copy, "forms", f"{form_id}.yaml"))
         lookups = os.path.join(fresh, "lookups")
         for name in os.listdir(lookups) if os.path.isdir(lookups) else []:
@@ -295,3 +275,328 @@ def test_round_trip_keeps_the_scenarios_passing(key: str, tmp_path: Any) -> None
     assert suite.module is not None, [d.format() for d in suite.report.sorted()][:20]
     failures = [f.format() for sc in suite.scenarios for f in sc.run()]
     assert failures == []
+
+
+# -- the sanad:: columns, one kind at a time ------------------------------------------------------------
+
+ROUND_TRIP_FORM = """
+    id: roundtrip
+    title: Round trip
+    description: Checks every sanad column.
+    record_type: case
+    relevant: "${consent} = 'yes'"
+    fields:
+      - id: about
+        type: section
+        label: About
+        hint: The person.
+        relevant: "${consent} != 'no'"
+        fields:
+          - id: first_seen
+            type: date
+            label: First seen
+            min: '2000-01-01'
+            constraint: ". <= today()"
+            constraint_message: Not in the future.
+          - id: years
+            type: calculate
+            label: Years
+            calculate: age(${first_seen})
+          - id: visits
+            type: integer
+            label: Visits
+            min: 1
+            max: 99
+            constraint_message: Between 1 and 99.
+          - id: flag
+            type: yes_no
+            label: Flag
+            required: "${sex} = 'female'"
+            required_message: Say yes or no.
+      - id: colour
+        type: select_one
+        label: Colour
+        choices:
+          - {value: red, label: Red}
+          - {value: blue, label: Blue}
+        sensitivity: quasi
+      - id: band
+        type: calculate
+        label: Band
+        choices: sex
+        calculate: "if(${visits} > 5, 'female', 'male')"
+      - id: level
+        type: calculate
+        label: Level
+        choices:
+          - {value: low, label: Low}
+          - {value: high, label: High}
+        calculate: "if(${visits} > 5, 'high', 'low')"
+      - id: org
+        type: select_one
+        label: Organisation
+        choices: orgs
+        choice_filter: "health = true"
+      - id: wait
+        type: integer
+        label: Wait
+        constraint: ". <= setting('max_wait')"
+      - id: rows
+        type: subform
+        label: Rows
+        required: true
+        required_message: Add a row.
+        min: 1
+        max: 5
+        sensitivity: direct
+        fields:
+          - id: row_note
+            type: text
+            label: Note
+            relevant: "${../visits} > 1"
+"""
+
+ROUND_TRIP_FILES = {
+    "module.yaml": BASE_FILES["module.yaml"]
+    .replace("forms: [intake, plan]", "forms: [intake, plan, roundtrip]")
+    .replace("locales: [en, fr]", "locales: [en, fr]\n        settings:\n          max_wait: 10"),
+    "forms/roundtrip.yaml": ROUND_TRIP_FORM,
+    "lookups/orgs.yaml": """
+        id: orgs
+        title: Organisations
+        choices:
+          - {value: clinic, label: Clinic, health: true}
+          - {value: court, label: Court, health: false}
+    """,
+    "locales/fr/LC_MESSAGES/mini.po": """
+        msgid ""
+        msgstr ""
+        "Content-Type: text/plain; charset=UTF-8\\n"
+
+        msgctxt "mini:forms/roundtrip/title"
+        msgid "Round trip"
+        msgstr "Aller-retour"
+
+        msgctxt "mini:forms/roundtrip/description"
+        msgid "Checks every sanad column."
+        msgstr "Vérifie chaque colonne sanad."
+
+        msgctxt "mini:lookups/orgs/title"
+        msgid "Organisations"
+        msgstr "Organismes"
+
+        msgctxt "mini:forms/roundtrip/fields/colour/choices/red/label"
+        msgid "Red"
+        msgstr "Rouge"
+
+        msgctxt "mini:forms/roundtrip/fields/level/choices/high/label"
+        msgid "High"
+        msgstr "Haut"
+
+        msgctxt "mini:forms/roundtrip/fields/rows/required_message"
+        msgid "Add a row."
+        msgstr "Ajoutez une ligne."
+    """,
+}
+
+
+def _export(make_module: MakeModule) -> tuple[str, str]:
+    """The mini module with the round-trip form, and that form exported (the module, the .xlsx)."""
+    path = make_module(ROUND_TRIP_FILES)
+    result = load_module(path)
+    assert result.module is not None, [d.format() for d in result.report.items]
+    xlsx = os.path.join(path, "roundtrip.xlsx")
+    write_xlsform(result.module, ["roundtrip"], xlsx)
+    return path, xlsx
+
+
+def _reimport(xlsx: str, tmp_path: Any, **kwargs: Any) -> tuple[ImportResult, dict[str, Any]]:
+    result = import_xlsform(xlsx, os.path.join(str(tmp_path), "fresh"), **kwargs)
+    assert result.conversion is not None, [f.format() for f in result.findings.items]
+    return result, result.conversion.form
+
+
+def _edit(xlsx: str, sheet_name: str, edit: Any) -> None:
+    """Change cells of an exported workbook: edit(header, rows) with rows as lists."""
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb[sheet_name]
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    header = [str(h) for h in rows[0]]
+    edit(header, rows[1:])
+    ws.delete_rows(1, ws.max_row)
+    for r in [header, *rows[1:]]:
+        ws.append(r)
+    wb.save(xlsx)
+
+
+def _fields(form: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+
+    def visit(fields: list[dict[str, Any]]) -> None:
+        for f in fields:
+            out[f["id"]] = f
+            visit(f.get("fields", []))
+
+    visit(form["fields"])
+    return out
+
+
+def test_round_trip_gives_back_the_form_as_written(make_module: MakeModule, tmp_path: Any) -> None:
+    path, xlsx = _export(make_module)
+    convert(xlsform=xlsx)  # the sanad:: columns do not bother pyxform
+    result, form = _reimport(xlsx, tmp_path)
+    with open(os.path.join(path, "forms", "roundtrip.yaml"), encoding="utf-8") as fh:
+        assert form == yaml.safe_load(fh)
+    assert [f.format() for f in result.findings.items] == []
+
+
+def test_expression_columns_are_restored(make_module: MakeModule, tmp_path: Any) -> None:
+    _, xlsx = _export(make_module)
+    _, form = _reimport(xlsx, tmp_path)
+    f = _fields(form)
+    assert f["about"]["relevant"] == "${consent} != 'no'"  # sanad::relevant: another form's field
+    assert f["row_note"]["relevant"] == "${../visits} > 1"  # sanad::relevant: XPath said ${visits}
+    assert f["flag"]["required"] == "${sex} = 'female'"  # sanad::required
+    assert f["years"]["calculate"] == "age(${first_seen})"  # sanad::calculation (age())
+    assert f["wait"]["constraint"] == ". <= setting('max_wait')"  # sanad::constraint (XPath: . <= 10)
+    assert f["org"]["choice_filter"] == "health = true"  # sanad::choice_filter (XPath: health = 'true')
+    assert form["relevant"] == "${consent} = 'yes'"  # settings: sanad::form_relevant
+
+
+def test_types_and_properties_are_restored(make_module: MakeModule, tmp_path: Any) -> None:
+    _, xlsx = _export(make_module)
+    _, form = _reimport(xlsx, tmp_path)
+    f = _fields(form)
+    assert f["flag"]["type"] == "yes_no" and "choices" not in f["flag"]  # sanad::type yes_no
+    assert f["years"]["type"] == "calculate" and "read_only" not in f["years"]  # sanad::type (a hidden row)
+    assert f["colour"]["sensitivity"] == "quasi" and f["rows"]["sensitivity"] == "direct"  # sanad::sensitivity
+    assert "sensitivity" not in f["visits"]
+    # sanad::min/max: the bounds, not a constraint (the constraint column only repeated them)
+    assert (f["visits"]["min"], f["visits"]["max"]) == (1, 99) and "constraint" not in f["visits"]
+    assert f["visits"]["constraint_message"] == "Between 1 and 99."
+    assert f["first_seen"]["min"] == "2000-01-01" and f["first_seen"]["constraint"] == ". <= today()"
+    # a subform: its rows (sanad::min/max) and sanad::required with its sanad::required_message
+    assert (f["rows"]["min"], f["rows"]["max"], f["rows"]["required"]) == (1, 5, True)
+    assert f["rows"]["required_message"] == "Add a row."
+
+
+def test_choices_are_restored(make_module: MakeModule, tmp_path: Any) -> None:
+    _, xlsx = _export(make_module)
+    result, form = _reimport(xlsx, tmp_path)
+    f = _fields(form)
+    # sanad::choices: inline, the field's own choices (no lookup made for them)
+    assert f["colour"]["choices"] == [{"value": "red", "label": "Red"}, {"value": "blue", "label": "Blue"}]
+    assert f["band"]["choices"] == "sex"  # sanad::choices of a calculate: a lookup
+    assert f["level"]["choices"] == [{"value": "low", "label": "Low"}, {"value": "high", "label": "High"}]
+    assert f["org"]["choices"] == "orgs"
+    assert result.conversion is not None
+    lookups = result.conversion.lookups
+    assert sorted(lookups) == ["orgs", "sex"]
+    # settings: sanad::list_titles and sanad::choice_keys (true/false, not the text 'true')
+    assert lookups["orgs"]["title"] == "Organisations"
+    assert [c["health"] for c in lookups["orgs"]["choices"]] == [True, False]
+
+
+def test_texts_of_the_settings_and_translations_are_restored(make_module: MakeModule, tmp_path: Any) -> None:
+    _, xlsx = _export(make_module)
+    result, form = _reimport(xlsx, tmp_path)
+    assert form["title"] == "Round trip" and form["description"] == "Checks every sanad column."
+    assert result.conversion is not None
+    fr = result.conversion.translations["fr"]
+    assert fr["forms/roundtrip/title"] == "Aller-retour"  # sanad::form_title::Français (fr)
+    assert fr["forms/roundtrip/description"] == "Vérifie chaque colonne sanad."  # sanad::description::…
+    assert fr["lookups/orgs/title"] == "Organismes"  # sanad::list_titles::…
+    assert fr["forms/roundtrip/fields/rows/required_message"] == "Ajoutez une ligne."  # sanad::required_message
+    assert fr["forms/roundtrip/fields/colour/choices/red/label"] == "Rouge"  # an inline choice's own path
+    assert fr["forms/roundtrip/fields/level/choices/high/label"] == "Haut"
+
+
+def test_settings_and_record_type_are_restored(make_module: MakeModule, tmp_path: Any) -> None:
+    _, xlsx = _export(make_module)
+    _edit(xlsx, "settings", lambda header, rows: rows[0].__setitem__(header.index("sanad::record_type"), "household"))
+    _, form = _reimport(xlsx, tmp_path)
+    assert form["record_type"] == "household"  # no --record-type: sanad::record_type
+    with open(os.path.join(str(tmp_path), "fresh", "module.yaml"), encoding="utf-8") as fh:
+        module_yaml = yaml.safe_load(fh)
+    assert module_yaml["settings"] == {"max_wait": 10}  # sanad::settings: what setting() reads
+    assert list(module_yaml["record_types"]) == ["household"]
+    _, form = _reimport(xlsx, os.path.join(str(tmp_path), "again"), record_type="case")
+    assert form["record_type"] == "case"  # the option wins
+
+
+def test_a_sanad_column_wins_over_the_xpath_column(make_module: MakeModule, tmp_path: Any) -> None:
+    _, xlsx = _export(make_module)
+
+    def edit(header: list[str], rows: list[list[Any]]) -> None:
+        by_name = {r[1]: r for r in rows if r[0] and not str(r[0]).startswith("end ")}
+        by_name["row_note"][header.index("relevant")] = "${visits} > 7"  # sanad::relevant still says > 1
+        by_name["band"][header.index("calculation")] = "'male'"  # no sanad::calculation: this one counts
+
+    _edit(xlsx, "survey", edit)
+    _, form = _reimport(xlsx, tmp_path)
+    f = _fields(form)
+    assert f["row_note"]["relevant"] == "${../visits} > 1"
+    assert f["band"]["calculate"] == "'male'"
+
+
+def test_kept_expressions_follow_renamed_questions(make_module: MakeModule) -> None:
+    """Imported back into the module it came from under another id, every question is renamed
+    (its id is taken): the kept Sanad expressions name the new ids, and the module validates."""
+    path, xlsx = _export(make_module)
+    result = import_xlsform(xlsx, path, form_id="roundtrip_again")
+    assert result.validates, [d.format() for d in result.module_findings] + [f.format() for f in result.findings.items]
+    assert result.conversion is not None
+    f = _fields(result.conversion.form)
+    assert f["years_2"]["calculate"] == "age(${first_seen_2})"
+    assert f["row_note_2"]["relevant"] == "${../visits_2} > 1"
+    assert f["flag_2"]["required"] == "${sex} = 'female'"  # another form's field: not renamed
+    # lists are new lookups beside the module's own (as for any import), typed keys and all
+    assert f["band_2"]["choices"] == "sex_2" and f["org_2"]["choices"] == "orgs_2"
+    assert f["org_2"]["choice_filter"] == "health = true"
+
+
+def test_kept_expressions_reading_other_forms_stay(make_module: MakeModule, tmp_path: Any) -> None:
+    """In a module without the forms they read, the kept rules stay as written (the module says what
+    it lacks); a rule that is wrong in itself is still left out."""
+    _, xlsx = _export(make_module)
+    _edit(
+        xlsx,
+        "survey",
+        lambda header, rows: next(r for r in rows if r[1] == "wait").__setitem__(
+            header.index("sanad::constraint"), ". <= 'ten'"
+        ),
+    )
+    result, form = _reimport(xlsx, tmp_path)
+    f = _fields(form)
+    assert f["flag"]["required"] == "${sex} = 'female'" and form["relevant"] == "${consent} = 'yes'"
+    assert "constraint" not in f["wait"]
+    assert [x.code for x in result.findings.items] == ["xlsform.invalid-expression"]
+    assert not result.validates
+    assert {d.code for d in result.module_findings if d.severity == "error"} == {"expr.unknown-field"}
+
+
+def test_an_unknown_sanad_column_is_reported(make_module: MakeModule, tmp_path: Any) -> None:
+    _, xlsx = _export(make_module)
+
+    def edit(header: list[str], rows: list[list[Any]]) -> None:
+        header.append("sanad::colour")
+        for r in rows:
+            r.append("blue" if r[1] == "visits" else None)
+        next(r for r in rows if r[1] == "colour")[header.index("sanad::sensitivity")] = "secret"
+
+    _edit(xlsx, "survey", edit)
+    result, form = _reimport(xlsx, tmp_path)
+    messages = [x.message for x in result.findings.items if x.code == "xlsform.unsupported-column"]
+    assert any("sanad::colour" in m for m in messages) and any("sanad::sensitivity" in m for m in messages)
+    assert "sensitivity" not in _fields(form)["colour"]
+
+
+def test_boolean_choice_keys_are_compared_as_text_in_xlsform(make_module: MakeModule) -> None:
+    """The choices sheet holds true/false keys as the text 'true'/'false'; XPath `health = true()`
+    would hold for every choice."""
+    _, xlsx = _export(make_module)
+    convert(xlsform=xlsx)
+    survey, choices = sheet(xlsx, "survey"), sheet(xlsx, "choices")
+    org = next(r for r in survey if r["name"] == "org")
+    assert org["choice_filter"] == "health = 'true'" and restore(org["sanad::choice_filter"]) == "health = true"
+    assert [r["health"] for r in choices if r["list_name"] == "orgs"] == ["true", "false"]
