@@ -9,7 +9,19 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.cli import backup, data, definitions, exports, i18n, protection, reports, server, xlsform, xlsform_export
+from engine.cli import (
+    backup,
+    data,
+    definitions,
+    exports,
+    i18n,
+    protection,
+    reports,
+    seed,
+    server,
+    xlsform,
+    xlsform_export,
+)
 from engine.cli.common import CliError
 
 
@@ -30,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     exports.add_commands(sub)
     xlsform.add_commands(sub)
     xlsform_export.add_commands(sub)
+    seed.add_commands(sub)
     return parser
 
 
