@@ -1,12 +1,25 @@
 """Lists of records: a page of the records a user reaches, filtered, searched and sorted; counts
-by stage. The records a user reaches come from the one scope rule (`storage.scope`)."""
+by stage. The records a user reaches come from the one scope rule (`storage.scope`).
+
+Lists stay fast whatever the size of the table (issue 16): a page is found by the list order's index
+(`ix_records_updated`, `ix_records_created`), the next one from an opaque cursor past the last record
+shown (keyset paging; `page=` still works, by offset), and the total is counted up to `COUNT_CAP` only
+(`total_capped` says there are more). On PostgreSQL, searching and filtering by answers are
+containment tests (`blind @> {…}`, `data @> {…}`) that the GIN indexes of migration 0009 serve for
+every list field."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from engine.i18n import _
 from engine.language.model import Field
@@ -19,7 +32,11 @@ from engine.storage.models import Record, User
 from engine.storage.scope import records_held, records_in_reach
 
 PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
 MAX_PAGE = 100_000  # far past any real list; keeps OFFSET within every database's integers
+#: totals are counted up to this many records; past it a list says "more than 1,000"
+COUNT_CAP = 1000
+SORTS = ("updated", "created")
 
 
 def list_records(
@@ -35,15 +52,24 @@ def list_records(
     owner: str | None = None,
     created_from: str | None = None,
     created_to: str | None = None,
+    after: str | None = None,
 ) -> dict[str, Any]:
-    """A page of records in the user's scope; `fields` adds those answers (the ones the user may see)."""
+    """A page of records in the user's scope; `fields` adds those answers (the ones the user may see).
+
+    The page is the one after the cursor `after` (a `next` of an earlier page) when it is given, else
+    page number `page` (then `page` only labels the page). `total` counts the matching records up to
+    `COUNT_CAP`; `total_capped` is true when there are more."""
     rt = find_type(ctx, record_type)
     if not ctx.policy.may_on_type(ctx.actor, record_type, "read"):
         raise Forbidden(_("Your role may not read these records."))
+    if sort not in SORTS:
+        sort = "updated"
+    postgres = ctx.session.get_bind().dialect.name == "postgresql"
+    reach = ctx.policy.reach(ctx.actor)
     query = select(Record).where(
         Record.module == ctx.module.id,
         Record.record_type == record_type,
-        records_in_reach(ctx.policy.reach(ctx.actor)),
+        records_in_reach(reach),
     )
     if stage:
         query = query.where(Record.stage == stage)
@@ -56,14 +82,16 @@ def list_records(
     ]
     # Answers only filter records the user reaches through the agency that holds them: a referral
     # shares chosen forms, and a search must not tell its recipient what the other forms say.
-    held_here = records_held(ctx.policy.reach(ctx.actor))
+    held_here = records_held(reach)
     if q:
         needle = q.strip()
-        answers = [_answer_is(ctx, record_type, f, needle) for f in searchable if f.type in ("text", "calculate")]
+        answers = [
+            _answer_is(ctx, record_type, f, needle, postgres) for f in searchable if f.type in ("text", "calculate")
+        ]
         query = query.where(
             or_(
-                Record.short_id.startswith(needle.upper()),
-                Record.id.startswith(needle.lower()),
+                Record.short_id.like(_prefix(needle.upper()), escape="\\"),
+                Record.id.like(_prefix(needle.lower()), escape="\\"),
                 *([and_(held_here, or_(*answers))] if answers else []),
             )
         )
@@ -71,7 +99,7 @@ def list_records(
     for fid, value in (filters or {}).items():
         if value and any(f.id == fid for f in searchable):
             used_filters[fid] = value
-            query = query.where(held_here, Record.data[fid].as_string() == value)
+            query = query.where(held_here, _data_is(fid, value, postgres))
     if owner:
         query = query.where(Record.owner_id.in_(select(User.id).where(User.username == owner)))
     for bound, op in ((created_from, "from"), (created_to, "to")):
@@ -82,10 +110,19 @@ def list_records(
             )
     if not 1 <= page <= MAX_PAGE:
         raise BadRequest(_("'page' must be a whole number from 1 to %(max)s.", max=MAX_PAGE))
-    total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    order = Record.created_at.desc() if sort == "created" else Record.updated_at.desc()
-    rows = ctx.session.scalars(query.order_by(order, Record.id).offset((page - 1) * page_size).limit(page_size))
-    items = list(rows)
+    key = Record.created_at if sort == "created" else Record.updated_at
+    walk = postgres or ((reach.agency_wide or reach.everything) and not q and not used_filters)
+    paged = query.order_by((key if walk else _unindexed(key.expression)).desc(), Record.id)
+    if after:
+        at, last_id = _read_cursor(after, sort)
+        paged = paged.where(key <= at, or_(key < at, Record.id > last_id))
+    elif page > 1:
+        paged = paged.offset((page - 1) * page_size)
+    items = list(ctx.session.scalars(paged.limit(page_size + 1)))
+    more = len(items) > page_size
+    items = items[:page_size]
+    # a first page that is the whole list is its own count
+    total = len(items) if page == 1 and not after and not more else capped_count(ctx, query)
     held = holdings(ctx.session, items) if fields or ctx.actor.role.emergency_access else {}
     owners = usernames(ctx.session, {r.owner_id for r in items})
     if ctx.actor.role.emergency_access:  # a list shows records reached by breaking the glass too
@@ -124,8 +161,67 @@ def list_records(
         ],
         "page": page,
         "page_size": page_size,
-        "total": total,
+        "total": min(total, COUNT_CAP),
+        "total_capped": total > COUNT_CAP,
+        "next": _cursor(sort, items[-1]) if more else None,
     }
+
+
+def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`+column`: the same values, but SQLite will not walk an index in this order. SQLite plans
+    without statistics on an `OR`: it would walk the whole list order's index to find the few records
+    of a caseworker, a team or a search, where finding them (owner, group, ids) and sorting them is
+    quick. PostgreSQL weighs both plans itself."""
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+
+
+def capped_count(ctx: Context, query: Select[Any]) -> int:
+    """How many records `query` finds, counted up to `COUNT_CAP` + 1 (never a scan of a whole scope)."""
+    found = query.with_only_columns(Record.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+    return ctx.session.scalar(select(func.count()).select_from(found)) or 0
+
+
+def _cursor(sort: str, rec: Record) -> str:
+    """The opaque position after `rec` in a list ordered by `sort`: its time and id."""
+    at = rec.created_at if sort == "created" else rec.updated_at
+    raw = json.dumps([sort, at.isoformat(), rec.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_cursor(text: str, sort: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        kind, at, rid = json.loads(raw)
+        if kind != sort or not isinstance(rid, str) or len(rid) > 36:
+            raise ValueError(kind)
+        return datetime.fromisoformat(at), rid
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest(
+            _("'after' is not the position of a page of this list; start again from the first page.")
+        ) from None
+
+
+def _prefix(text: str) -> str:
+    """A LIKE pattern for values starting with `text` (its own % and _ taken literally)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _data_is(fid: str, value: str, postgres: bool) -> ColumnElement[bool]:
+    """The answer of `fid` read as text is `value`. On PostgreSQL: JSON containment, which the GIN
+    index on `data` serves; a text that reads as a JSON number or true/false also matches that answer
+    stored as a number or boolean, as `->>` compared as text does."""
+    if not postgres:
+        same: ColumnElement[bool] = Record.data[fid].as_string() == value
+        return same
+    data = type_coerce(Record.data, JSONB)
+    found: list[ColumnElement[bool]] = [data.contains({fid: value})]
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, bool | int | float) and json.dumps(parsed) == value:
+        found.append(data.contains({fid: parsed}))
+    return or_(*found)
 
 
 def _day(text: str) -> datetime:
@@ -159,13 +255,15 @@ def stage_counts(ctx: Context, record_type: str) -> list[tuple[str, int]]:
     return [(s.label, counts.get(s.id, 0)) for s in wf.states.values()]
 
 
-def _answer_is(ctx: Context, record_type: str, f: Field, needle: str) -> ColumnElement[bool]:
+def _answer_is(ctx: Context, record_type: str, f: Field, needle: str, postgres: bool) -> ColumnElement[bool]:
     """An answer equal to `needle`: a direct answer is sealed, so its blind index is compared (case and
     spacing aside); others are compared as stored."""
     if f.sensitivity == "direct":
         ring = sealing.session_ring(ctx.session)
         digest = ring.blind(sealing.blind_scope(ctx.module.id, record_type, f.id), needle)
+        if postgres:
+            contained: ColumnElement[bool] = type_coerce(Record.blind, JSONB).contains({f.id: digest})
+            return contained
         found: ColumnElement[bool] = Record.blind[f.id].as_string() == digest
         return found
-    same: ColumnElement[bool] = Record.data[f.id].as_string() == needle
-    return same
+    return _data_is(f.id, needle, postgres)

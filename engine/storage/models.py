@@ -31,6 +31,15 @@ NAMING = {
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
+#: indexes the migrations make on PostgreSQL only (SQLite has no operator classes or GIN): prefix
+#: search of short ids and ids (0009), containment search of answers (0001) and blind indexes (0009)
+POSTGRESQL_ONLY_INDEXES = (
+    "ix_records_short_id_pattern",
+    "ix_records_id_pattern",
+    "ix_records_blind",
+    "ix_records_data",
+)
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
@@ -120,11 +129,16 @@ class Record(Base):
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative API
     __table_args__ = (
-        Index("ix_records_list", "module", "record_type", "stage", "updated_at"),
         Index("ix_records_owner", "owner_id"),
         Index("ix_records_agency", "agency_id"),
         Index("ix_records_group", "group_id"),
     )
+
+
+# lists: a stage's list, and the two orders with their tie-breaker (storage/migrations 0009)
+Index("ix_records_list", Record.module, Record.record_type, Record.stage, Record.updated_at.desc(), Record.id)
+Index("ix_records_updated", Record.module, Record.record_type, Record.updated_at.desc(), Record.id)
+Index("ix_records_created", Record.module, Record.record_type, Record.created_at.desc(), Record.id)
 
 
 class RecordLink(Base):
@@ -173,6 +187,7 @@ class Assignment(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    __table_args__ = (Index("ix_assignments_user_active", "user_id", "active", "record_id"),)
 
 
 class Referral(Base):
@@ -191,6 +206,10 @@ class Referral(Base):
     override_reason: Mapped[str | None] = mapped_column(Text)
     responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     response_comment: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        Index("ix_referrals_to_user_status", "to_user_id", "status", "record_id"),
+        Index("ix_referrals_to_agency_status", "to_agency_id", "status", "record_id"),
+    )
 
 
 class AuditEntry(Base):

@@ -4,20 +4,54 @@ This is the only place that writes scope conditions. It mirrors `Reach.relation`
 so a record is in a user's lists exactly when opening it succeeds (a property test checks both on
 SQLite and PostgreSQL). `records_held` is what the holding agency's work covers (its queues,
 reports, exports, searches by answer); a referral or an emergency grant adds a record to the lists
-and to what one may open, never to those."""
+and to what one may open, never to those.
+
+A record id in a subquery's ids is written `id IN (SELECT …)`, except on PostgreSQL, where it is
+`id = ANY(ARRAY(SELECT …))`: the subquery runs once into an array the planner can probe the primary
+key with, and the `OR` of the scope stays a bitmap of index scans instead of a scan of `records`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import Boolean, ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from engine.runtime.policy import Reach
 from engine.storage.models import Assignment, EmergencyGrant, Record, Referral
 
 #: referral states that give the recipient access to the shared forms
 OPEN_REFERRAL = ("pending", "accepted")
+
+
+class _InSelect(FunctionElement[bool]):
+    """`column IN (SELECT …)`, written for each database (see the module's note)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "in_select"
+    _is_implicitly_boolean = True  # a condition as it is: SQLite must not compare it with 1
+
+
+@compiles(_InSelect)
+def _in_select(element: _InSelect, compiler: SQLCompiler, **kw: Any) -> str:
+    column, query = element.clauses
+    return f"{compiler.process(column, **kw)} IN {compiler.process(query, **kw)}"
+
+
+@compiles(_InSelect, "postgresql")
+def _any_array(element: _InSelect, compiler: SQLCompiler, **kw: Any) -> str:
+    column, query = element.clauses
+    return f"{compiler.process(column, **kw)} = ANY(ARRAY{compiler.process(query, **kw)})"
+
+
+def id_in(query: Select[Any]) -> ColumnElement[bool]:
+    """Records whose id is one of the ids `query` selects."""
+    return _InSelect(Record.id, query.scalar_subquery())
 
 
 def records_held(reach: Reach) -> ColumnElement[bool]:
@@ -28,7 +62,7 @@ def records_held(reach: Reach) -> ColumnElement[bool]:
     clauses: list[ColumnElement[bool]] = [Record.owner_id == reach.user_id]
     if reach.agency_id is not None:
         mine = Record.agency_id == reach.agency_id
-        assigned = Record.id.in_(
+        assigned = id_in(
             select(Assignment.record_id).where(Assignment.user_id == reach.user_id, Assignment.active.is_(True))
         )
         clauses.append(and_(mine, assigned))
@@ -43,13 +77,13 @@ def records_referred(reach: Reach) -> ColumnElement[bool]:
     """Records shared with the user by an open referral, or with their agency while it waits for
     one of its agency-wide users to answer."""
     clauses: list[ColumnElement[bool]] = [
-        Record.id.in_(
+        id_in(
             select(Referral.record_id).where(Referral.to_user_id == reach.user_id, Referral.status.in_(OPEN_REFERRAL))
         )
     ]
     if reach.agency_inbox is not None:
         clauses.append(
-            Record.id.in_(
+            id_in(
                 select(Referral.record_id).where(
                     Referral.to_agency_id == reach.agency_inbox,
                     Referral.to_user_id.is_(None),
@@ -73,7 +107,7 @@ def records_in_emergency(reach: Reach) -> ColumnElement[bool]:
         return false()
     return and_(
         Record.agency_id == reach.agency_id,
-        Record.id.in_(select(EmergencyGrant.record_id).where(EmergencyGrant.user_id == reach.user_id, live_grant())),
+        id_in(select(EmergencyGrant.record_id).where(EmergencyGrant.user_id == reach.user_id, live_grant())),
     )
 
 

@@ -13,7 +13,7 @@ from engine.runtime.workflow import state_label
 from engine.service import listing, records
 from engine.service.context import Context
 from engine.service.errors import NotFound
-from engine.service.listing import MAX_PAGE
+from engine.service.listing import COUNT_CAP, MAX_PAGE
 from engine.web.inputs import whole_number
 from engine.web.pages.common import (
     Posted,
@@ -30,6 +30,9 @@ from engine.web.pages.common import (
     with_form,
 )
 
+#: records a list page shows
+LIST_PAGE_SIZE = 25
+
 
 async def record_list(request: Request) -> Response:
     rt_id = request.path_params["record_type"]
@@ -41,6 +44,7 @@ async def record_list(request: Request) -> Response:
             raise NotFound("no such list")
         page_no = whole_number(qp.get("page"), "page", default=1, low=1, high=MAX_PAGE)
         sort = qp.get("sort", "updated")
+        after = qp.get("after") or None
         choice_filters = [
             rt.scope.fields[fid]
             for fid in rt.list_fields
@@ -57,11 +61,12 @@ async def record_list(request: Request) -> Response:
             page_no,
             sort,
             rt.list_fields,
-            page_size=25,
+            page_size=LIST_PAGE_SIZE,
             filters=filters,
             owner=qp.get("owner") or None,
             created_from=qp.get("from") or None,
             created_to=qp.get("to") or None,
+            after=after,
         )
         columns = []
         for fid in rt.list_fields:
@@ -74,11 +79,16 @@ async def record_list(request: Request) -> Response:
                 str(c["id"]): cell(rt.scope.fields[str(c["id"])], it.get("fields", {}).get(c["id"])) for c in columns
             }
         wf = ctx.module.workflow_for(rt_id)
-        pages = max(1, -(-result["total"] // result["page_size"]))
+        # the total is exact up to COUNT_CAP records; past it "more than 1,000" and no last page
+        pages = None if result["total_capped"] else max(1, -(-result["total"] // result["page_size"]))
 
-        def page_link(n: int) -> str:
-            params = {k: v for k, v in qp.items() if k != "page"}
+        def page_link(n: int, cursor: str | None = None) -> str:
+            """Page `n`: the next page by the cursor after this one (an index seek, however deep),
+            an earlier one by its number."""
+            params = {k: v for k, v in qp.items() if k not in ("page", "after")}
             params["page"] = str(n)
+            if cursor:
+                params["after"] = cursor
             return f"/records/{rt_id}?{urlencode(params)}"
 
         return render(
@@ -94,9 +104,12 @@ async def record_list(request: Request) -> Response:
             q=qp.get("q"),
             sort=sort,
             total=result["total"],
+            total_capped=result["total_capped"],
+            count_cap=COUNT_CAP,
             page=page_no,
             pages=pages,
             page_size=result["page_size"],
+            next_link=page_link(page_no + 1, result["next"]) if result["next"] and page_no < MAX_PAGE else None,
             page_link=page_link,
             revealed=peek_flash(request).get("revealed"),
             back=here(request),

@@ -1,0 +1,120 @@
+"""No N+1 queries: the SQL statements a list page, a list API call and a record page send do not grow
+with the page size or the record's history (issue 16). Statements are counted with SQLAlchemy's
+`before_cursor_execute` event on the app's engine, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from engine.web.pages import lists
+from tests.conftest import MakeModule
+from tests.security.conftest import ANSWERS, MODULE, USERS
+from tests.server import Server, server
+
+CASES = 60  # more than the largest page
+
+
+@pytest.fixture
+def srv(db_url: str, make_module: MakeModule) -> Iterator[Server]:
+    root = make_module(MODULE)
+    with server(db_url, [root]) as s:
+        for name, (role, agency, groups) in USERS.items():
+            s.add_user(name, role, agency=agency, groups=groups)
+        amina = s.client("amina")
+        for n in range(CASES):
+            r = amina.post("/api/v1/records/case", json={"data": {**ANSWERS, "code": f"GBV-{n:04d}"}})
+            assert r.status_code == 201, r.text
+        yield s
+
+
+@contextmanager
+def counted(s: Server) -> Iterator[list[str]]:
+    """The SQL statements sent while the block runs."""
+    statements: list[str] = []
+    engine = s.app.state.sanad.database.engine
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _statements(s: Server, client: Any, url: str, items: int | None = None) -> int:
+    client.get(url)  # warm: caches of the first request (definitions, keys) are not what is counted
+    with counted(s) as statements:
+        r = client.get(url)
+    assert r.status_code == 200, r.text[:500]
+    if items is not None:
+        assert len(r.json()["items"]) == items
+    return len(statements)
+
+
+@pytest.mark.parametrize("who", ["amina", "sara", "mona"])
+def test_a_list_api_call_sends_as_many_statements_for_10_records_as_for_50(srv: Server, who: str) -> None:
+    c = srv.client(who)
+    small = _statements(srv, c, "/api/v1/records/case?page_size=10", 10)
+    large = _statements(srv, c, "/api/v1/records/case?page_size=50", 50)
+    assert small == large, f"{who}: {small} statements for 10 records, {large} for 50"
+    # the next page by cursor, and a search, are no dearer
+    cursor = c.get("/api/v1/records/case?page_size=10").json()["next"]
+    assert _statements(srv, c, f"/api/v1/records/case?page_size=10&after={cursor}", 10) <= small
+    assert _statements(srv, c, "/api/v1/records/case?page_size=50&q=GBV-0001", None) <= small + 1
+
+
+@pytest.mark.parametrize("who", ["amina", "sara", "mona"])
+def test_a_list_page_sends_as_many_statements_for_10_records_as_for_50(
+    srv: Server, who: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = srv.client(who)
+    counts = {}
+    for size in (10, 50):
+        monkeypatch.setattr(lists, "LIST_PAGE_SIZE", size)
+        counts[size] = _statements(srv, c, "/records/case?sort=updated")
+        assert c.get("/records/case").text.count('href="/records/case/') >= size
+    assert counts[10] == counts[50], f"{who}: {counts[10]} statements for 10 records, {counts[50]} for 50"
+    monkeypatch.setattr(lists, "LIST_PAGE_SIZE", 10)
+    filtered = _statements(srv, c, "/records/case?sex=female&stage=open&f_sex=female&q=GBV")
+    assert filtered <= counts[10] + 1
+
+
+def test_a_record_page_sends_as_many_statements_with_a_long_history(srv: Server) -> None:
+    amina = srv.client("amina")
+    short, long = (amina.get("/api/v1/records/case?page_size=2").json()["items"][i]["id"] for i in (0, 1))
+    rec = amina.get(f"/api/v1/records/case/{long}").json()
+    for n in range(10):
+        rec = amina.patch(
+            f"/api/v1/records/case/{long}",
+            json={"version": rec["version"], "data": {"goal": f"Goal {n}"}, "form": "plan"},
+        ).json()
+        assert "version" in rec, rec
+    one = _statements(srv, amina, f"/records/case/{short}")
+    many = _statements(srv, amina, f"/records/case/{long}")
+    assert one == many, f"{one} statements for a record with one change, {many} with eleven"
+
+
+def test_past_the_cap_a_list_says_more_and_pages_by_cursor(srv: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.service import listing
+
+    monkeypatch.setattr(listing, "COUNT_CAP", 20)
+    monkeypatch.setattr(lists, "COUNT_CAP", 20)
+    c = srv.client("amina")
+    first = c.get("/api/v1/records/case?page_size=25").json()
+    assert (first["total"], first["total_capped"]) == (20, True)
+    second = c.get(f"/api/v1/records/case?page_size=25&after={first['next']}").json()
+    third = c.get(f"/api/v1/records/case?page_size=25&after={second['next']}").json()
+    ids = [it["id"] for page in (first, second, third) for it in page["items"]]
+    assert len(ids) == len(set(ids)) == CASES and third["next"] is None
+    assert [it["id"] for it in c.get("/api/v1/records/case?page_size=25&page=2").json()["items"]] == ids[25:50]
+    assert c.get("/api/v1/records/case?after=nonsense").status_code == 400
+    assert c.get(f"/api/v1/records/case?sort=created&after={first['next']}").status_code == 400
+    html = c.get("/records/case").text
+    assert "More than 20 records" in html and 'rel="next"' in html and "after=" in html
