@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import os
 import socket
 import sys
@@ -15,8 +16,9 @@ from urllib.parse import quote
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.supervisors import Multiprocess
 
-from engine.cli.common import CliError, data_options, database, plural, registry, say
+from engine.cli.common import CliError, data_options, database, definition_paths, plural, registry, say
 from engine.cli.protection import reseal_if_needed
 from engine.diagnostics import Report
 from engine.language.demo import read_demo
@@ -44,12 +46,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
             secret_key=secret_key(),
             idle_minutes=args.idle_minutes,
         )
-        app: ASGIApp = create_app(settings, reg)
-        if args.access_log:
-            app = AccessLog(app)
         names = ", ".join(f"{m.id} {m.version}" for m in reg.modules.values())
         where = _address(args.host, int(sock.getsockname()[1]))
         kind = settings.database_url.split("://")[0]
+        workers = args.workers or os.cpu_count() or 1
+        if workers > 1:
+            _serve_workers(args, settings, sock, workers, f"serving {names} on http://{where} (database {kind})")
+            return 0
+        app: ASGIApp = create_app(settings, reg)
+        if args.access_log:
+            app = AccessLog(app)
 
         def started() -> None:
             say(f"serving {names} on http://{where} (database {kind}); press Ctrl+C to stop")
@@ -71,6 +77,70 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         sock.close()
     return 0
+
+
+# -- several processes --------------------------------------------------------------------------------
+#: what each worker process starts from (set by `serve --workers N` for the processes it starts)
+WORKER_ENV = "SANAD_SERVE_WORKER"
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings, sock: socket.socket, workers: int, what: str) -> None:
+    """`workers` processes, each with the whole app, sharing the listening socket (uvicorn's
+    supervisor restarts one that dies). They share nothing in memory: sessions, sign-in throttling,
+    the audit chain, emergency grants and the keys' check values are in the database; the secret key
+    comes from $SANAD_SECRET_KEY or the data folder's file (as it did here), the key file from the
+    same path."""
+    os.environ[WORKER_ENV] = json.dumps(
+        {
+            "definitions": definition_paths(args),
+            "database_url": settings.database_url,
+            "key_file": settings.key_file,
+            "idle_minutes": settings.idle_minutes,
+            "access_log": bool(args.access_log),
+        }
+    )
+    config = uvicorn.Config(
+        "engine.cli.server:worker_app",
+        factory=True,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=bool(args.behind_proxy),
+        forwarded_allow_ips=args.behind_proxy or None,
+    )
+    try:
+        sock.listen(2048)  # connections wait in the queue while the workers start
+    except OSError as exc:
+        raise CliError(_bind_error(args.host, args.port, exc)) from None
+    say(f"{what} with {workers} worker processes; press Ctrl+C to stop")
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def worker_app() -> ASGIApp:
+    """The app of one worker process (uvicorn calls this in each process it starts)."""
+    conf = json.loads(os.environ[WORKER_ENV])
+    settings = Settings(
+        definitions=conf["definitions"],
+        database_url=conf["database_url"],
+        key_file=conf["key_file"],
+        secret_key=secret_key(),
+        idle_minutes=conf["idle_minutes"],
+    )
+    app: ASGIApp = create_app(settings, Registry.load(conf["definitions"]))
+    return AccessLog(app) if conf["access_log"] else app
+
+
+def _workers(text: str) -> int:
+    """--workers: a number of processes; 0 or 'auto' for one per CPU."""
+    if text.strip().lower() == "auto":
+        return 0
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of processes (or 'auto')") from None
+    if not 0 <= n <= 256:
+        raise argparse.ArgumentTypeError(f"{n} processes: give 1 to 256, or 0 / auto for one per CPU")
+    return n
 
 
 # -- listening ----------------------------------------------------------------------------------------
@@ -303,6 +373,14 @@ def add_commands(sub: Any) -> None:
         metavar="IPS",
         help="trust X-Forwarded-Proto/For from these proxy addresses (e.g. 127.0.0.1) so that cookies are "
         "marked Secure behind a TLS proxy and the audit log records the client's address",
+    )
+    p.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="serve with N processes (default: 1; 0 or 'auto': one per CPU). They share the port and keep "
+        "nothing to themselves: sessions, sign-in throttling and the audit chain are in the database",
     )
     p.add_argument(
         "--idle-minutes",

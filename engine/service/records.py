@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.i18n import _, current
@@ -365,11 +365,28 @@ def _changes_since(ctx: Context, rec: Record, hold: Holding, version: int) -> li
     return out
 
 
-def history(ctx: Context, record_type: str, record_id: str) -> list[dict[str, Any]]:
+def history(
+    ctx: Context, record_type: str, record_id: str, *, limit: int | None = None, before: int | None = None
+) -> list[dict[str, Any]]:
+    """The record's history, oldest first: every entry, or with `limit` the latest `limit` entries
+    (of those before the version `before`, when given: the page after the one that ended there)."""
+    return history_page(ctx, record_type, record_id, limit=limit, before=before)[0]
+
+
+def history_page(
+    ctx: Context, record_type: str, record_id: str, *, limit: int | None = None, before: int | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """`history`, and how many entries the record's history holds in all."""
     rec, hold = load(ctx, record_type, record_id)
-    rows = list(
-        ctx.session.scalars(select(RecordHistory).where(RecordHistory.record_id == rec.id).order_by(RecordHistory.id))
-    )
+    q = select(RecordHistory).where(RecordHistory.record_id == rec.id)
+    if before is not None:
+        q = q.where(RecordHistory.version < before)
+    if limit is None:
+        rows = list(ctx.session.scalars(q.order_by(RecordHistory.id)))
+        total = len(rows) if before is None else _history_total(ctx, rec.id)
+    else:
+        rows = list(ctx.session.scalars(q.order_by(RecordHistory.id.desc()).limit(limit)))[::-1]
+        total = _history_total(ctx, rec.id)
     names = usernames(ctx.session, {r.user_id for r in rows})
     steps = decisions.steps_by_time(ctx, rec, hold)
     audit.record(ctx.session, "record.history", user=ctx.user, ip=ctx.ip, record_id=rec.id)
@@ -389,7 +406,14 @@ def history(ctx: Context, record_type: str, record_id: str) -> list[dict[str, An
         if h.action == "transition" and (step := steps.get(entry["at"] or "")) is not None:
             entry["step"] = step  # the step taken, with its comment (for those in the workflow)
         out.append(entry)
-    return out
+    return out, total
+
+
+def _history_total(ctx: Context, record_id: str) -> int:
+    return int(
+        ctx.session.scalar(select(func.count()).select_from(RecordHistory).where(RecordHistory.record_id == record_id))
+        or 0
+    )
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,12 @@ def make_engine(url: str) -> Engine:
         if "connect_timeout" in parsed.query or parsed.get_driver_name() not in ("psycopg", "psycopg2")
         else {"connect_timeout": 10}
     )
-    return create_engine(url, pool_pre_ping=True, connect_args=timeout)
+    # per process: each server process (`serve --workers N`) has its own pool (docs/operations.md)
+    pool = {
+        "pool_size": int(os.environ.get("SANAD_DB_POOL_SIZE") or 5),
+        "max_overflow": int(os.environ.get("SANAD_DB_MAX_OVERFLOW") or 10),
+    }
+    return create_engine(url, pool_pre_ping=True, connect_args=timeout, **pool)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,11 +70,18 @@ class Keyring:
     mac: bytes
     path: str | None = None  # None: from $SANAD_KEYS
     _aead: dict[str, AESGCM] = field(default_factory=dict, repr=False)
+    #: reads the key file again (set by the KeySource that read it): a value sealed with a key this
+    #: ring does not hold yet (a rotation by another process, within the last second) still opens
+    reread: Callable[[], Keyring] | None = field(default=None, repr=False, compare=False)
 
     def _cipher(self, kid: str) -> AESGCM:
         c = self._aead.get(kid)
         if c is None:
             key = self.keys.get(kid)
+            if key is None and self.reread is not None:
+                key = self.reread().keys.get(kid)
+                if key is not None:
+                    self.keys[kid] = key
             if key is None:
                 where = self.path or f"${ENV_CONTENT}"
                 raise SealError(f"the key '{kid}' is not in {where}; use the key file this database was sealed with")

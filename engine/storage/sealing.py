@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -101,13 +102,18 @@ def blind_scope(module: str, record_type: str, field_id: str) -> str:
 class KeySource:
     """A database's key file, read (or, for a database that has none yet, made) when first needed, and
     read again when it changes: after `sanad keys rotate` in another process, a running server seals
-    with the new key at once and opens what was sealed with it."""
+    with the new key within a second, and opens what was sealed with it at once (a key it does not
+    hold yet sends it back to the file)."""
+
+    #: how often, at most, `ring` looks at the key file for a change (seconds)
+    RECHECK_S = 1.0
 
     def __init__(self, path: str, *, create: bool = True) -> None:
         self.path = path
         self.create = create
         self._ring: Keyring | None = None
         self._stamp: tuple[int, int, int] | None = None
+        self._checked = 0.0  # time.monotonic() of the last look at the file
         self._lock = threading.Lock()
 
     def _file_stamp(self) -> tuple[int, int, int] | None:
@@ -121,27 +127,44 @@ class KeySource:
         return self._ring is not None or keys.read(self.path) is not None
 
     def ring(self) -> Keyring:
+        """The keys. Called for every sealed value, so the file is looked at (one stat) at most once a
+        second: a rotation made by another process is picked up within a second."""
+        ring = self._ring
+        now = time.monotonic()
+        if ring is not None and (ring.path is None or now - self._checked < self.RECHECK_S):
+            return ring
         stamp = self._file_stamp()
-        if self._ring is None or (stamp is not None and stamp != self._stamp and self._ring.path is not None):
+        if ring is None or (stamp is not None and stamp != self._stamp):
             with self._lock:
                 stamp = self._file_stamp()
                 if self._ring is None or (stamp != self._stamp and self._ring.path is not None):
                     found = keys.read(self.path)
                     if found is None:
                         if self._ring is not None:
+                            self._checked = now
                             return self._ring  # the file went away while running: keep what was read
                         if not self.create:
                             raise keys.KeyFileError(f"there is no key file at {self.path}")
                         found = keys.create(self.path)
+                    found.reread = self._reread
                     self._ring = found
                     self._stamp = self._file_stamp()
+        self._checked = now
+        assert self._ring is not None
         return self._ring
+
+    def _reread(self) -> Keyring:
+        """The key file now, whatever the last look found (a key asked for that the ring lacks)."""
+        self._checked = 0.0
+        return self.ring()
 
     def replace(self, ring: Keyring) -> None:
         """After a rotation: write the key file, and seal with its new current key from now on."""
         keys.write(ring, self.path)
+        ring.reread = self._reread
         self._ring = ring
         self._stamp = self._file_stamp()
+        self._checked = time.monotonic()
 
 
 _sources: dict[int, KeySource] = {}

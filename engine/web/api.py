@@ -23,7 +23,7 @@ from engine.service import (
 )
 from engine.service.context import Context
 from engine.service.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from engine.service.listing import MAX_PAGE
+from engine.service.listing import MAX_PAGE, MAX_PAGE_SIZE, PAGE_SIZE, SORTS
 from engine.web import downloads
 from engine.web.context import (
     clear_session_cookie,
@@ -33,7 +33,7 @@ from engine.web.context import (
     set_session_cookie,
     sign_out,
 )
-from engine.web.inputs import check_keys, optional_text, optional_texts, positive_id, version_of, whole_number
+from engine.web.inputs import MAX_ID, check_keys, optional_text, optional_texts, positive_id, version_of, whole_number
 from engine.web.openapi import spec
 from engine.web.pages.auth import first_step, second_step
 from renderers import tabular
@@ -170,7 +170,16 @@ async def records_collection(request: Request) -> Response:
     rt = request.path_params["record_type"]
     if request.method == "GET":
         page, q = _page(request), request.query_params
-        return await answer(request, lambda ctx: listing.list_records(ctx, rt, q.get("stage"), q.get("q"), page))
+        size = whole_number(q.get("page_size"), "page_size", default=PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
+        sort = q.get("sort") or "updated"
+        if sort not in SORTS:
+            raise BadRequest(f"'sort' is one of {', '.join(SORTS)}")
+        return await answer(
+            request,
+            lambda ctx: listing.list_records(
+                ctx, rt, q.get("stage"), q.get("q"), page, sort, page_size=size, after=q.get("after") or None
+            ),
+        )
     body = await json_body(request)
     check_keys(body, ("data",), ("id", "link_to"))  # an empty record is {"data": {}}
     if not isinstance(body["data"], dict):
@@ -196,8 +205,12 @@ async def record_item(request: Request) -> Response:
 
 
 async def record_history(request: Request) -> Response:
-    rt, rid = request.path_params["record_type"], request.path_params["id"]
-    return await answer(request, lambda ctx: {"history": records.history(ctx, rt, rid)})
+    """Every entry, oldest first; with ?limit=N the latest N (and ?before=V: the latest N before the
+    version V, i.e. the next page back: pass the first entry's version of the page before)."""
+    rt, rid, q = request.path_params["record_type"], request.path_params["id"], request.query_params
+    limit = whole_number(q.get("limit"), "limit", default=0, low=1, high=1000) or None
+    before = whole_number(q.get("before"), "before", default=0, low=1, high=MAX_ID - 1) or None
+    return await answer(request, lambda ctx: {"history": records.history(ctx, rt, rid, limit=limit, before=before)})
 
 
 async def record_transition(request: Request) -> Response:

@@ -14,7 +14,7 @@ from typing import Any
 
 from engine import __version__
 from engine.service.emergency import MAX_REASON, MIN_REASON
-from engine.service.listing import MAX_PAGE
+from engine.service.listing import COUNT_CAP, MAX_PAGE, MAX_PAGE_SIZE, SORTS
 from engine.web.inputs import MAX_ID
 
 JSON = dict[str, Any]
@@ -385,7 +385,20 @@ def _schemas() -> dict[str, JSON]:
                 ),
                 "page": {"type": "integer", "minimum": 1},
                 "page_size": INT,
-                "total": {"type": "integer", "minimum": 0},
+                "total": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": COUNT_CAP,
+                    "description": f"records that match, counted up to {COUNT_CAP}",
+                },
+                "total_capped": {
+                    "type": "boolean",
+                    "description": f"true when more than {COUNT_CAP} records match (`total` is then {COUNT_CAP})",
+                },
+                "next": {
+                    "type": ["string", "null"],
+                    "description": "the cursor of the next page (pass it as `after`); null on the last page",
+                },
             }
         ),
         "History": obj(
@@ -822,14 +835,19 @@ def _paths() -> dict[str, JSON]:
         "/api/v1/records/{record_type}": {
             "get": operation(
                 "listRecords",
-                "The records you reach, 50 a page, newest change first",
+                "The records you reach, 50 a page, newest change first. Page through a list with the cursor "
+                "`next` of each page passed as `after` (an index seek, however deep); `page` still reads page "
+                "n by offset. `total` is exact up to 1,000 records; past it, `total_capped` is true",
                 {200: response("A page of records", ref("RecordList"))},
-                (403, 404),
+                (400, 403, 404),
                 parameters=[
                     RT,
                     query("stage", STR),
                     query("q", STR, "a short id or id prefix, or a list field's answer (records your agency holds)"),
                     query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
+                    query("page_size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": 50}),
+                    query("sort", {"enum": list(SORTS), "default": "updated"}, "newest change or newest record first"),
+                    query("after", STR, "the `next` cursor of the page before (same filters and sort)"),
                 ],
                 links={
                     "GetRecord": link(
@@ -881,8 +899,22 @@ def _paths() -> dict[str, JSON]:
                 "getHistory",
                 "Who changed what, when (the fields you may see)",
                 {200: response("History", ref("History"))},
-                (404,),
-                parameters=[RT, RID],
+                (400, 404),
+                parameters=[
+                    RT,
+                    RID,
+                    query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": 1000},
+                        "only the latest N entries (still oldest first); without it, every entry",
+                    ),
+                    query(
+                        "before",
+                        {"type": "integer", "minimum": 1},
+                        "with limit: the latest N entries before this version (the first version of the "
+                        "page you have), i.e. the next page back",
+                    ),
+                ],
             )
         },
         "/api/v1/records/{record_type}/{id}/transitions/{transition}": {

@@ -3,13 +3,18 @@ saved through the service, with the unsaved submission shown again on a conflict
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
 from engine import i18n
 from engine.i18n import _
+from engine.language.model import Form, RecordType
 from engine.runtime.evaluation import evaluate
 from engine.runtime.workflow import lock_message, locked_forms
 from engine.service import records
@@ -63,8 +68,7 @@ def _form_page(
         if after_save and values is None
         else _("Please check these answers")
     )
-    definition = form_to_json(ctx.module, form, i18n.current(), lambda f: f.id in visible)
-    definition["order"] = [name for kind, name in evaluation_order(rt) if kind == "field" and name in visible]
+    definition = _definition(ctx, rt, form, visible)
     record_values = ctx.policy.filter_data(ctx.actor, rt.id, hold, ev.values)
     if conflict:
         for c in conflict:
@@ -89,7 +93,7 @@ def _form_page(
         editable=editable and ev.forms_relevant.get(form_id, True),
         form_relevant=ev.forms_relevant.get(form_id, True),
         version=version or rec.version,
-        definition=definition,
+        definition_json=definition,
         record_values=record_values,
         conflict=conflict,
         today=ev.today,
@@ -97,6 +101,31 @@ def _form_page(
 
 
 TOC_FIELDS = 12  # a form with sections and at least this many questions gets a table of contents
+
+#: the form's definition for the browser, as JSON ready for the page, by (module, its definitions
+#: version, form, language, the fields the reader may see): the same for every record and request
+_DEFINITIONS: OrderedDict[tuple[int, str, str, str, frozenset[str]], Markup] = OrderedDict()
+_DEFINITIONS_MAX = 512
+_definitions_lock = threading.Lock()
+
+
+def _definition(ctx: Context, rt: RecordType, form: Form, visible: frozenset[str] | set[str]) -> Markup:
+    tr = i18n.current()
+    shown = frozenset(visible)
+    key = (id(ctx.module), ctx.module.version, form.id, tr.locale if tr else "en", shown)
+    with _definitions_lock:
+        found = _DEFINITIONS.get(key)
+        if found is not None:
+            _DEFINITIONS.move_to_end(key)
+            return found
+    definition = form_to_json(ctx.module, form, tr, lambda f: f.id in shown)
+    definition["order"] = [name for kind, name in evaluation_order(rt) if kind == "field" and name in shown]
+    made = htmlsafe_json_dumps(definition)
+    with _definitions_lock:
+        _DEFINITIONS[key] = made
+        while len(_DEFINITIONS) > _DEFINITIONS_MAX:
+            _DEFINITIONS.popitem(last=False)
+    return made
 
 
 def _walk(fields: list[formview.FieldView]) -> list[formview.FieldView]:

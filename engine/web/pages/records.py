@@ -15,7 +15,7 @@ from engine.runtime.workflow import lock_message, state_label, transition_label
 from engine.service import assignments, emergency, records, referrals, transitions
 from engine.service.context import Context
 from engine.service.errors import Conflict, Forbidden, NotFound
-from engine.web.inputs import positive_id
+from engine.web.inputs import MAX_ID, positive_id
 from engine.web.pages import emergency as emergency_page
 from engine.web.pages.common import (
     Posted,
@@ -64,7 +64,7 @@ def _record_page(request: Request, ctx: Context, record_type: str, record_id: st
             {"label": state_label(wf, s.id), "state": "done" if i < here else "current" if i == here else "ahead"}
             for i, s in enumerate(wf.states.values())
         ]
-    history = records.history(ctx, rt.id, view["id"])
+    history, older, newer_url, older_url, total = _history(request, ctx, rt.id, view["id"])
     actions = {
         "create": _("created"),
         "update": _("changed"),
@@ -72,8 +72,11 @@ def _record_page(request: Request, ctx: Context, record_type: str, record_id: st
         "emergency": _("emergency access"),
     }
     # break the glass: who opened the record in an emergency, when, why and until when
+    # (those in the time the page shows: after the entry before it, before the entry after it)
+    low = history[0]["at"] or "" if history and older else ""
     for g in emergency_page.labelled(emergency.of_record(ctx, rt.id, view["id"])):
-        history.append({"at": g["at"], "by": g["user"], "action": "emergency", "changes": [], "emergency": g})
+        if (g["at"] or "") >= low and (newer_url is None or (g["at"] or "") < newer_url[1]):
+            history.append({"at": g["at"], "by": g["user"], "action": "emergency", "changes": [], "emergency": g})
     history.sort(key=lambda h: h["at"] or "")
     for info in forms:
         info["state_label"] = form_state_label(info)
@@ -155,6 +158,9 @@ def _record_page(request: Request, ctx: Context, record_type: str, record_id: st
         candidates=assignments.candidates(ctx, rt.id, view["id"]) if can_assign else [],
         links=view["links"],
         history=history,
+        history_total=total,
+        history_older=older_url,
+        history_newer=newer_url[0] if newer_url else None,
         can_assign=can_assign,
         assignees=view["assignees"],
         shares=shares,
@@ -162,6 +168,33 @@ def _record_page(request: Request, ctx: Context, record_type: str, record_id: st
         new_id=str(uuid.uuid4()),
         emergency_until=emergency_page.until_label(view["emergency"]["expires_at"]) if view["emergency"] else "",
     )
+
+
+#: history entries a record's page shows at once (the latest; older ones a page at a time)
+HISTORY_PAGE = 20
+
+
+def _history(
+    request: Request, ctx: Context, record_type: str, record_id: str
+) -> tuple[list[dict[str, Any]], bool, tuple[str, str] | None, str | None, int]:
+    """One page of the record's history, oldest first: the latest HISTORY_PAGE entries, or with
+    ?older_than=V those before the version V. Also: whether older entries remain, the address of the
+    newer page with the time the page ends at (None on the first page), the older page's address
+    (None on the last) and the number of entries in all."""
+    raw = request.query_params.get("older_than", "")
+    before = int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < MAX_ID else None
+    base = f"/records/{record_type}/{record_id}"
+    if before is None:
+        entries, total = records.history_page(ctx, record_type, record_id, limit=HISTORY_PAGE)
+        newer: tuple[str, str] | None = None
+    else:
+        # the entry at `before` too: when the page ends (emergency accesses after it are on the newer page)
+        entries, total = records.history_page(ctx, record_type, record_id, limit=HISTORY_PAGE + 1, before=before + 1)
+        top = entries.pop() if entries and entries[-1]["version"] == before else None
+        newer = (base + "#hist-h", top["at"] or "" if top else "\uffff")
+    older = bool(entries) and entries[0]["version"] > 1 and len(entries) >= HISTORY_PAGE
+    older_url = f"{base}?older_than={entries[0]['version']}#hist-h" if older else None
+    return entries, older, newer, older_url, total
 
 
 async def record_page(request: Request) -> Response:
