@@ -198,6 +198,7 @@ WHERE r.module = 'gbv' AND r.record_type = 'incident'
   AND coalesce(r.data->>'gbv_reported_elsewhere', '') <> 'gbvims_org'
   AND CASE WHEN c.id IS NOT NULL
            THEN c.data->>'consent_reporting' = 'yes' AND coalesce(c.data->>'consent_withdrawn', '') <> 'yes'
+                AND coalesce(r.data->>'consent_reporting', '') <> 'no'
            ELSE r.data->>'consent_reporting' = 'yes' END
 """
 

@@ -1,0 +1,284 @@
+"""A small closed-loop HTTP load generator (asyncio, HTTP/1.1 keep-alive, no dependencies) and the
+helpers the service benchmark shares: starting a server process, waiting for its port, its memory.
+
+Each simulated user owns one connection and sends its next request when the previous answer has
+been read in full (closed loop, no think time). Requests that start during the warm-up are not
+counted; the measurement window is fixed in seconds or in requests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class HttpError(Exception):
+    """The connection broke or the answer could not be read."""
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((v for k, v in self.headers if k == name), None)
+
+    def cookies(self) -> dict[str, str]:
+        out = {}
+        for k, v in self.headers:
+            if k == "set-cookie":
+                pair = v.split(";", 1)[0]
+                if "=" in pair:
+                    name, value = pair.split("=", 1)
+                    out[name.strip()] = value.strip().strip('"')
+        return out
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection to host:port (reconnects when the server closes it)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.reader is None or self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port, limit=2**22)
+        return self.reader, self.writer
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            try:
+                await self.writer.wait_closed()
+            except (OSError, ConnectionError):
+                pass
+        self.reader = self.writer = None
+
+    async def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None
+    ) -> Answer:
+        for attempt in (1, 2):  # a keep-alive connection the server closed meanwhile: open a new one once
+            reader, writer = await self._open()
+            lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+            for k, v in (headers or {}).items():
+                lines.append(f"{k}: {v}")
+            if body is not None:
+                lines.append(f"Content-Length: {len(body)}")
+            raw = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+            try:
+                writer.write(raw)
+                await writer.drain()
+                return await self._read(reader)
+            except (OSError, ConnectionError, asyncio.IncompleteReadError, HttpError) as exc:
+                await self.close()
+                if attempt == 2:
+                    raise HttpError(f"{type(exc).__name__}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    async def _read(self, reader: asyncio.StreamReader) -> Answer:
+        head = await reader.readuntil(b"\r\n\r\n")
+        first, *rest = head.decode("latin-1").split("\r\n")
+        parts = first.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+            raise HttpError(f"not an HTTP answer: {first!r}")
+        status = int(parts[1])
+        headers = [(k.strip().lower(), v.strip()) for k, _, v in (h.partition(":") for h in rest if h)]
+        hmap = dict(headers)
+        if hmap.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                if size == 0:
+                    await reader.readuntil(b"\r\n")
+                    break
+                chunks.append(await reader.readexactly(size))
+                await reader.readexactly(2)
+            body = b"".join(chunks)
+        elif "content-length" in hmap:
+            body = await reader.readexactly(int(hmap["content-length"]))
+        else:
+            body = await reader.read()
+            await self.close()
+        if hmap.get("connection", "").lower() == "close":
+            await self.close()
+        return Answer(status, headers, body)
+
+
+# -- a load run ------------------------------------------------------------------------------------------
+
+#: one step of a simulated user: (kind of request, error text or None) — it times nothing itself
+Step = Callable[[random.Random], Awaitable[tuple[str, str | None]]]
+
+
+@dataclass
+class Outcome:
+    users: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float, kind: str | None = None) -> float:
+        xs = sorted(self.by_kind.get(kind, []) if kind else self.latencies)
+        if not xs:
+            return float("nan")
+        return xs[min(len(xs) - 1, max(0, round(q * (len(xs) - 1))))]
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+
+async def run_load(
+    steps: list[Step],
+    warmup: float,
+    duration: float | None = None,
+    requests: int | None = None,
+    seed: int = 1,
+) -> Outcome:
+    """Run each step function as one closed-loop user until `duration` seconds (or `requests`
+    counted requests) after the warm-up; the answer times of the requests started after it."""
+    out = Outcome(len(steps), 0.0)
+    t_start = time.perf_counter()
+    measure_from = t_start + warmup
+    stop_at = measure_from + duration if duration is not None else float("inf")
+    done = asyncio.Event()
+
+    async def user(i: int, step: Step) -> None:
+        rng = random.Random(seed * 100_003 + i)
+        while not done.is_set():
+            t0 = time.perf_counter()
+            if t0 >= stop_at:
+                break
+            try:
+                kind, error = await step(rng)
+            except HttpError as exc:
+                kind, error = "broken", str(exc)
+            t1 = time.perf_counter()
+            if t0 >= measure_from and not done.is_set():
+                out.latencies.append(t1 - t0)
+                out.by_kind.setdefault(kind, []).append(t1 - t0)
+                if error:
+                    out.errors[f"{kind}: {error}"[:160]] += 1
+                if requests is not None and len(out.latencies) >= requests:
+                    done.set()
+
+    tasks = [asyncio.create_task(user(i, s)) for i, s in enumerate(steps)]
+    await asyncio.gather(*tasks)
+    out.seconds = time.perf_counter() - measure_from
+    return out
+
+
+# -- server processes ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f} s")
+
+
+@dataclass
+class ServerProcess:
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: str
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server and its worker processes, in MB."""
+        return sum(_rss_kb(p) for p in _tree(self.proc.pid)) / 1024
+
+    def log_text(self) -> str:
+        try:
+            with open(self.log, encoding="utf-8", errors="replace") as fh:
+                return fh.read()
+        except OSError:
+            return ""
+
+
+def start(cmd: list[str], env: dict[str, str], port: int, log: str) -> ServerProcess:
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    server = ServerProcess(proc, port, log)
+    try:
+        wait_port(port, proc)
+    except RuntimeError:
+        server.stop()
+        print(server.log_text()[-3000:], file=sys.stderr)
+        raise
+    return server
+
+
+def _tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="utf-8") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
