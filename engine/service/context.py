@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from engine.i18n import _
 from engine.language.model import Module, RecordType
@@ -100,8 +100,37 @@ def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
     }
 
 
+_HOLDINGS = "sanad_holdings"
+
+
 def holding(session: Session, rec: Record) -> Holding:
-    return holdings(session, [rec])[rec.id]
+    """Who holds `rec`, read once per unit of work: a page that opens a record, its history, its
+    referrals and its emergency grants asks several times. Any write forgets it (a pending change
+    in the session, a flush, a bulk UPDATE/DELETE/INSERT, the end of the transaction), so an access
+    decision never reads a holding that a write of the same unit of work has changed."""
+    memo: dict[str, Holding] | None = session.info.get(_HOLDINGS)
+    if memo is None or session.new or session.dirty or session.deleted:
+        memo = session.info[_HOLDINGS] = {}
+    found = memo.get(rec.id)
+    if found is None:
+        found = memo[rec.id] = holdings(session, [rec])[rec.id]
+    return found
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_after_flush(session: Session, _flush_context: Any) -> None:
+    session.info.pop(_HOLDINGS, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_after_transaction(session: Session, _transaction: SessionTransaction) -> None:
+    session.info.pop(_HOLDINGS, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_after_write(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        state.session.info.pop(_HOLDINGS, None)
 
 
 def is_uuid(value: str) -> bool:
