@@ -58,11 +58,13 @@ class Spec:
 _specs: dict[tuple[str, str], Spec] = {}
 _registered: set[int] = set()
 _lock = threading.Lock()
+_merged: Spec | None = None  # every module's direct fields together (spec_for), dropped by register
 
 
 def register(module: Module) -> None:
     """Learn a module's direct fields (once per loaded module). Modules sharing an id (a country overlay
     of the reference module) add up: an answer direct in either is sealed."""
+    global _merged
     if id(module) in _registered:
         return
     with _lock:
@@ -78,19 +80,25 @@ def register(module: Module) -> None:
                     if direct:
                         spec.rows.setdefault(f.id, set()).update(direct)
         _registered.add(id(module))
+        _merged = None  # after the specs changed: a merge made meanwhile is dropped too
 
 
 def spec_for(module: str, record_type: str) -> Spec:
     found = _specs.get((module, record_type))
     if found is not None:
         return found
-    # a module this process has not loaded: seal every field known to be direct anywhere
-    merged = Spec()
-    for s in list(_specs.values()):
-        merged.fields |= s.fields
-        merged.blind |= s.blind
-        for k, v in s.rows.items():
-            merged.rows.setdefault(k, set()).update(v)
+    # a module this process has not loaded: seal every field known to be direct anywhere (merged once
+    # per set of registered modules, not per sealed record)
+    global _merged
+    merged = _merged
+    if merged is None:
+        merged = Spec()
+        for s in list(_specs.values()):
+            merged.fields |= s.fields
+            merged.blind |= s.blind
+            for k, v in s.rows.items():
+                merged.rows.setdefault(k, set()).update(v)
+        _merged = merged
     return merged
 
 

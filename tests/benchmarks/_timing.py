@@ -4,10 +4,13 @@ on a shared machine hits both sides of a comparison alike."""
 from __future__ import annotations
 
 import gc
+import json
 import math
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -104,3 +107,33 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] | None = No
         ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+#: The end of a child script run by fresh_process(): the script imports json, resource, sys and time,
+#: and sets t0 (start), t1 (after its imports), t2 (after its work) and ok.
+CHILD_REPORT = r"""
+try:  # ru_maxrss survives exec on Linux (it would report the parent's peak); VmHWM does not
+    with open("/proc/self/status") as fh:
+        peak = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+print(json.dumps({"import": t1 - t0, "work": t2 - t1, "ok": ok, "maxrss": peak}))
+"""
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def fresh_process(child: str, *args: str, check: bool = False) -> dict[str, Any] | None:
+    """Run `child` (a script ending where CHILD_REPORT begins) in a new interpreter: its import and
+    work times and its peak resident memory (VmHWM). None where `resource` is unavailable, or when the
+    child fails and `check` is false (with `check`, a failure raises)."""
+    try:
+        import resource  # noqa: F401  (Unix only)
+    except ImportError:
+        return None
+    proc = subprocess.run(
+        [sys.executable, "-c", child + CHILD_REPORT, *args], capture_output=True, text=True, cwd=ROOT, check=check
+    )
+    if proc.returncode != 0:
+        return None
+    data: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return data

@@ -18,7 +18,6 @@ import cProfile
 import json
 import os
 import pstats
-import subprocess
 import sys
 import tempfile
 import tracemalloc
@@ -28,7 +27,17 @@ from typing import Any
 import yaml
 
 from engine.language.loader import load_module
-from tests.benchmarks._timing import best, environment, fmt_mb, fmt_time, interleaved, median, run_once, table
+from tests.benchmarks._timing import (
+    best,
+    environment,
+    fmt_mb,
+    fmt_time,
+    fresh_process,
+    interleaved,
+    median,
+    run_once,
+    table,
+)
 from tests.benchmarks.generate import generate_module
 
 #: (fields, target seconds for load+validate, default repeats)
@@ -91,27 +100,7 @@ else:
     docs = [yaml.load(open(p, "rb").read().decode("utf-8-sig"), Loader=yaml.CSafeLoader) for p in files]
     ok = True
 t2 = time.perf_counter()
-try:  # ru_maxrss survives exec on Linux (it would report the parent's peak); VmHWM does not
-    with open("/proc/self/status") as fh:
-        peak = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
-except (OSError, StopIteration):
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-print(json.dumps({"import": t1 - t0, "work": t2 - t1, "ok": ok, "maxrss": peak}))
 """
-
-
-def fresh_process(mode: str, arg: str) -> dict[str, Any] | None:
-    """Run one load (or plain parse) in a new interpreter; None where getrusage is unavailable."""
-    try:
-        import resource  # noqa: F401  (Unix only)
-    except ImportError:
-        return None
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, mode, arg], capture_output=True, text=True, cwd=root, check=True
-    )
-    data: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Memory of loading the {big:,}-field module (tracemalloc: Python allocations only)")
         print(table(["", "peak", "kept after"], mem_rows))
 
-        child = fresh_process("load", paths[big])
-        child_base = fresh_process("parse", json.dumps(files))
+        child = fresh_process(_CHILD, "load", paths[big], check=True)
+        child_base = fresh_process(_CHILD, "parse", json.dumps(files), check=True)
         if child is not None and child_base is not None:
             print(f"\nA fresh process (what `sanad validate` pays), {big:,} fields")
             print(

@@ -39,20 +39,17 @@ a module does not load or pyxform refuses the XLSForm).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-from typing import Any
 
 import yaml
 
 from engine.language.loader import load_module
 from engine.language.model import Module
 from engine.xlsform.export import write_xlsform
-from tests.benchmarks._timing import best, environment, fmt_mb, fmt_time, interleaved, table
+from tests.benchmarks._timing import best, environment, fmt_mb, fmt_time, fresh_process, interleaved, table
 from tests.benchmarks.generate import generate_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -71,26 +68,7 @@ else:
     t1 = time.perf_counter()
     ok = bool(convert(xlsform=sys.argv[2]).xform)
 t2 = time.perf_counter()
-try:  # ru_maxrss survives exec on Linux (it would report the parent's peak); VmHWM does not
-    with open("/proc/self/status") as fh:
-        peak = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
-except (OSError, StopIteration):
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-print(json.dumps({"import": t1 - t0, "work": t2 - t1, "ok": ok, "maxrss": peak}))
 """
-
-
-def fresh_process(mode: str, arg: str) -> dict[str, Any] | None:
-    """One load or one conversion in a new interpreter; None where resource is unavailable."""
-    try:
-        import resource  # noqa: F401  (Unix only)
-    except ImportError:
-        return None
-    proc = subprocess.run([sys.executable, "-c", _CHILD, mode, arg], capture_output=True, text=True, cwd=ROOT)
-    if proc.returncode != 0:
-        return None
-    data: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return data
 
 
 def load(path: str) -> Module:
@@ -223,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                     f">= {TARGET:.0f}x {'✓' if ok else '✗'}" if target else "(information)",
                 ]
             )
-            fs, fp = fresh_process("load", path), fresh_process("convert", xlsx)
+            fs, fp = fresh_process(_CHILD, "load", path), fresh_process(_CHILD, "convert", xlsx)
             if fs and fp:
                 memory.append(
                     [
