@@ -136,9 +136,16 @@ class Access:
     link: bool
 
 
+#: how many (record type, sensitivity, forms) field sets a policy keeps before starting again
+FIELD_SETS_KEPT = 4096
+
+
 class Policy:
     def __init__(self, module: Module) -> None:
         self.module = module
+        # the fields a role sees or writes depend only on the record type, the role's sensitivity
+        # levels and the forms it may read or write there: worked out once per combination
+        self._field_sets: dict[tuple[str, str, frozenset[str], frozenset[str]], frozenset[str]] = {}
 
     # -- record types and scope --------------------------------------------------------------
     def may(self, actor: Actor, permission: str) -> bool:
@@ -245,26 +252,29 @@ class Policy:
 
     def visible_fields(self, actor: Actor, record_type: str, holding: Holding) -> frozenset[str]:
         """Ids of every field (at any depth) the actor may see on this record."""
-        rt = self.module.record_types[record_type]
-        forms = self.readable_forms(actor, record_type, holding)
-        return frozenset(
-            fid
-            for fid, f in rt.all_fields.items()
-            if f.form_id in forms and self.sees(actor, f) and _chain_visible(self, actor, f)
-        )
+        return self._fields("read", actor, record_type, self.readable_forms(actor, record_type, holding))
 
     def writable_fields(self, actor: Actor, record_type: str, holding: Holding) -> frozenset[str]:
+        return self._fields("write", actor, record_type, self.writable_forms(actor, record_type, holding))
+
+    def _fields(self, mode: str, actor: Actor, record_type: str, forms: frozenset[str]) -> frozenset[str]:
+        key = (mode, record_type, frozenset(actor.role.sensitivity), forms)
+        found = self._field_sets.get(key)
+        if found is not None:
+            return found
         rt = self.module.record_types[record_type]
-        forms = self.writable_forms(actor, record_type, holding)
-        return frozenset(
+        found = frozenset(
             fid
             for fid, f in rt.all_fields.items()
             if f.form_id in forms
             and self.sees(actor, f)
-            and not f.read_only
-            and f.type not in ("calculate", "note")
             and _chain_visible(self, actor, f)
+            and (mode == "read" or (not f.read_only and f.type not in ("calculate", "note")))
         )
+        if len(self._field_sets) >= FIELD_SETS_KEPT:
+            self._field_sets.clear()
+        self._field_sets[key] = found
+        return found
 
     def filter_data(self, actor: Actor, record_type: str, holding: Holding, data: dict[str, Any]) -> dict[str, Any]:
         """The answers with every field the actor may not see removed (at every depth)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import JSON, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from engine.i18n import _
@@ -59,16 +59,30 @@ def start_session(session: Session, user: User, ip: str | None) -> str:
 
 def resume_session(session: Session, sid: str, idle: timedelta) -> User | None:
     """The user of a live session, refreshing its last-seen time; None when ended or idle too long."""
-    row = session.get(LoginSession, sid)
-    if row is None or row.ended_at is not None:
+    postgres = session.get_bind().dialect.name == "postgresql"
+    groups = type_coerce(
+        select(func.json_agg(UserGroup.group_id) if postgres else func.json_group_array(UserGroup.group_id))
+        .where(UserGroup.user_id == User.id)
+        .scalar_subquery(),
+        JSON,
+    )
+    found = session.execute(
+        select(LoginSession, User, groups).join(User, User.id == LoginSession.user_id).where(LoginSession.id == sid)
+    ).first()  # the session, its user and their groups in one query: this runs on every request
+    if found is None:
+        return None
+    row: LoginSession = found[0]
+    user: User = found[1]
+    # the groups as they are now, for the rest of this unit of work (see group_ids)
+    session.info[_GROUPS] = (user.id, frozenset(int(g) for g in found[2] or ()))
+    if row.ended_at is not None:
         return None
     t = audit.now()
     last = row.last_seen_at if row.last_seen_at.tzinfo else row.last_seen_at.replace(tzinfo=t.tzinfo)
     if t - last > idle:
         row.ended_at = t
         return None
-    user = session.get(User, row.user_id)
-    if user is None or user.disabled:
+    if user.disabled:
         return None
     if (t - last).total_seconds() > 30:  # don't write on every request
         row.last_seen_at = t
@@ -338,7 +352,14 @@ def list_accounts(session: Session) -> list[Account]:
     ]
 
 
+_GROUPS = "sanad_session_groups"
+
+
 def group_ids(session: Session, user: User) -> frozenset[int]:
+    """The user's groups: read with their session when this unit of work resumed one for them."""
+    known = session.info.get(_GROUPS)
+    if known is not None and known[0] == user.id:
+        return frozenset(known[1])
     return frozenset(session.scalars(select(UserGroup.group_id).where(UserGroup.user_id == user.id)))
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Integer, String, cast, event, literal, null, select, union_all
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from engine.i18n import _
@@ -26,7 +26,7 @@ from engine.storage.models import (
     TransitionLog,
     User,
 )
-from engine.storage.scope import OPEN_REFERRAL, live_grant
+from engine.storage.scope import OPEN_REFERRAL, among, live_grant
 
 
 @dataclass
@@ -56,36 +56,58 @@ def find_type(ctx: Context, record_type: str) -> RecordType:
 
 def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
     """Who holds each record (owner, agency, group, active assignees, open referrals, live
-    emergency grants), in three queries for all."""
+    emergency grants), in one query for all."""
     ids = [r.id for r in recs]
     assignees: dict[str, set[int]] = {i: set() for i in ids}
     emergency: dict[str, set[int]] = {i: set() for i in ids}
     referrals: dict[str, dict[int, Grant]] = {i: {} for i in ids}
     agencies: dict[str, dict[int, Grant]] = {i: {} for i in ids}
     if ids:
-        for rid, uid in session.execute(
-            select(Assignment.record_id, Assignment.user_id).where(
-                Assignment.record_id.in_(ids), Assignment.active.is_(True)
-            )
-        ):
-            assignees[rid].add(uid)
-        for ref in session.scalars(
-            select(Referral).where(Referral.record_id.in_(ids), Referral.status.in_(OPEN_REFERRAL))
-        ):
-            if ref.to_user_id is not None:
-                target, key = referrals[ref.record_id], ref.to_user_id
-            elif ref.to_agency_id is not None and ref.status == "pending":
-                target, key = agencies[ref.record_id], ref.to_agency_id
+        forms_type, nothing = Referral.forms.type, null()
+        dialect = session.get_bind().dialect.name
+        query = union_all(
+            select(
+                literal("referral").label("kind"),
+                Referral.record_id,
+                Referral.to_user_id.label("user_id"),
+                Referral.to_agency_id.label("agency_id"),
+                Referral.status,
+                Referral.forms,
+                Referral.write_forms,
+            ).where(among(dialect, Referral.record_id, ids), Referral.status.in_(OPEN_REFERRAL)),
+            select(
+                literal("assignment"),
+                Assignment.record_id,
+                Assignment.user_id,
+                cast(nothing, Integer),
+                cast(nothing, String),
+                cast(nothing, forms_type),
+                cast(nothing, forms_type),
+            ).where(among(dialect, Assignment.record_id, ids), Assignment.active.is_(True)),
+            select(
+                literal("emergency"),
+                EmergencyGrant.record_id,
+                EmergencyGrant.user_id,
+                cast(nothing, Integer),
+                cast(nothing, String),
+                cast(nothing, forms_type),
+                cast(nothing, forms_type),
+            ).where(among(dialect, EmergencyGrant.record_id, ids), live_grant()),
+        )
+        for kind, rid, uid, agency_id, status, forms, write_forms in session.execute(query):
+            if kind == "assignment":
+                assignees[rid].add(uid)
+            elif kind == "emergency":
+                emergency[rid].add(uid)
             else:
-                continue
-            grant = Grant(frozenset(ref.forms), frozenset(ref.write_forms or ()))
-            target[key] = target[key] | grant if key in target else grant
-        for rid, uid in session.execute(
-            select(EmergencyGrant.record_id, EmergencyGrant.user_id).where(
-                EmergencyGrant.record_id.in_(ids), live_grant()
-            )
-        ):
-            emergency[rid].add(uid)
+                if uid is not None:
+                    target, key = referrals[rid], uid
+                elif agency_id is not None and status == "pending":
+                    target, key = agencies[rid], agency_id
+                else:
+                    continue
+                grant = Grant(frozenset(forms or ()), frozenset(write_forms or ()))
+                target[key] = target[key] | grant if key in target else grant
     return {
         r.id: Holding(
             r.owner_id,
@@ -100,37 +122,57 @@ def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
     }
 
 
-_HOLDINGS = "sanad_holdings"
+_MEMO = "sanad_memo"
+_KEPT = "sanad_kept"
+
+
+def memo(session: Session, name: str) -> dict[Any, Any]:
+    """A cache for one unit of work, for what a page asks several times (who holds a record, its
+    workflow steps, user names). Any write forgets it (a pending change in the session, a flush, a
+    bulk UPDATE/DELETE/INSERT, the end of the transaction), so no decision ever reads what a write of
+    the same unit of work has changed."""
+    memos: dict[str, dict[Any, Any]] | None = session.info.get(_MEMO)
+    if memos is None or session.new or session.dirty or session.deleted:
+        memos = session.info[_MEMO] = {}
+    return memos.setdefault(name, {})
 
 
 def holding(session: Session, rec: Record) -> Holding:
     """Who holds `rec`, read once per unit of work: a page that opens a record, its history, its
-    referrals and its emergency grants asks several times. Any write forgets it (a pending change
-    in the session, a flush, a bulk UPDATE/DELETE/INSERT, the end of the transaction), so an access
-    decision never reads a holding that a write of the same unit of work has changed."""
-    memo: dict[str, Holding] | None = session.info.get(_HOLDINGS)
-    if memo is None or session.new or session.dirty or session.deleted:
-        memo = session.info[_HOLDINGS] = {}
-    found = memo.get(rec.id)
+    referrals and its emergency grants asks several times."""
+    held = memo(session, "holdings")
+    found = held.get(rec.id)
     if found is None:
-        found = memo[rec.id] = holdings(session, [rec])[rec.id]
+        found = held[rec.id] = holdings(session, [rec])[rec.id]
     return found
+
+
+def steps_of(session: Session, rec: Record) -> list[TransitionLog]:
+    """Every workflow step taken on `rec`, oldest first, read once per unit of work (the page of a
+    record asks for its request, its latest decision and every step's comment)."""
+    steps = memo(session, "steps")
+    found = steps.get(rec.id)
+    if found is None:
+        query = select(TransitionLog).where(TransitionLog.record_id == rec.id).order_by(TransitionLog.id)
+        found = steps[rec.id] = list(session.scalars(query))
+    return list(found)
 
 
 @event.listens_for(Session, "after_flush")
 def _forget_after_flush(session: Session, _flush_context: Any) -> None:
-    session.info.pop(_HOLDINGS, None)
+    session.info.pop(_MEMO, None)
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_after_transaction(session: Session, _transaction: SessionTransaction) -> None:
-    session.info.pop(_HOLDINGS, None)
+    session.info.pop(_MEMO, None)
+    session.info.pop(_KEPT, None)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _forget_after_write(state: ORMExecuteState) -> None:
     if not state.is_select:
-        state.session.info.pop(_HOLDINGS, None)
+        state.session.info.pop(_MEMO, None)
 
 
 def is_uuid(value: str) -> bool:
@@ -150,6 +192,9 @@ def load(ctx: Context, record_type: str, record_id: str) -> tuple[Record, Holdin
         rec = ctx.session.scalar(select(Record).where(Record.short_id == record_id.upper()))
     if rec is None or rec.module != ctx.module.id or rec.record_type != record_type:
         raise NotFound("no such record")
+    # held for the rest of the unit of work: the session's identity map holds records weakly, and a
+    # page that opens a record several times (its view, history, referrals) would read it again
+    ctx.session.info.setdefault(_KEPT, {})[rec.id] = rec
     hold = holding(ctx.session, rec)
     found = ctx.policy.access(ctx.actor, record_type, hold)
     if found is None:
@@ -214,19 +259,20 @@ def load_any(ctx: Context, record_id: str) -> Record | None:
 
 
 def usernames(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return {uid: name for uid, name in session.execute(select(User.id, User.username).where(User.id.in_(ids)))}
+    """The names of these users (read once per unit of work)."""
+    known = memo(session, "usernames")
+    missing = {i for i in ids if i not in known}
+    if missing:
+        known.update(dict.fromkeys(missing))  # an id with no user stays unknown
+        known.update(
+            {uid: name for uid, name in session.execute(select(User.id, User.username).where(User.id.in_(missing)))}
+        )
+    return {i: known[i] for i in ids if known.get(i) is not None}
 
 
 def requested_by(session: Session, rec: Record) -> int | None:
     """Who moved the record into its current stage (the requester, for an approval)."""
-    last = session.scalar(
-        select(TransitionLog)
-        .where(TransitionLog.record_id == rec.id, TransitionLog.to_stage == rec.stage)
-        .order_by(TransitionLog.id.desc())
-        .limit(1)
-    )
+    last = next((log for log in reversed(steps_of(session, rec)) if log.to_stage == rec.stage), None)
     return last.user_id if last else None
 
 

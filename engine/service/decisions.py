@@ -15,10 +15,10 @@ from engine.language.model import Transition, Workflow
 from engine.runtime.policy import Holding
 from engine.runtime.workflow import state_label, transition_label
 from engine.service import audit
-from engine.service.context import Context, access, usernames
+from engine.service.context import Context, access, steps_of, usernames
 from engine.service.errors import BadRequest
 from engine.storage.models import Assignment, Record, TransitionLog
-from engine.storage.scope import records_held
+from engine.storage.scope import id_in, records_held
 
 QUEUE_PAGE = 25
 MAX_PAGE = 100_000
@@ -79,9 +79,9 @@ def queue(ctx: Context, page: int = 1, page_size: int = QUEUE_PAGE) -> dict[str,
                 }
             )
     total = sum(counted.values())
-    rows = list(
-        ctx.session.scalars(
-            select(Record)
+    rows: list[Any] = list(
+        ctx.session.execute(
+            select(Record.id, Record.short_id, Record.record_type, Record.stage, Record.owner_id, Record.updated_at)
             .where(where)
             .order_by(Record.updated_at, Record.id)
             .offset((page - 1) * page_size)
@@ -112,7 +112,7 @@ def queue(ctx: Context, page: int = 1, page_size: int = QUEUE_PAGE) -> dict[str,
     return {"groups": groups, "items": items, "total": total, "page": page, "page_size": page_size}
 
 
-def _requests(ctx: Context, recs: list[Record]) -> dict[str, TransitionLog]:
+def _requests(ctx: Context, recs: list[Any]) -> dict[str, TransitionLog]:
     """For each record, the step that moved it to its current stage (the request)."""
     if not recs:
         return {}
@@ -159,14 +159,7 @@ def latest_decision(ctx: Context, rec: Record) -> dict[str, Any] | None:
     wf = ctx.module.workflow_for(rec.record_type)
     if wf is None:
         return None
-    logs = list(
-        ctx.session.scalars(
-            select(TransitionLog)
-            .where(TransitionLog.record_id == rec.id, TransitionLog.to_stage.is_not(None))
-            .order_by(TransitionLog.id.desc())
-            .limit(20)
-        )
-    )
+    logs = [log for log in reversed(steps_of(ctx.session, rec)) if log.to_stage is not None][:20]
     for log in logs:
         t = wf.transitions.get(log.transition)
         if log.comment or (t is not None and (t.decision is not None or t.approval or _is_request(wf, t))):
@@ -182,7 +175,7 @@ def steps_by_time(ctx: Context, rec: Record, hold: Holding) -> dict[str, dict[st
         return {}
     if not access(ctx, rec, hold).workflow:
         return {}
-    logs = list(ctx.session.scalars(select(TransitionLog).where(TransitionLog.record_id == rec.id)))
+    logs = steps_of(ctx.session, rec)
     names = usernames(ctx.session, {log.user_id for log in logs})
     return {audit.iso(log.at) or "": step_view(ctx, wf, log, names) for log in logs}
 
@@ -190,30 +183,41 @@ def steps_by_time(ctx: Context, rec: Record, hold: Holding) -> dict[str, dict[st
 def returned_to_me(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
     """Records this user owns or is assigned that a decision sent back to them and that have not
     moved on since, the most recent first, with who sent them back, when and why."""
-    returns: dict[str, list[str]] = {}
+    returns: dict[str, list[Transition]] = {}
     for rt in ctx.module.record_types.values():
         wf = ctx.module.workflow_for(rt.id)
         if wf is not None and ctx.policy.may_on_type(ctx.actor, rt.id, "read"):
-            ids = [t.id for t in wf.transitions.values() if t.decision == "return"]
-            if ids:
-                returns[rt.id] = ids
+            steps = [t for t in wf.transitions.values() if t.decision == "return" and t.to is not None]
+            if steps:
+                returns[rt.id] = steps
     if not returns:
         return []
     assigned = select(Assignment.record_id).where(Assignment.user_id == ctx.user.id, Assignment.active.is_(True))
-    latest = (
-        select(TransitionLog.record_id, func.max(TransitionLog.id).label("last_id"))
-        .where(TransitionLog.to_stage.is_not(None))
-        .group_by(TransitionLog.record_id)
-        .subquery()
+    # the latest step of each of this user's records, looked up record by record (an index probe on
+    # transitions.record_id), never grouped over the whole transitions table
+    last_step = (
+        select(func.max(TransitionLog.id))
+        .where(TransitionLog.record_id == Record.id, TransitionLog.to_stage.is_not(None))
+        .correlate(Record)
+        .scalar_subquery()
     )
     query = (
-        select(Record, TransitionLog)
-        .join(latest, latest.c.record_id == Record.id)
-        .join(TransitionLog, TransitionLog.id == latest.c.last_id)
+        select(Record.id, Record.short_id, Record.record_type, Record.stage, Record.owner_id, Record.updated_at)
+        .add_columns(TransitionLog)
+        .join(TransitionLog, TransitionLog.id == last_step)
         .where(
             Record.module == ctx.module.id,
-            or_(Record.owner_id == ctx.user.id, Record.id.in_(assigned)),
-            or_(*(and_(Record.record_type == rt, TransitionLog.transition.in_(ids)) for rt, ids in returns.items())),
+            or_(Record.owner_id == ctx.user.id, id_in(assigned)),
+            or_(
+                *(
+                    and_(
+                        Record.record_type == rt,
+                        Record.stage.in_(sorted({str(t.to) for t in steps})),
+                        TransitionLog.transition.in_([t.id for t in steps]),
+                    )
+                    for rt, steps in returns.items()
+                )
+            ),
             TransitionLog.to_stage == Record.stage,
             TransitionLog.user_id != ctx.user.id,
             records_held(ctx.policy.reach(ctx.actor)),
@@ -221,7 +225,8 @@ def returned_to_me(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
         .order_by(TransitionLog.id.desc())
         .limit(limit)
     )
-    pairs = [(rec, log) for rec, log in ctx.session.execute(query).all()]
+    rows = ctx.session.execute(query).all()
+    pairs = [(row, row[-1]) for row in rows]
     names = usernames(ctx.session, {log.user_id for _rec, log in pairs} | {rec.owner_id for rec, _log in pairs})
     out = []
     for rec, log in pairs:

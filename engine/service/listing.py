@@ -53,12 +53,14 @@ def list_records(
     created_from: str | None = None,
     created_to: str | None = None,
     after: str | None = None,
+    counted: bool = True,
 ) -> dict[str, Any]:
     """A page of records in the user's scope; `fields` adds those answers (the ones the user may see).
 
     The page is the one after the cursor `after` (a `next` of an earlier page) when it is given, else
     page number `page` (then `page` only labels the page). `total` counts the matching records up to
-    `COUNT_CAP`; `total_capped` is true when there are more."""
+    `COUNT_CAP`; `total_capped` is true when there are more. Without `counted` (a page that shows no
+    total) the records are not counted: `total` is None."""
     rt = find_type(ctx, record_type)
     if not ctx.policy.may_on_type(ctx.actor, record_type, "read"):
         raise Forbidden(_("Your role may not read these records."))
@@ -118,15 +120,24 @@ def list_records(
         paged = paged.where(key <= at, or_(key < at, Record.id > last_id))
     elif page > 1:
         paged = paged.offset((page - 1) * page_size)
-    if fields or ctx.actor.role.emergency_access:  # answers, or who holds each record, are needed
-        items: list[Any] = list(ctx.session.scalars(paged.limit(page_size + 1)))
-    else:  # only what a list shows: no answers read, so none opened (a sealed answer costs a decryption)
-        items = list(ctx.session.execute(paged.limit(page_size + 1).with_only_columns(*_SHOWN)))
+    # only what a list shows, and who holds each record when answers are shown or a role may break the
+    # glass: the answers come as stored, and only the listed ones are opened (a sealed answer costs a
+    # decryption), never every answer of every record on the page
+    holders = fields or ctx.actor.role.emergency_access
+    # each listed answer on its own (`data -> 'field'`): never the whole answers of every row
+    listed = tuple(Record.data[f].label(f"listed_{i}") for i, f in enumerate(fields))
+    shown = (*_SHOWN, *_HOLDERS, *listed)
+    items: list[Any] = list(ctx.session.execute(paged.limit(page_size + 1).with_only_columns(*shown)))
     more = len(items) > page_size
     items = items[:page_size]
     # a first page that is the whole list is its own count
-    total = len(items) if page == 1 and not after and not more else capped_count(ctx, query)
-    held = holdings(ctx.session, items) if fields or ctx.actor.role.emergency_access else {}
+    if not counted:
+        total = None
+    elif page == 1 and not after and not more:
+        total = len(items)
+    else:
+        total = capped_count(ctx, query)
+    held = holdings(ctx.session, items) if holders else {}
     owners = usernames(ctx.session, {r.owner_id for r in items})
     if ctx.actor.role.emergency_access:  # a list shows records reached by breaking the glass too
         for r in items:
@@ -164,11 +175,14 @@ def list_records(
         ],
         "page": page,
         "page_size": page_size,
-        "total": min(total, COUNT_CAP),
-        "total_capped": total > COUNT_CAP,
+        "total": None if total is None else min(total, COUNT_CAP),
+        "total_capped": total is not None and total > COUNT_CAP,
         "next": _cursor(sort, items[-1]) if more else None,
     }
 
+
+#: who holds a record (see context.holdings)
+_HOLDERS = (Record.agency_id, Record.group_id)
 
 #: the columns a list shows when it shows no answers
 _SHOWN = (
@@ -251,8 +265,12 @@ def _day(text: str) -> datetime:
     return day.replace(tzinfo=UTC)
 
 
-def _listed(ctx: Context, rec: Record, hold: Holding, fields: tuple[str, ...]) -> dict[str, Any]:
-    data = ctx.policy.filter_data(ctx.actor, rec.record_type, hold, rec.data)
+def _listed(ctx: Context, row: Any, hold: Holding, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The listed answers of a row (each selected as stored) that the user may see, opened."""
+    values = row._mapping
+    stored = {f: values[f"listed_{i}"] for i, f in enumerate(fields) if values[f"listed_{i}"] is not None}
+    opened = sealing.open_answers(sealing.session_ring(ctx.session), row.id, stored)
+    data = ctx.policy.filter_data(ctx.actor, row.record_type, hold, opened)
     return {f: data[f] for f in fields if f in data}
 
 

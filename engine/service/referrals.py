@@ -170,15 +170,18 @@ def _choice_text(f: Any, value: str) -> str:
     return value
 
 
-def referrals_for(ctx: Context) -> list[dict[str, Any]]:
+def referrals_for(ctx: Context, status: str | None = None) -> list[dict[str, Any]]:
     """Referrals addressed to this user, or to their agency if their role decides for it, of
-    records their role may read."""
-    rows = ctx.session.execute(
-        select(Referral, Record)
+    records their role may read; only those in `status` when it is given."""
+    query = (
+        select(Referral, Record.id, Record.short_id, Record.record_type)  # never the answers
         .join(Record, Record.id == Referral.record_id)
         .where(_inbox(ctx), Record.module == ctx.module.id)
         .order_by(Referral.id.desc())
-    ).all()
+    )
+    if status is not None:
+        query = query.where(Referral.status == status)
+    rows = [(row[0], row) for row in ctx.session.execute(query)]
     names = usernames(ctx.session, {r.by_user_id for r, _ in rows})
     return [
         {
@@ -283,12 +286,12 @@ def of_record(ctx: Context, rec: Record) -> list[dict[str, Any]]:
         query = query.where(Referral.to_user_id == ctx.user.id)
     rows = list(ctx.session.scalars(query))
     names = usernames(ctx.session, {r.by_user_id for r in rows} | {r.to_user_id for r in rows if r.to_user_id})
-    agencies = {
-        a.id: a.code
-        for a in ctx.session.scalars(
-            select(Agency).where(Agency.id.in_({r.to_agency_id for r in rows if r.to_agency_id}))
-        )
-    }
+    to_agencies = {r.to_agency_id for r in rows if r.to_agency_id}
+    agencies = (
+        {a.id: a.code for a in ctx.session.scalars(select(Agency).where(Agency.id.in_(to_agencies)))}
+        if to_agencies
+        else {}
+    )
     return [
         {
             "id": r.id,

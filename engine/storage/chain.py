@@ -83,8 +83,11 @@ def _chain_pending(session: Session) -> None:
     connection = session.connection()
     ring = sealing.ring_for(connection.engine)
     # lock the chain's end (PostgreSQL: the row; SQLite: the write lock of the database)
-    connection.execute(text("UPDATE audit_chain SET seq = seq WHERE id = 1"))
-    end = connection.execute(select(AuditChain.seq, AuditChain.hash).where(AuditChain.id == 1)).first()
+    if connection.dialect.update_returning:  # the lock and the chain's end in one statement
+        end = connection.execute(text("UPDATE audit_chain SET seq = seq WHERE id = 1 RETURNING seq, hash")).first()
+    else:
+        connection.execute(text("UPDATE audit_chain SET seq = seq WHERE id = 1"))
+        end = connection.execute(select(AuditChain.seq, AuditChain.hash).where(AuditChain.id == 1)).first()
     if end is None:  # a database made by create_all (tests): start the chain
         connection.execute(text("INSERT INTO audit_chain (id, seq, hash) VALUES (1, 0, '')"))
         seq, prev = 0, ""

@@ -12,11 +12,12 @@ key with, and the `OR` of the scope stays a bitmap of index scans instead of a s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy import Boolean, ColumnElement, Select, String, and_, any_, bindparam, false, or_, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -47,6 +48,18 @@ def _in_select(element: _InSelect, compiler: SQLCompiler, **kw: Any) -> str:
 def _any_array(element: _InSelect, compiler: SQLCompiler, **kw: Any) -> str:
     column, query = element.clauses
     return f"{compiler.process(column, **kw)} = ANY(ARRAY{compiler.process(query, **kw)})"
+
+
+def among(dialect: str, column: Any, values: Collection[str]) -> ColumnElement[bool]:
+    """`column` is one of `values` (record ids, a page of them). On PostgreSQL one array parameter,
+    `column = ANY(%(ids)s)`: the statement's text is the same for any number of ids, so it is parsed
+    and planned once, where `IN (…)` with 50 parameters is a new, long text that the driver parses
+    again on every page."""
+    if dialect == "postgresql":
+        found: ColumnElement[bool] = column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+        return found
+    inside: ColumnElement[bool] = column.in_(list(values))
+    return inside
 
 
 def id_in(query: Select[Any]) -> ColumnElement[bool]:

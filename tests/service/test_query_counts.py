@@ -118,3 +118,47 @@ def test_past_the_cap_a_list_says_more_and_pages_by_cursor(srv: Server, monkeypa
     assert c.get(f"/api/v1/records/case?sort=created&after={first['next']}").status_code == 400
     html = c.get("/records/case").text
     assert "More than 20 records" in html and 'rel="next"' in html and "after=" in html
+
+
+def _sql(s: Server, client: Any, url: str) -> list[str]:
+    client.get(url)
+    with counted(s) as statements:
+        r = client.get(url)
+    assert r.status_code == 200, r.text[:500]
+    return [" ".join(x.split()) for x in statements]
+
+
+def test_a_record_page_reads_the_record_its_holders_and_its_steps_once(srv: Server) -> None:
+    """The page of a record asks for it, who holds it and its workflow steps from several places (its
+    view, history, referrals, emergency accesses, latest decision): each is read once per request."""
+    amina = srv.client("amina")
+    rid = amina.get("/api/v1/records/case?page_size=1").json()["items"][0]["id"]
+    sent = _sql(srv, amina, f"/records/case/{rid}")
+    by_id = [x for x in sent if x.startswith("SELECT records.id") and "WHERE records.id =" in x]
+    assert len(by_id) == 1, by_id
+    steps = [x for x in sent if x.startswith("SELECT transitions.id")]
+    assert len(steps) == 1, steps
+    holders = [x for x in sent if "FROM assignments" in x and "FROM referrals" in x]
+    assert len(holders) == 1, sent  # assignments, referrals and emergency grants in one statement
+    assert not [x for x in sent if x.startswith(("SELECT assignments.", "SELECT emergency_grants.record_id"))]
+    assert not [x for x in sent if "1 != 1" in x], "a query with nothing to look for was sent"
+
+
+def test_every_request_resumes_its_session_user_and_groups_in_one_statement(srv: Server) -> None:
+    sara = srv.client("sara")  # a supervisor: her groups decide what she sees
+    sent = _sql(srv, sara, "/records/case")
+    assert [x for x in sent if "FROM sessions" in x] == [x for x in sent if "FROM sessions JOIN users" in x]
+    assert len([x for x in sent if "FROM sessions" in x]) == 1
+    assert not [x for x in sent if x.startswith("SELECT user_groups.group_id")], sent
+
+
+def test_a_list_page_reads_only_the_answers_it_lists(srv: Server) -> None:
+    """A list that shows answers selects those answers, never every answer of every row (each sealed
+    answer costs a decryption)."""
+    amina = srv.client("amina")
+    sent = _sql(srv, amina, "/records/case")
+    listing = [x for x in sent if x.startswith("SELECT records.id") and "ORDER BY" in x]
+    assert listing, sent
+    for x in listing:
+        columns = x.split(" FROM ")[0]
+        assert "records.data" not in columns.replace("records.data ->", "").replace("JSON_EXTRACT(records.data", ""), x

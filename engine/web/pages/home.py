@@ -66,14 +66,18 @@ def _home(request: Request, ctx: Context) -> Response:
             r["type_label"] = _type_label(ctx, r["record_type"])
             r["at_label"] = label_time(r["step"]["at"])
         values["returned"] = returned
-        values["referrals"] = [r for r in referrals.referrals_for(ctx) if r["status"] == "pending"]
+        values["referrals"] = referrals.referrals_for(ctx, "pending")
         # break the glass: emergency access others opened to the records this user supervises
         values["emergencies"] = labelled(emergency.overseen(ctx))
         values["emergency_link"] = ctx.policy.may_break_glass(ctx.actor)
     if not role.aggregate_only and ctx.policy.may_on_type(ctx.actor, main, "read") and wf is not None:
         if role.scope == "own" or role.can(f"{main}.create"):
             finals = {s.id for s in wf.states.values() if s.final}
-            mine = [r for r in listing.list_records(ctx, main, None, None, 1)["items"] if r["stage"] not in finals]
+            mine = [
+                r
+                for r in listing.list_records(ctx, main, None, None, 1, counted=False)["items"]
+                if r["stage"] not in finals
+            ]
             values["mine"] = rows(ctx, mine[:20], main)
             values["mine_title"] = _("Your open cases")
         values["can_create"] = ctx.policy.can_create(ctx.actor, main)
