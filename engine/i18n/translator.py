@@ -9,6 +9,7 @@ English no longer matches the definitions is not used.
 
 from __future__ import annotations
 
+import functools
 import gettext
 import os
 import re
@@ -152,8 +153,9 @@ def same_markup(english: str, translation: str) -> bool:
     return markup(english) == markup(translation)
 
 
+@functools.lru_cache(maxsize=8192)
 def same_placeholders(english: str, translation: str) -> bool:
-    return set(_PERCENT.findall(english)) == set(_PERCENT.findall(translation))
+    return english == translation or set(_PERCENT.findall(english)) == set(_PERCENT.findall(translation))
 
 
 def _format(text: str, original: str, values: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ password policy is in passwords.py; throttling in throttle.py (the web layer res
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from typing import Any
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import JSON, func, select, type_coerce
+from sqlalchemy import JSON, bindparam, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from engine.i18n import _
@@ -57,18 +58,28 @@ def start_session(session: Session, user: User, ip: str | None) -> str:
     return sid
 
 
-def resume_session(session: Session, sid: str, idle: timedelta) -> User | None:
-    """The user of a live session, refreshing its last-seen time; None when ended or idle too long."""
-    postgres = session.get_bind().dialect.name == "postgresql"
+@functools.cache
+def _session_query(dialect: str) -> Any:
+    """A session (`:sid`), its user and the ids of their groups as a JSON list, built once."""
     groups = type_coerce(
-        select(func.json_agg(UserGroup.group_id) if postgres else func.json_group_array(UserGroup.group_id))
+        select(
+            func.json_agg(UserGroup.group_id) if dialect == "postgresql" else func.json_group_array(UserGroup.group_id)
+        )
         .where(UserGroup.user_id == User.id)
         .scalar_subquery(),
         JSON,
     )
-    found = session.execute(
-        select(LoginSession, User, groups).join(User, User.id == LoginSession.user_id).where(LoginSession.id == sid)
-    ).first()  # the session, its user and their groups in one query: this runs on every request
+    return (
+        select(LoginSession, User, groups)
+        .join(User, User.id == LoginSession.user_id)
+        .where(LoginSession.id == bindparam("sid"))
+    )
+
+
+def resume_session(session: Session, sid: str, idle: timedelta) -> User | None:
+    """The user of a live session, refreshing its last-seen time; None when ended or idle too long."""
+    # the session, its user and their groups in one query: this runs on every request
+    found = session.execute(_session_query(session.get_bind().dialect.name), {"sid": sid}).first()
     if found is None:
         return None
     row: LoginSession = found[0]

@@ -3,12 +3,13 @@ a record (a record the user may not reach is reported as not found)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, cast, event, literal, null, select, union_all
+from sqlalchemy import DateTime, Integer, String, bindparam, cast, event, literal, null, select, union_all
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from engine.i18n import _
@@ -54,6 +55,42 @@ def find_type(ctx: Context, record_type: str) -> RecordType:
     return rt
 
 
+@functools.cache
+def _holders_query(dialect: str) -> Any:
+    """Active assignments, open referrals and live emergency grants of the records `:ids` at `:now`,
+    as one statement built once per database kind (a request only binds its parameters)."""
+    forms_type, nothing = Referral.forms.type, null()
+    return union_all(
+        select(
+            literal("referral").label("kind"),
+            Referral.record_id,
+            Referral.to_user_id.label("user_id"),
+            Referral.to_agency_id.label("agency_id"),
+            Referral.status,
+            Referral.forms,
+            Referral.write_forms,
+        ).where(among(dialect, Referral.record_id), Referral.status.in_(OPEN_REFERRAL)),
+        select(
+            literal("assignment"),
+            Assignment.record_id,
+            Assignment.user_id,
+            cast(nothing, Integer),
+            cast(nothing, String),
+            cast(nothing, forms_type),
+            cast(nothing, forms_type),
+        ).where(among(dialect, Assignment.record_id), Assignment.active.is_(True)),
+        select(
+            literal("emergency"),
+            EmergencyGrant.record_id,
+            EmergencyGrant.user_id,
+            cast(nothing, Integer),
+            cast(nothing, String),
+            cast(nothing, forms_type),
+            cast(nothing, forms_type),
+        ).where(among(dialect, EmergencyGrant.record_id), live_grant(bindparam("now", type_=DateTime(timezone=True)))),
+    )
+
+
 def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
     """Who holds each record (owner, agency, group, active assignees, open referrals, live
     emergency grants), in one query for all."""
@@ -63,38 +100,10 @@ def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
     referrals: dict[str, dict[int, Grant]] = {i: {} for i in ids}
     agencies: dict[str, dict[int, Grant]] = {i: {} for i in ids}
     if ids:
-        forms_type, nothing = Referral.forms.type, null()
-        dialect = session.get_bind().dialect.name
-        query = union_all(
-            select(
-                literal("referral").label("kind"),
-                Referral.record_id,
-                Referral.to_user_id.label("user_id"),
-                Referral.to_agency_id.label("agency_id"),
-                Referral.status,
-                Referral.forms,
-                Referral.write_forms,
-            ).where(among(dialect, Referral.record_id, ids), Referral.status.in_(OPEN_REFERRAL)),
-            select(
-                literal("assignment"),
-                Assignment.record_id,
-                Assignment.user_id,
-                cast(nothing, Integer),
-                cast(nothing, String),
-                cast(nothing, forms_type),
-                cast(nothing, forms_type),
-            ).where(among(dialect, Assignment.record_id, ids), Assignment.active.is_(True)),
-            select(
-                literal("emergency"),
-                EmergencyGrant.record_id,
-                EmergencyGrant.user_id,
-                cast(nothing, Integer),
-                cast(nothing, String),
-                cast(nothing, forms_type),
-                cast(nothing, forms_type),
-            ).where(among(dialect, EmergencyGrant.record_id, ids), live_grant()),
-        )
-        for kind, rid, uid, agency_id, status, forms, write_forms in session.execute(query):
+        query = _holders_query(session.get_bind().dialect.name)
+        for kind, rid, uid, agency_id, status, forms, write_forms in session.execute(
+            query, {"ids": ids, "now": datetime.now(UTC)}
+        ):
             if kind == "assignment":
                 assignees[rid].add(uid)
             elif kind == "emergency":
@@ -147,14 +156,16 @@ def holding(session: Session, rec: Record) -> Holding:
     return found
 
 
+_STEPS = select(TransitionLog).where(TransitionLog.record_id == bindparam("rid")).order_by(TransitionLog.id)
+
+
 def steps_of(session: Session, rec: Record) -> list[TransitionLog]:
     """Every workflow step taken on `rec`, oldest first, read once per unit of work (the page of a
     record asks for its request, its latest decision and every step's comment)."""
     steps = memo(session, "steps")
     found = steps.get(rec.id)
     if found is None:
-        query = select(TransitionLog).where(TransitionLog.record_id == rec.id).order_by(TransitionLog.id)
-        found = steps[rec.id] = list(session.scalars(query))
+        found = steps[rec.id] = list(session.scalars(_STEPS, {"rid": rec.id}))
     return list(found)
 
 
@@ -258,15 +269,16 @@ def load_any(ctx: Context, record_id: str) -> Record | None:
     return None
 
 
+_NAMES = select(User.id, User.username).where(User.id.in_(bindparam("ids", expanding=True)))
+
+
 def usernames(session: Session, ids: set[int]) -> dict[int, str]:
     """The names of these users (read once per unit of work)."""
     known = memo(session, "usernames")
     missing = {i for i in ids if i not in known}
     if missing:
         known.update(dict.fromkeys(missing))  # an id with no user stays unknown
-        known.update(
-            {uid: name for uid, name in session.execute(select(User.id, User.username).where(User.id.in_(missing)))}
-        )
+        known.update({uid: name for uid, name in session.execute(_NAMES, {"ids": sorted(missing)})})
     return {i: known[i] for i in ids if known.get(i) is not None}
 
 

@@ -386,7 +386,8 @@ def history_page(
         total = len(rows) if before is None else _history_total(ctx, rec.id)
     else:
         rows = list(ctx.session.scalars(q.order_by(RecordHistory.id.desc()).limit(limit)))[::-1]
-        total = _history_total(ctx, rec.id)
+        # a first page that is the whole history is its own count
+        total = len(rows) if before is None and len(rows) < limit else _history_total(ctx, rec.id)
     names = usernames(ctx.session, {r.user_id for r in rows})
     steps = decisions.steps_by_time(ctx, rec, hold)
     audit.record(ctx.session, "record.history", user=ctx.user, ip=ctx.ip, record_id=rec.id)

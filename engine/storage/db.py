@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -13,6 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.storage import chain, keys, sealing  # noqa: F401 - chain and sealing register their events
@@ -85,8 +87,8 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    # each connection is checked before use (a restarted server's dead connections are replaced), and a
-    # connection attempt to a server that does not answer gives up after 10 s instead of hanging requests
+    # a connection idle for a while is checked before use (a restarted server's dead connections are
+    # replaced: _ping_when_idle), and a connection attempt to a server that does not answer gives up after 10 s instead of hanging requests
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
@@ -100,7 +102,42 @@ def make_engine(url: str) -> Engine:
         "pool_size": int(os.environ.get("SANAD_DB_POOL_SIZE") or 5),
         "max_overflow": int(os.environ.get("SANAD_DB_MAX_OVERFLOW") or 10),
     }
-    return create_engine(url, pool_pre_ping=True, connect_args=timeout, **pool)
+    engine = create_engine(url, connect_args=timeout, **pool)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: a pooled connection that has been idle longer than this (seconds) is checked before use
+PING_AFTER_IDLE = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use when it has been idle for a while (a restarted or
+    failed-over server, a firewall that dropped idle connections): a dead one is replaced and the
+    request does not notice. A connection in use a moment ago is not checked: a round trip on every
+    request would cost more than the rare request that meets a restart (it answers 503, "try again",
+    and the pool starts afresh)."""
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is not None and time.monotonic() - since <= PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection is dead; a new one is opened") from exc
+
+
+_IDLE_SINCE = "sanad_idle_since"
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -12,7 +12,7 @@ key with, and the `OR` of the scope stays a bitmap of index scans instead of a s
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,15 +50,15 @@ def _any_array(element: _InSelect, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{compiler.process(column, **kw)} = ANY(ARRAY{compiler.process(query, **kw)})"
 
 
-def among(dialect: str, column: Any, values: Collection[str]) -> ColumnElement[bool]:
-    """`column` is one of `values` (record ids, a page of them). On PostgreSQL one array parameter,
-    `column = ANY(%(ids)s)`: the statement's text is the same for any number of ids, so it is parsed
-    and planned once, where `IN (…)` with 50 parameters is a new, long text that the driver parses
-    again on every page."""
+def among(dialect: str, column: Any, name: str = "ids") -> ColumnElement[bool]:
+    """`column` is one of the record ids given as the parameter `name`. On PostgreSQL one array
+    parameter, `column = ANY(%(ids)s)`: the statement's text is the same for any number of ids, so
+    it is parsed and planned once, where `IN (…)` with 50 parameters is a new, long text that the
+    driver parses again on every page. Elsewhere an expanding `IN`."""
     if dialect == "postgresql":
-        found: ColumnElement[bool] = column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+        found: ColumnElement[bool] = column == any_(bindparam(name, type_=ARRAY(String)))
         return found
-    inside: ColumnElement[bool] = column.in_(list(values))
+    inside: ColumnElement[bool] = column.in_(bindparam(name, expanding=True))
     return inside
 
 
@@ -107,10 +107,11 @@ def records_referred(reach: Reach) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
-def live_grant(now: datetime | None = None) -> ColumnElement[bool]:
-    """The WHERE condition on `emergency_grants` for the grants that open a record now: neither
-    ended nor expired."""
-    return and_(EmergencyGrant.ended_at.is_(None), EmergencyGrant.expires_at > (now or datetime.now(UTC)))
+def live_grant(now: datetime | ColumnElement[Any] | None = None) -> ColumnElement[bool]:
+    """The WHERE condition on `emergency_grants` for the grants that open a record now (or at `now`,
+    a time or a parameter): neither ended nor expired."""
+    at = datetime.now(UTC) if now is None else now
+    return and_(EmergencyGrant.ended_at.is_(None), EmergencyGrant.expires_at > at)
 
 
 def records_in_emergency(reach: Reach) -> ColumnElement[bool]:

@@ -5,6 +5,7 @@ Templates get only view data prepared by the web layer; autoescaping is always o
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from typing import Any
 
@@ -33,6 +34,7 @@ def environment() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the code: no file system check on every render
     )
     env.globals["input_attrs"] = input_attrs
     env.add_extension("jinja2.ext.i18n")
@@ -48,9 +50,11 @@ def environment() -> Environment:
     return env
 
 
+@functools.lru_cache(maxsize=8192)
 def _trusted(english: str, translated: str) -> Markup:
     """Jinja marks what gettext returns as safe HTML; a catalog is not trusted that far. A translation
-    is escaped, unless its markup is exactly its English's (written in our own templates)."""
+    is escaped, unless its markup is exactly its English's (written in our own templates). Worked out
+    once per (English, translation): a page asks for the same few messages many times."""
     from engine.i18n.translator import same_markup, same_placeholders
 
     if not same_placeholders(english, translated):
