@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import os
 import textwrap
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -180,3 +183,29 @@ def db_url(request: pytest.FixtureRequest, tmp_path: object) -> object:
 
     with database(request.param, tmp_path) as url:
         yield url
+
+
+def stored_record(owner: Any, **fields: Any) -> Any:
+    """A case row written straight to the database (tests of scope and holding that need many
+    records fast): the owner's agency, stage `engagement`, version 1, no answers, unless given."""
+    from engine.storage.models import Record
+
+    at = fields.pop("at", datetime(2026, 11, 1, tzinfo=UTC))
+    values: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "module": "gbv",
+        "record_type": "case",
+        "stage": "engagement",
+        "owner_id": owner.id,
+        "agency_id": getattr(owner, "agency_id", None),
+        "group_id": None,
+        "created_by": owner.id,
+        "created_at": at,
+        "updated_by": owner.id,
+        "updated_at": at,
+        "definitions_version": "1",
+        "version": 1,
+        "data": {},
+        **fields,
+    }
+    return Record(**values)

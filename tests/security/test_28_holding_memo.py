@@ -4,7 +4,6 @@ changed: an assignment added, an assignment ended by a bulk UPDATE, a record giv
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -14,6 +13,7 @@ from sqlalchemy import update
 from engine.service.context import holding
 from engine.service.database import Database
 from engine.storage.models import Agency, Assignment, Record, User
+from tests.conftest import stored_record
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -39,23 +39,7 @@ def world(db_url: str) -> Iterator[tuple[Database, str, int, int]]:
         )
         s.add_all([owner, other])
         s.flush()
-        rec = Record(
-            id=str(uuid.uuid4()),
-            short_id="C-000001",
-            module="gbv",
-            record_type="case",
-            stage="engagement",
-            owner_id=owner.id,
-            agency_id=agency.id,
-            group_id=None,
-            created_by=owner.id,
-            created_at=NOW,
-            updated_by=owner.id,
-            updated_at=NOW,
-            definitions_version="1",
-            version=1,
-            data={},
-        )
+        rec = stored_record(owner, short_id="C-000001", agency_id=agency.id, at=NOW)
         s.add(rec)
         rid, oid, xid = rec.id, owner.id, other.id
     yield database, rid, oid, xid

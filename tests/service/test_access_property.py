@@ -28,8 +28,8 @@ from engine.service import accounts, listing, records, transitions
 from engine.service.context import Context
 from engine.service.database import Database
 from engine.service.errors import Conflict, Forbidden, Invalid, NotFound
-from engine.storage.models import Agency, Assignment, Group, Record, RecordHistory, Referral, User, UserGroup
-from tests.conftest import MakeModule
+from engine.storage.models import Agency, Assignment, Group, RecordHistory, Referral, User, UserGroup
+from tests.conftest import MakeModule, stored_record
 from tests.security.conftest import MODULE
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -202,22 +202,17 @@ def build(database: Database, m: Module, rng: random.Random) -> tuple[list[Perso
         for n in range(28):
             owner = rng.choice(owners)
             group = rng.choice([None, *(g.id for g in groups[owner.agency])])  # type: ignore[index]
-            rec = Record(
+            rec = stored_record(
+                owner,
                 id=str(uuid.UUID(int=rng.getrandbits(128))),
                 short_id=f"C-{n:06d}",
                 module=m.id,
-                record_type="case",
                 stage=rng.choice(stages),
-                owner_id=owner.id,
                 agency_id=owner.agency,
                 group_id=group,
-                created_by=owner.id,
-                created_at=NOW,
-                updated_by=owner.id,
-                updated_at=NOW,
-                definitions_version="1",
                 version=3,
                 data={**FULL, "code": f"CODE-{n}", "name": f"Name {n}"},
+                at=NOW,
             )
             s.add(rec)
             s.flush()

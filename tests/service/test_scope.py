@@ -21,7 +21,7 @@ from engine.service.context import Context, load
 from engine.service.database import Database
 from engine.service.errors import Forbidden, NotFound
 from engine.storage.models import Agency, Assignment, Group, Record, Referral, User, UserGroup
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stored_record
 
 GBV = os.path.join(ROOT, "definitions", "gbv")
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -61,22 +61,12 @@ def _world(database: Database, registry: Registry, rng: random.Random) -> None:
             users.append(u)
         for n in range(40):
             owner = rng.choice(users)
-            rec = Record(
+            rec = stored_record(
+                owner,
                 id=str(uuid.UUID(int=rng.getrandbits(128))),
                 short_id=f"C-{n:06d}",
-                module="gbv",
-                record_type="case",
-                stage="engagement",
-                owner_id=owner.id,
-                agency_id=owner.agency_id,
                 group_id=rng.choice([None, *(g.id for g in groups)]),
-                created_by=owner.id,
-                created_at=NOW,
-                updated_by=owner.id,
-                updated_at=NOW,
-                definitions_version="1",
-                version=1,
-                data={},
+                at=NOW,
             )
             s.add(rec)
             s.flush()
