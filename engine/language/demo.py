@@ -76,6 +76,20 @@ class Person:
 
 
 @dataclass(frozen=True)
+class SeedWords:
+    """What `sanad seed` writes into text answers (`seed:` in demo data): the module's own words.
+    An empty tuple leaves the seeder's neutral words; `codes` maps a text field to a code shape."""
+
+    given_names: tuple[str, ...] = ()
+    family_names: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
+    times: tuple[str, ...] = ()
+    step_comment: str | None = None
+    codes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Demo:
     agency_code: str
     agency_name: str
@@ -83,6 +97,7 @@ class Demo:
     paths: Mapping[str, DemoPath]
     people: tuple[Person, ...]
     folder: str
+    seed: SeedWords | None = None
 
 
 def demo_folder(module: Module) -> str | None:
@@ -181,7 +196,31 @@ class _Checker:
             for i, raw in enumerate(doc.data.get("people") or [])
             if (person := self.person(doc, ("people", i), raw, None)) is not None
         )
-        return Demo(agency[0], agency[1], tuple(self.groups.items()), self.paths, people, self.folder)
+        seed = next((self.seed_words(doc) for doc in docs if "seed" in doc.data), None)
+        return Demo(agency[0], agency[1], tuple(self.groups.items()), self.paths, people, self.folder, seed)
+
+    # -- what `sanad seed` writes ----------------------------------------------------------------------
+    def seed_words(self, doc: YamlDoc) -> SeedWords:
+        raw = doc.data["seed"]
+        texts = {
+            f.id
+            for rt in self.module.record_types.values()
+            for f in rt.scope.fields.values()
+            if f.type == "text" and f.subform is None
+        }
+        codes: dict[str, str] = {}
+        for fid, shape in (raw.get("codes") or {}).items():
+            if fid not in texts:
+                self.report.add(
+                    doc.at(("seed", "codes", fid), key=True),
+                    "ref.unknown-field",
+                    f"no record type has a top-level text field '{fid}' to give codes to",
+                    did_you_mean(fid, texts),
+                )
+                continue
+            codes[fid] = shape
+        words = {k: tuple(raw.get(k) or ()) for k in ("given_names", "family_names", "notes", "places", "times")}
+        return SeedWords(**words, step_comment=raw.get("step_comment"), codes=codes)
 
     # -- paths -----------------------------------------------------------------------------------------
     def path(self, pid: str, seen: tuple[str, ...]) -> DemoPath | None:

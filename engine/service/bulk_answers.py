@@ -7,7 +7,7 @@ Evaluating a record takes about half a millisecond: too slow for a million recor
   the steps people take: forward more often than back), which gives the record's stage and history;
 - answers to the forms that walk needs (each step's `requires_forms`), the forms holding the list
   fields, and a few more: every field of those forms answered from its type, its options (choice
-  filters respected), its limits and a GBV vocabulary for the texts, then evaluated (`evaluate`)
+  filters respected), its limits and the module's own words for the texts (`seed:` in its demo data), then evaluated (`evaluate`)
   and corrected until no answer is invalid, no required answer of those forms is missing and every
   step of the walk is allowed (`check_transition`: its forms complete, its guards true);
 - what is stored is what the app stores: the evaluation's answers, calculations included.
@@ -29,11 +29,13 @@ from typing import Any
 
 from engine.expressions.compiler import Expression
 from engine.language.answers import ROW_ID, new_row_id
+from engine.language.demo import SeedWords
 from engine.language.model import Field, FieldScope, Module, RecordType, Section, Transition, Workflow
 from engine.runtime.evaluation import Evaluation, evaluate
 from engine.runtime.workflow import check_transition
 
-# -- a vocabulary ------------------------------------------------------------------------------------------
+# -- words ---------------------------------------------------------------------------------------------
+#: neutral words, for a module whose demo data has no `seed:` of its own (demo/*.yaml)
 GIVEN = (
     "Amina Fatima Grace Mary Aisha Esther Rose Halima Nadia Sarah Leila Joy Mariam Hawa Zainab Chantal Ines "
     "Yasmin Lucia Ana Beatriz Noor Rania Salma Hoda Awa Fanta Mercy Blessing Agnes Clarisse Josiane Dina "
@@ -44,63 +46,77 @@ FAMILY = (
     "Haddad Khalil Nasser Mwangi Otieno Kamau Mbeki Banda Phiri Tesfaye Bekele Girma Alemu Kone Sow Ba "
     "Rahman Karimi Ahmadi Sultani Lopez Garcia Rodriguez Martinez Hernandez Perez Gomez Diaz Torres Ruiz"
 ).split()
-PHRASES = (
-    "Discussed the options with the survivor, who chose what to do next.",
-    "The survivor asked for the next meeting at the women's centre.",
-    "Feels safer since moving in with her sister.",
-    "Needs support with transport to the health centre.",
-    "Agreed to meet again next week; prefers mornings.",
-    "Worried about the neighbour; a safety plan was made together.",
-    "Referred with consent; the provider confirmed an appointment.",
+NOTES = (
+    "Met today; the options were discussed and the next meeting was agreed.",
     "Follow-up by phone; no new concerns shared.",
-    "Asked about legal options; information was given, no decision yet.",
-    "Accompanied to the clinic; treatment received within 72 hours.",
-    "The survivor prefers not to involve the family for now.",
-    "Caregiver present and supportive; the child was heard alone first.",
+    "Needs support with transport to the appointment.",
+    "Agreed to meet again next week; prefers mornings.",
+    "Information was given, no decision yet.",
 )
 PLACES = ("Block C, near the market", "Zone 4, house 12", "Camp 2, section B", "North road, near the school")
-TIMES = ("mornings", "after 3 pm", "weekdays only", "through the women's centre")
+TIMES = ("mornings", "after 3 pm", "weekdays only")
+STEP_COMMENT = "Please go over this again and send it back."
 
 
-def full_name(rng: random.Random) -> str:
-    return f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}"
-
-
-def _letters(n: int) -> str:
+def _letters(n: int, width: int) -> str:
     out = ""
-    for _ in range(3):
+    for _ in range(width):
         n, r = divmod(n, 26)
         out = chr(65 + r) + out
     return out
 
 
-def survivor_code(i: int) -> str:
-    """The i-th survivor code, like 'KQM-0427' (unique for i below 175 million)."""
-    # a fixed permutation of the letter blocks, so consecutive records do not share their letters
-    block, number = divmod(i, 10_000)
-    return f"{_letters((block * 7_919 + 1_013) % 17_576)}-{number:04d}"
+class Words:
+    """What the seeder writes into text answers: the module's `seed:` words (demo data), else
+    neutral ones; codes shaped as the module says (A: a capital letter, 9: a digit)."""
 
+    def __init__(self, seed: SeedWords | None = None) -> None:
+        seed = seed or SeedWords()
+        self.given = seed.given_names or tuple(GIVEN)
+        self.family = seed.family_names or tuple(FAMILY)
+        self.notes = seed.notes or NOTES
+        self.places = seed.places or PLACES
+        self.times = seed.times or TIMES
+        self.step_comment = seed.step_comment or STEP_COMMENT
+        self.codes: dict[str, str] = dict(seed.codes)
 
-#: texts by field id: what each identifying or coded field looks like (a module's own ids get words)
-def _text_for(f: Field, rng: random.Random) -> str:
-    fid = f.id
-    if fid == "survivor_code":
-        return survivor_code(rng.randrange(17_576 * 10_000))
-    if fid in ("name", "caretaker_name", "full_name") or fid.endswith("_name"):
-        return full_name(rng)
-    if fid == "nickname":
-        return rng.choice(GIVEN)[:3]
-    if "phone" in fid:
-        return f"+{rng.randrange(200, 999)} {rng.randrange(100, 999)} {rng.randrange(100_000, 999_999)}"
-    if fid.endswith("_code"):
-        return f"{fid[:3].upper()}-{rng.randrange(10_000):04d}"
-    if "address" in fid or "place" in fid or "town" in fid:
-        return rng.choice(PLACES)
-    if "time" in fid:
-        return rng.choice(TIMES)
-    if f.type == "textarea":
-        return rng.choice(PHRASES)
-    return rng.choice(("Other", "Not listed", "Community centre", "Relative", "Local NGO"))
+    def full_name(self, rng: random.Random) -> str:
+        return f"{rng.choice(self.given)} {rng.choice(self.family)}"
+
+    def code(self, fid: str, i: int) -> str:
+        """The i-th code of the field `fid`, in its shape: unique while i is below the shape's
+        capacity; the letter blocks are permuted so that neighbouring records do not share them."""
+        shape = self.codes[fid]
+        width = shape.count("9")
+        block, number = divmod(i, 10**width)
+        letters = iter(_letters((block * 7_919 + 1_013) % 26 ** shape.count("A"), shape.count("A")))
+        digits = iter(f"{number:0{width}d}" if width else "")
+        return "".join(next(letters) if c == "A" else next(digits) if c == "9" else c for c in shape)
+
+    def capacity(self, fid: str) -> int:
+        shape = self.codes[fid]
+        return int(26 ** shape.count("A")) * int(10 ** shape.count("9"))
+
+    def text_for(self, f: Field, rng: random.Random) -> str:
+        """A text answer for `f`, by what its id says it holds."""
+        fid = f.id
+        if fid in self.codes:
+            return self.code(fid, rng.randrange(self.capacity(fid)))
+        if fid in ("name", "caretaker_name", "full_name") or fid.endswith("_name"):
+            return self.full_name(rng)
+        if fid == "nickname":
+            return rng.choice(self.given)[:3]
+        if "phone" in fid:
+            return f"+{rng.randrange(200, 999)} {rng.randrange(100, 999)} {rng.randrange(100_000, 999_999)}"
+        if fid.endswith("_code"):
+            return f"{fid[:3].upper()}-{rng.randrange(10_000):04d}"
+        if "address" in fid or "place" in fid or "town" in fid:
+            return rng.choice(self.places)
+        if "time" in fid:
+            return rng.choice(self.times)
+        if f.type == "textarea":
+            return rng.choice(self.notes)
+        return rng.choice(("Other", "Not listed", "Community centre", "Relative", "Local NGO"))
 
 
 # -- which fields a rule reads -------------------------------------------------------------------------------
@@ -151,6 +167,7 @@ class Answering:
 
     today: date
     rng: random.Random
+    words: Words
 
     def value(self, f: Field) -> Any:
         rng = self.rng
@@ -161,7 +178,7 @@ class Answering:
             values = [c.value for c in f.choices or ()]
             return rng.sample(values, k=min(len(values), rng.choice((1, 1, 2, 3)))) if values else ""
         if t in ("text", "textarea"):
-            return _text_for(f, rng)
+            return self.words.text_for(f, rng)
         if t in ("integer", "decimal"):
             lo = int(f.min) if isinstance(f.min, (int, float)) else 0
             hi = int(f.max) if isinstance(f.max, (int, float)) else lo + 60
@@ -255,10 +272,10 @@ def _walk(wf: Workflow | None, rng: random.Random, most: int) -> tuple[str | Non
 class Templates:
     """The templates of one record type, made once (`make`), and copies of them for records (`copy`)."""
 
-    def __init__(self, module: Module, rt: RecordType, today: date, seed: int) -> None:
+    def __init__(self, module: Module, rt: RecordType, today: date, seed: int, words: Words | None = None) -> None:
         self.module, self.rt, self.today = module, rt, today
         self.rng = random.Random(seed)
-        self.answering = Answering(today, self.rng)
+        self.answering = Answering(today, self.rng, words or Words())
         self.wf = module.workflow_for(rt.id)
         ruled = read_by_rules(module, rt)
         self.free = [
@@ -395,7 +412,7 @@ class Templates:
     def copy(self, t: Template, rng: random.Random, day: date, own: dict[str, Any]) -> dict[str, Any]:
         """The template's answers made a record's own, as saved on `day`: dates moved by the days from
         the template's today to `day`, identifying texts and free choices drawn again, and the
-        answers of `own` (e.g. its survivor code)."""
+        answers of `own` (e.g. its code)."""
         data = dict(t.answers)
         if t.latest:
             shift = day.toordinal() - self.today.toordinal()
@@ -414,7 +431,7 @@ class Templates:
                 data[f.id] = self.answering.value(f) if f.type == "select_multiple" else rng.choice(f.choices).value  # type: ignore[arg-type]
         for f in self.personal:
             if f.id in data:
-                data[f.id] = _text_for(f, rng)
+                data[f.id] = self.answering.words.text_for(f, rng)
         data.update(own)
         return data
 

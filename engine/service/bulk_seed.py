@@ -13,7 +13,8 @@ directly, as the app itself stores them, millions at a time:
   up, with the same `totp_secret` (an authenticator app, or `pyotp.TOTP(secret).now()`, gives
   their codes);
 - `cases` records of the type `case` and `incidents` of the type `incident`, `linked` of the
-  incidents recorded from a case (a record link, the case's owner and survivor code); answers valid
+  incidents recorded from a case (a record link, the case's owner and its code: `seed: codes` in the
+  module's demo data names the fields that identify a record); answers valid
   for the module (see service.bulk_answers), stages and history from walks along the workflow,
   owners spread over the users who may create them, created over five years up to now, short ids,
   a history entry for the creation and one per step taken, and the steps' log;
@@ -49,11 +50,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from engine.diagnostics import Report
 from engine.language import packaged
+from engine.language.demo import read_demo
 from engine.language.model import Module, RecordType
 from engine.runtime.registry import DefinitionsError, Registry
 from engine.service import accounts
-from engine.service.bulk_answers import Template, TemplateError, Templates, full_name, survivor_code
+from engine.service.bulk_answers import Template, TemplateError, Templates, Words
 from engine.service.bulk_sink import Sink, as_json
 from engine.service.database import Database, DatabaseUnavailable, display_url
 from engine.storage import chain, sealing
@@ -110,7 +113,6 @@ AUDIT_COLUMNS = (
     "prev_hash",
     "hash",
 )
-STEP_COMMENT = "Please go over this again with the survivor and send it back."
 
 
 class SeedError(Exception):
@@ -312,6 +314,8 @@ class _Seeder:
         except KeyFileError as exc:
             raise SeedError(str(exc)) from None
         sealing.register(module)
+        demo = read_demo(module, Report())
+        self.words = Words(demo.seed if demo is not None else None)
         self.now = datetime.now(UTC).replace(microsecond=0)
         self.start = self.now - timedelta(days=365 * YEARS)
         # every record seeded: id (16 bytes each), agency, owner (index into people), created (seconds)
@@ -320,6 +324,7 @@ class _Seeder:
         self.owner = array("i")
         self.created = array("d")
         self.kind = array("b")  # 0: a case, 1: an incident
+        self.case_fields: set[str] = set()  # the fields of a case (a linked record takes its codes)
         self.base = 0  # records the database held before
         self.commit_batches = True  # commit every BATCH records (else once, at the end)
         self.time: Callable[[datetime], Any] = lambda t: t
@@ -361,7 +366,7 @@ class _Seeder:
                 if n and rt is not None:
                     self.say(f"making {templates} answer templates for '{rt.id}'")
                     try:
-                        made[rt.id] = Templates(self.module, rt, self.now.date(), self.rng.randrange(2**32))
+                        made[rt.id] = Templates(self.module, rt, self.now.date(), self.rng.randrange(2**32), self.words)
                         made[rt.id].make(max(1, min(templates, n)))
                     except TemplateError as exc:
                         raise SeedError(str(exc)) from None
@@ -472,7 +477,7 @@ class _Seeder:
                     self.module.id,
                     role,
                     aid,
-                    full_name(self.rng),
+                    self.words.full_name(self.rng),
                     None,
                     False,
                     T(self.start),
@@ -571,6 +576,7 @@ class _Seeder:
         first_case = len(self.created)
         base = self.base = int(sink.execute("SELECT count(*) FROM records")[0][0])
         link_from_case = incident_rt is not None and case_rt is not None and "case" in incident_rt.recorded_from
+        self.case_fields = set(case_rt.scope.fields) if case_rt is not None else set()
 
         def flush(final: bool = False) -> None:
             nonlocal done
@@ -643,9 +649,12 @@ class _Seeder:
         created = self.start + timedelta(seconds=created_s)
         t: Template = tpl.items[rng.randrange(len(tpl.items))]
         own: dict[str, Any] = {}
-        if "survivor_code" in rt.scope.fields:
-            # a case's code is its own; an incident carries its case's (or, alone, one of its own)
-            own["survivor_code"] = survivor_code(self.base + parent if parent is not None else number)
+        for fid in self.words.codes:
+            if fid in rt.scope.fields:
+                # a record's code is its own; one recorded from a case carries the case's
+                own[fid] = self.words.code(
+                    fid, self.base + parent if parent is not None and fid in self.case_fields else number
+                )
         plain = tpl.copy(t, rng, created.date(), own)
         rid_uuid = uuid.UUID(int=rng.getrandbits(128), version=4)
         rid, rid_raw = str(rid_uuid), rid_uuid.bytes
@@ -681,7 +690,7 @@ class _Seeder:
                 )
             )
             comment = (
-                self.ring.seal_text(STEP_COMMENT, sealing.text_place(TransitionLog, "comment", rid))
+                self.ring.seal_text(self.words.step_comment, sealing.text_place(TransitionLog, "comment", rid))
                 if step.comment
                 else None
             )

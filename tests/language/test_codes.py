@@ -1351,6 +1351,13 @@ DEMO_CASES = [
         at=("demo/demo.yaml", 15, 7),
         demo=True,
     ),
+    Case(
+        "ref.unknown-field/seed-code",
+        "ref.unknown-field",
+        {**demo_with(), "demo/seed.yaml": "seed:\n  codes:\n    client_cod: AAA-9999\n"},
+        at=("demo/seed.yaml", 3, 5),
+        demo=True,
+    ),
 ]
 
 
