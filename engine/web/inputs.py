@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.service.errors import BadRequest, Invalid, NotFound, ServiceError
@@ -30,6 +31,18 @@ def whole_number(raw: str | None, name: str, *, default: int, low: int, high: in
     if not _DIGITS.match(raw) or not low <= int(raw) <= high:
         raise BadRequest(f"'{name}' must be a whole number from {low} to {high}")
     return int(raw)
+
+
+def moment(raw: str | None, name: str) -> datetime | None:
+    """A date or a date and time in a query (`2026-11-01`, `2026-11-01T08:00`), in UTC unless it
+    says otherwise; anything else is refused with a message, never silently ignored."""
+    if raw is None or raw == "":
+        return None
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"'{name}' takes a date like 2026-11-01 or 2026-11-01T08:00") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def bad_text(value: str) -> str | None:

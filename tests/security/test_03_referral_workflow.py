@@ -53,3 +53,58 @@ def test_a_recipient_caseworker_cannot_move_the_case(world: World) -> None:
     r = world.step(rec, "back_to_planning", "bea")
     assert r.status_code == 403, r.text
     assert world.client("amina").get(f"/api/v1/records/case/{rec['id']}").json()["stage"] == "active"
+
+
+# -- what a referral grants, and when it ends (docs/access.md: the referral recipient) -----------------------
+def _referral_id(world: World, username: str, rec: dict[str, Any]) -> int:
+    return int(next(r["id"] for r in world.inbox(username) if r["record_id"] == rec["id"]))
+
+
+def _save(world: World, username: str, rec: dict[str, Any], form: str, data: dict[str, Any]) -> Any:
+    c = world.client(username)
+    version = world.client("amina").get(f"/api/v1/records/case/{rec['id']}").json()["version"]
+    return c.patch(f"/api/v1/records/case/{rec['id']}", json={"version": version, "form": form, "data": data})
+
+
+def test_a_recipient_writes_only_the_forms_the_referral_grants(world: World) -> None:
+    rec = world.case(consent_referral="yes")
+    assert world.refer(rec, to="bea", forms=["consent", "plan"], write_forms=["plan"]).status_code == 201
+    _accept(world, "bea")
+    assert _save(world, "bea", rec, "plan", {"goal": "Safe housing by March"}).status_code == 200
+    r = _save(world, "bea", rec, "consent", {"consent": "no"})
+    assert r.status_code == 403, r.text
+    view = world.client("amina").get(f"/api/v1/records/case/{rec['id']}").json()
+    assert view["data"]["goal"] == "Safe housing by March" and view["data"]["consent"] == "yes"
+    # a form the referral does not share is neither read nor written
+    assert "name" not in world.client("bea").get(f"/api/v1/records/case/{rec['id']}").json()["data"]
+    r = _save(world, "bea", rec, "registration", {"name": "Someone else"})
+    assert r.status_code == 422 and "name" in r.text  # a field she cannot see does not exist for her
+
+
+def test_access_through_a_referral_ends_when_the_holder_revokes_it(world: World) -> None:
+    rec = world.case(consent_referral="yes")
+    assert world.refer(rec, to="bea", forms=["consent", "plan"], write_forms=["plan"]).status_code == 201
+    _accept(world, "bea")
+    ref = _referral_id(world, "bea", rec)
+    assert world.client("bea").get(f"/api/v1/records/case/{rec['id']}").status_code == 200
+    # the recipient cannot revoke (she may close it when her work is done)
+    assert world.client("bea").post(f"/api/v1/referrals/{ref}/revoke", json={}).status_code == 403
+    r = world.client("amina").post(f"/api/v1/referrals/{ref}/revoke", json={"comment": "Moved to another area."})
+    assert r.status_code == 200, r.text
+    assert world.client("bea").get(f"/api/v1/records/case/{rec['id']}").status_code == 404
+    assert _save(world, "bea", rec, "plan", {"goal": "Anything"}).status_code == 404
+    assert rec["id"] not in {x["id"] for x in world.client("bea").get("/api/v1/records/case").json()["items"]}
+    # ended once: a second revoke is a conflict, not a new grant
+    assert world.client("amina").post(f"/api/v1/referrals/{ref}/revoke", json={}).status_code == 409
+
+
+def test_access_through_a_referral_ends_when_either_side_closes_it(world: World) -> None:
+    for closer in ("bea", "amina"):
+        rec = world.case(consent_referral="yes")
+        assert world.refer(rec, to="bea").status_code == 201
+        _accept(world, "bea")
+        ref = _referral_id(world, "bea", rec)
+        r = world.client(closer).post(f"/api/v1/referrals/{ref}/close", json={"comment": "Work done."})
+        assert r.status_code == 200, (closer, r.text)
+        assert world.client("bea").get(f"/api/v1/records/case/{rec['id']}").status_code == 404, closer
+        assert world.client("amina").get(f"/api/v1/records/case/{rec['id']}").status_code == 200

@@ -35,6 +35,17 @@ def test_query_parameters(world: World, path: str) -> None:
     assert r.status_code < 500, (path, r.status_code)
 
 
+@pytest.mark.parametrize("since", ["²", "yesterday", "2026-13-01", f"{BIG}-01-01"])
+def test_a_bad_date_on_the_audit_page_is_refused_not_ignored(world: World, since: str) -> None:
+    c = world.client("dpo_a")
+    assert c.get("/audit").status_code == 200
+    r = c.get("/audit", params={"since": since})
+    assert r.status_code == 400, (since, r.status_code)
+    assert "since" in r.text and "2026-11-01" in r.text  # says which parameter and what it takes
+    assert c.get("/audit", params={"since": "2026-11-01"}).status_code == 200
+    assert c.get("/audit", params={"since": "2026-11-01T08:00"}).status_code == 200
+
+
 @pytest.mark.parametrize("ident", ["²", BIG, "-1", "1e3"])
 def test_referral_ids(world: World, ident: str) -> None:
     c = world.client("max")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from engine.i18n import _
 from engine.service import audit
 from engine.service.context import Context
+from engine.web.inputs import moment
 from engine.web.pages.common import label_time, page, render
 
 AUDIT_ACTIONS = [
@@ -55,12 +54,7 @@ async def audit_page(request: Request) -> Response:
     qp = request.query_params
 
     def work(ctx: Context) -> Response:
-        since = None
-        if qp.get("since"):
-            try:
-                since = datetime.fromisoformat(qp["since"])
-            except ValueError:
-                since = None
+        since = moment(qp.get("since"), "since")
         found = audit.read_log(
             ctx,
             username=qp.get("user") or None,
