@@ -5,7 +5,9 @@ table whose cells add up to its totals, a row or a column with exactly one hidde
 reader subtract the others from the total; so the smallest other non-zero cell of that row or column
 is hidden too (a *complementary* suppression, shown as `x`: it is not necessarily small). If no such
 cell exists, the total itself is hidden. This repeats until no row or column gives a hidden cell
-away. The same result is used by every format (HTML, CSV, XLSX, JSON, the API).
+away. The tables of one report are suppressed together (`suppress_together`): the same count is
+hidden in every table that shows it, and a count split into parts in another table is protected
+as a total is. The same result is used by every format (HTML, CSV, XLSX, JSON, the API).
 
 Cells are keyed by tuples of category codes, one per dimension; the last dimension is the columns,
 the others together are the row (a one-dimension table is a single row). Zero cells are shown.
@@ -13,8 +15,9 @@ the others together are the row (a one-dimension table is a single row). Zero ce
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 Key = tuple[Hashable, ...]
 Shown = int | str
@@ -43,78 +46,144 @@ def suppress(counts: Mapping[Key, int], threshold: int, additive: bool = True) -
     codes). Without `additive` (a record may count in several cells), only primary suppression
     applies and no totals are given but the grand total of records, which the caller passes
     separately."""
-    status: dict[Key, str] = {}
-    if threshold > 0:
-        status = {k: "primary" for k, v in counts.items() if 0 < v < threshold}
-    rows: dict[Key, list[Key]] = {}
-    columns: dict[Hashable, list[Key]] = {}
-    for k in counts:
-        rows.setdefault(k[:-1], []).append(k)
-        columns.setdefault(k[-1] if k else None, []).append(k)
-    hidden_row_totals: set[Hashable] = set()
-    hidden_column_totals: set[Hashable] = set()
-    if additive and threshold > 0:
-        groups: list[tuple[str, Hashable, list[Key]]] = [("row", r, ks) for r, ks in rows.items()]
-        if any(len(k) >= 2 for k in counts):
-            groups += [("column", c, ks) for c, ks in columns.items()]
-        changed = True
-        while changed:
-            changed = False
-            for kind, name, keys in groups:
-                if (kind == "row" and name in hidden_row_totals) or (kind == "column" and name in hidden_column_totals):
-                    continue
-                secret = [k for k in keys if k in status]
-                if len(secret) != 1:
-                    continue
-                candidates = [k for k in keys if k not in status and counts[k] > 0]
-                if candidates:
-                    pick = min(candidates, key=lambda k: (counts[k], str(k)))
-                    status[pick] = "complementary"
-                elif kind == "row":
-                    hidden_row_totals.add(name)
-                else:
-                    hidden_column_totals.add(name)
-                changed = True
-    out = Suppressed(cells={})
-    for k, v in counts.items():
-        s = status.get(k)
-        out.cells[k] = v if s is None else below(threshold) if s == "primary" else COMPLEMENTARY
-    out.hidden = len(status)
     if additive:
-        row_sums: dict[Hashable, int] = {r: sum(counts[k] for k in ks) for r, ks in rows.items()}
-        out.row_totals = _totals(row_sums, threshold, hidden_row_totals)
-        hide_total = _gives_away(out.row_totals, row_sums, threshold)
-        if any(len(k) >= 2 for k in counts):
-            column_sums: dict[Hashable, int] = {c: sum(counts[k] for k in ks) for c, ks in columns.items()}
-            out.column_totals = _totals(column_sums, threshold, hidden_column_totals)
-            hide_total = _gives_away(out.column_totals, column_sums, threshold) or hide_total
-        out.total = _total(sum(counts.values()), threshold, hide_total)
+        dims = tuple(range(len(next(iter(counts), ()))))
+        return suppress_together([Table(dims, counts)], threshold)[0]
+    out = Suppressed(cells={k: below(threshold) if 0 < v < threshold else v for k, v in counts.items()})
+    out.hidden = sum(1 for v in counts.values() if 0 < v < threshold)
     return out
 
 
-def _totals(sums: Mapping[Hashable, int], threshold: int, hidden: set[Hashable]) -> dict[Hashable, Shown]:
-    return {name: _total(value, threshold, name in hidden) for name, value in sums.items()}
+@dataclass(frozen=True)
+class Table:
+    """A table of counts in which each record counts once: `dimensions` name what each position of
+    a key means, the same way in every table of the same `universe` (the same records counted), so
+    that a cell of one table and a total of another that count the same records are known to be
+    the same number."""
+
+    dimensions: tuple[Hashable, ...]
+    counts: Mapping[Key, int]
+    universe: Hashable = None
 
 
-def _gives_away(shown: dict[Hashable, Shown], sums: Mapping[Hashable, int], threshold: int) -> bool:
-    """The totals of the rows (or columns) add up to the grand total: if exactly one is hidden,
-    hide the smallest other non-zero one too (in place), or, when there is none, the grand total
-    (True)."""
-    secret = [n for n, v in shown.items() if isinstance(v, str)]
-    if len(secret) != 1 or threshold <= 0:
-        return False
-    candidates = [n for n, v in shown.items() if not isinstance(v, str) and sums[n] > 0]
-    if not candidates:
-        return True
-    pick = min(candidates, key=lambda n: (sums[n], str(n)))
-    shown[pick] = COMPLEMENTARY
-    return False
+#: a number a table shows: (universe, the categories it is restricted to, as (dimension, code) pairs)
+_Aggregate = tuple[Hashable, frozenset[tuple[Hashable, Hashable]]]
 
 
-def _total(value: int, threshold: int, hidden: bool) -> Shown:
-    if 0 < value < threshold:
-        return below(threshold)
-    return COMPLEMENTARY if hidden else value
+def suppress_together(tables: Sequence[Table], threshold: int) -> list[Suppressed]:
+    """Suppress the tables of one report together. Every number shown (a cell, a row or column
+    total, a grand total) is the count of the records in some categories; the same count shown in
+    two tables is hidden in both or in neither. Any shown count that is split, exactly, into other
+    shown counts (a total into its cells, a cell of a table by type into the row totals of a table by
+    type and sex, …) forms a group, and no group may give a hidden count away:
+
+    - a shown count split into parts of which exactly one is hidden: the smallest other non-zero part
+      is hidden too (complementary), else the count itself;
+    - a hidden count split into parts that are all shown: the smallest non-zero part is hidden.
+
+    This repeats until no group changes, across all the tables."""
+    value: dict[_Aggregate, int] = {}
+    shown_by: list[dict[str, dict[Hashable, _Aggregate]]] = []
+    for i, table in enumerate(tables):
+        made = _aggregates(table, table.universe)
+        if made is None or any(value.get(a, v) != v for a, v in made[1].items()):
+            made = _aggregates(table, ("table", i, table.universe))  # counts other records: on its own
+        assert made is not None
+        shown_by.append(made[0])
+        value.update(made[1])
+    status: dict[_Aggregate, str] = {}
+    if threshold > 0:
+        status = {a: "primary" for a, v in value.items() if 0 < v < threshold}
+        groups = _groups(value)
+        changed = True
+        while changed:
+            changed = False
+            for whole, parts in groups:
+                hidden = sum(1 for p in parts if p in status)
+                if whole not in status and hidden == 1:
+                    others = [p for p in parts if p not in status and value[p] > 0]
+                    status[min(others, key=lambda p: (value[p], _order(p))) if others else whole] = "complementary"
+                    changed = True
+                elif whole in status and hidden == 0:
+                    others = [p for p in parts if value[p] > 0]
+                    if others:
+                        status[min(others, key=lambda p: (value[p], _order(p)))] = "complementary"
+                        changed = True
+
+    def show(a: _Aggregate) -> Shown:
+        v = value[a]
+        if a not in status:
+            return v
+        return below(threshold) if 0 < v < threshold else COMPLEMENTARY
+
+    out: list[Suppressed] = []
+    for shown in shown_by:
+        s = Suppressed(cells={cast(Key, k): show(a) for k, a in shown["cells"].items()})
+        s.hidden = sum(1 for a in shown["cells"].values() if a in status)
+        s.row_totals = {k: show(a) for k, a in shown["rows"].items()}
+        s.column_totals = {k: show(a) for k, a in shown["columns"].items()}
+        s.total = show(shown["total"][()])
+        out.append(s)
+    return out
+
+
+def _aggregates(
+    table: Table, universe: Hashable
+) -> tuple[dict[str, dict[Hashable, _Aggregate]], dict[_Aggregate, int]] | None:
+    """What a table shows (its cells, row totals, column totals and grand total, each as the
+    aggregate it is) and the value of each aggregate; None if a dimension is named twice."""
+    dims = table.dimensions
+    if len(set(dims)) != len(dims):
+        return None
+    n = len(dims)
+    shown: dict[str, dict[Hashable, _Aggregate]] = {"cells": {}, "rows": {}, "columns": {}, "total": {}}
+    value: dict[_Aggregate, int] = {}
+
+    for key, v in table.counts.items():
+        mine: dict[str, tuple[Hashable, frozenset[tuple[Hashable, Hashable]]]] = {
+            "cells": (key, frozenset(zip(dims, key, strict=True))),
+            "rows": (key[:-1], frozenset(zip(dims[:-1], key[:-1], strict=True))),
+            "total": ((), frozenset()),
+        }
+        if n >= 2:
+            mine["columns"] = (key[-1], frozenset([(dims[-1], key[-1])]))
+        for kind, (name, pairs) in mine.items():
+            shown[kind][name] = (universe, pairs)
+        for pairs in {pairs for _name, pairs in mine.values()}:  # a cell counts once in each number
+            value[(universe, pairs)] = value.get((universe, pairs), 0) + v
+    if n == 0:  # a single count: the cell is the total
+        shown["rows"].clear()
+    shown["total"].setdefault((), (universe, frozenset()))
+    value.setdefault((universe, frozenset()), 0)
+    return shown, value
+
+
+def _groups(value: Mapping[_Aggregate, int]) -> list[tuple[_Aggregate, list[_Aggregate]]]:
+    """Every shown count with the shown counts that split it exactly: for two sets of dimensions
+    K ⊂ E shown in the same universe, each count on K with the counts on E that agree with it."""
+    by_level: dict[tuple[Hashable, frozenset[Hashable]], list[_Aggregate]] = {}
+    for a in value:
+        by_level.setdefault((a[0], frozenset(d for d, _c in a[1])), []).append(a)
+    groups: list[tuple[_Aggregate, list[_Aggregate]]] = []
+    levels = list(by_level)
+    for universe, wide in levels:
+        for u2, narrow in levels:
+            if u2 != universe or not narrow < wide:
+                continue
+            parts: dict[frozenset[tuple[Hashable, Hashable]], list[_Aggregate]] = {}
+            for a in by_level[(universe, wide)]:
+                parts.setdefault(frozenset(p for p in a[1] if p[0] in narrow), []).append(a)
+            for whole in by_level[(universe, narrow)]:
+                members = parts.get(whole[1], [])
+                if len(members) >= 2 and sum(value[m] for m in members) == value[whole]:
+                    groups.append((whole, members))
+    # the finest splits first: a cell's row and column before wider ones, as a reader would check
+    groups.sort(key=lambda g: (-len(g[0][1]), -len(g[1][0][1])))
+    return groups
+
+
+def _order(a: _Aggregate) -> str:
+    return str(sorted(a[1], key=str))
 
 
 def shown_count(value: int, threshold: int) -> Shown:

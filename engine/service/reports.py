@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from engine import i18n
 from engine.i18n import _
 from engine.language.model import Dimension, Field, Module, RecordType, ReportDefinition, ReportTable
-from engine.runtime.suppression import below, shown_count, suppress
+from engine.runtime.suppression import Table, below, shown_count, suppress, suppress_together
 from engine.runtime.workflow import state_label
 from engine.service import audit
 from engine.service.context import Context
@@ -70,9 +70,15 @@ def parse_period(start: Any, end: Any) -> tuple[date | None, date | None]:
 
 
 def run(
-    ctx: Context, report_id: str, start: Any = None, end: Any = None, filters: dict[str, str] | None = None
+    ctx: Context,
+    report_id: str,
+    start: Any = None,
+    end: Any = None,
+    filters: dict[str, str] | None = None,
+    file_format: str | None = None,
 ) -> dict[str, Any]:
-    """A report over the records this user reaches through their agency, suppressed; audited."""
+    """A report over the records this user reaches through their agency, suppressed; audited (with
+    the format it leaves in: json, csv, xlsx; None for a page)."""
     report = ctx.module.reports.get(report_id)
     if report is None:
         raise NotFound("no such report")
@@ -93,6 +99,7 @@ def run(
         period_to=result["to"],
         records=result["records"],
         filters=chosen or None,
+        format=file_format,
     )
     return result
 
@@ -113,10 +120,16 @@ def _filters(module: Module, report: ReportDefinition, given: dict[str, str]) ->
 
 
 def run_for_organisation(
-    session: Session, module: Module, report_id: str, start: Any = None, end: Any = None, agency: str | None = None
+    session: Session,
+    module: Module,
+    report_id: str,
+    start: Any = None,
+    end: Any = None,
+    agency: str | None = None,
+    file_format: str | None = None,
 ) -> dict[str, Any]:
     """A report over every record of the module in this database (the organisation's own), or of
-    one agency; for the command line (audited as run from it)."""
+    one agency; for the command line (audited as run from it, with the format it is written in)."""
     report = module.reports.get(report_id)
     if report is None:
         raise NotFound(f"there is no report '{report_id}'")
@@ -137,6 +150,7 @@ def run_for_organisation(
         period_to=result["to"],
         records=result["records"],
         agency=agency,
+        format=file_format,
     )
     return result
 
@@ -154,19 +168,32 @@ def compute(
     t = report.suppress_below
     tr = i18n.current()
     records = aggregate.records_counted(session, report, rt, base)
+    counted = {
+        table.id: _grid(module, report, table, rt, aggregate.count(session, report, table, rt, base))
+        for table in report.tables
+        if table.measure is None
+    }
+    # the tables that count each record once are suppressed together: a count hidden in one table is
+    # hidden wherever another shows it or parts of it (the report's count of records included)
+    linked = [table for table in report.tables if table.measure is None and table.additive]
+    together = suppress_together(
+        [Table((), {(): records}, _universe(None))]
+        + [Table(tuple(_dimension(d) for d in tb.dimensions), counted[tb.id], _universe(tb)) for tb in linked],
+        t,
+    )
+    records_shown, suppressed = together[0].total, dict(zip([tb.id for tb in linked], together[1:], strict=True))
     tables = []
     for table in report.tables:
         if table.measure is not None:
             tables.append(_measure_table(session, module, report, table, rt, base))
             continue
-        counts = aggregate.count(session, report, table, rt, base)
-        grid = _grid(module, report, table, rt, counts)
-        shown = suppress(grid, t, table.additive)
+        grid = counted[table.id]
+        shown = suppressed.get(table.id) or suppress(grid, t, additive=False)
         keys = [k for d in table.dimensions for k in _keys(d)]
         rows = [
             {**dict(zip(keys, key, strict=True)), "count": shown.cells[key]}
             for key in grid
-            if counts.get(key, 0) or isinstance(shown.cells[key], str)
+            if grid.get(key, 0) or isinstance(shown.cells[key], str)
         ]
         tables.append(
             {
@@ -175,7 +202,7 @@ def compute(
                 "description": _description(report, table),
                 "dimensions": keys,
                 "rows": rows,
-                "total": shown.total if table.additive else shown_count(records, t),
+                "total": shown.total if table.additive else records_shown,
                 "additive": table.additive,
                 "chart": table.chart,
                 "labels": _labels(module, report, table, rt, grid),
@@ -197,9 +224,22 @@ def compute(
         "from": start.isoformat() if start else None,
         "to": end.isoformat() if end else None,
         "suppress_below": t,
-        "records": shown_count(records, t),
+        "records": records_shown,
         "tables": tables,
     }
+
+
+def _universe(table: ReportTable | None) -> Hashable:
+    """Which records a table counts, beyond the report's own rule: tables that count the same
+    records show the same numbers for the same categories."""
+    if table is None:
+        return (None, ())
+    return (table.where.source if table.where is not None else None, tuple(sorted(table.stages)))
+
+
+def _dimension(d: Dimension) -> Hashable:
+    """What a dimension means, the same way in every table of a report."""
+    return (d.kind, d.field, d.subform, d.fields, d.value_id)
 
 
 def _description(report: ReportDefinition, table: ReportTable) -> str | None:

@@ -330,7 +330,7 @@ async def report_run(request: Request) -> Response:
     def work(ctx: Context) -> JSON:
         report = ctx.module.reports.get(report_id)
         known = {k: v for k, v in filters.items() if report is not None and k in report.filters}
-        return reports.run(ctx, report_id, qp.get("from"), qp.get("to"), known)
+        return reports.run(ctx, report_id, qp.get("from"), qp.get("to"), known, file_format=kind)
 
     if kind == "json":
         return await answer(request, work)
