@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.cli import protection
-from engine.cli.common import CliError, data_options, database, plural, registry
+from engine.cli.common import CliError, data_options, database, plural, registry, say
 from engine.service import accounts, audit
 from engine.service.database import Database, DatabaseUnavailable, display_url, resolve_url
 from engine.service.errors import NotFound, ServiceError
@@ -18,6 +18,7 @@ from engine.service.errors import NotFound, ServiceError
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     url = resolve_url(args.db)
+    reg = registry(args)  # the modules whose reports' periods are indexed
     try:
         db = Database.open(url)
     except Exception as exc:
@@ -26,6 +27,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
         before = db.revision()
         db.upgrade()
         after = db.revision()
+        # made here too, by the owner of the tables: an application role may not make them itself
+        db.report_indexes(reg.modules.values(), announce=say)
     except DatabaseUnavailable as exc:
         raise CliError(str(exc)) from None
     except Exception as exc:
@@ -225,6 +228,57 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agencies_add(args: argparse.Namespace) -> int:
+    db = database(args, create=True)
+    try:
+        with db.transaction() as session:
+            agency = accounts.add_agency(session, args.code, args.name, args.reporting_code)
+            print(f"added the agency {agency.code} ({agency.name})" + _reporting(agency.reporting_code))
+    except ServiceError as exc:
+        raise CliError(exc.message) from None
+    finally:
+        db.dispose()
+    return 0
+
+
+def _reporting(code: str | None) -> str:
+    return f", reporting code {code}" if code else ", no reporting code (exports write its code)"
+
+
+def cmd_agencies_set(args: argparse.Namespace) -> int:
+    if args.name is None and args.reporting_code is None and not args.no_reporting_code:
+        raise CliError("nothing to change: give --name, --reporting-code or --no-reporting-code")
+    db = database(args)
+    try:
+        with db.transaction() as session:
+            code: str | accounts.Keep | None = accounts.KEEP
+            if args.no_reporting_code:
+                code = None
+            elif args.reporting_code is not None:
+                code = args.reporting_code
+            agency = accounts.update_agency(session, args.code, name=args.name, reporting_code=code)
+            print(f"{agency.code} ({agency.name})" + _reporting(agency.reporting_code))
+    except ServiceError as exc:
+        raise CliError(exc.message) from None
+    finally:
+        db.dispose()
+    return 0
+
+
+def cmd_agencies_list(args: argparse.Namespace) -> int:
+    db = database(args)
+    try:
+        with db.reading() as session:
+            rows = [(a.code, a.reporting_code, a.name) for a in accounts.list_agencies(session)]
+    finally:
+        db.dispose()
+    print(f"{'agency':16} {'reporting code':16} name")
+    for code, reporting, name in rows:
+        print(f"{code:16} {reporting or '-':16} {name}")
+    print(f"{len(rows)} agenc{'y' if len(rows) == 1 else 'ies'}")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("db", help="database maintenance")
     dbsub = p.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
@@ -284,6 +338,34 @@ def add_commands(sub: Any) -> None:
     q.add_argument("name", help="the user name they sign in with")
     data_options(q)
     q.set_defaults(func=cmd_users_reset_2fa)
+
+    p = sub.add_parser("agencies", help="add and list agencies, set the code they report under")
+    gsub = p.add_subparsers(dest="agencies_command", metavar="COMMAND", required=True)
+    q = gsub.add_parser(
+        "add",
+        help="add an agency (users add --agency also creates one, with its code as name)",
+        description="Add an agency. Its reporting code is the code it reports under in shared layouts, "
+        "such as the 'Reporting Agency Code' column of the GBVIMS Incident Recorder, when it differs from "
+        "the code Sanad knows it by; without one, the exports write its code.",
+    )
+    q.add_argument("code", help="the agency's code in Sanad (as in users add --agency)")
+    q.add_argument("name", nargs="?", help="its name (default: the code)")
+    q.add_argument("--reporting-code", metavar="CODE", help="the code it reports under (the Incident Recorder's)")
+    data_options(q)
+    q.set_defaults(func=cmd_agencies_add)
+    q = gsub.add_parser("set", help="rename an agency or set (or remove) its reporting code")
+    q.add_argument("code", help="the agency's code in Sanad")
+    q.add_argument("--name", help="its new name")
+    g = q.add_mutually_exclusive_group()
+    g.add_argument("--reporting-code", metavar="CODE", help="the code it reports under (the Incident Recorder's)")
+    g.add_argument(
+        "--no-reporting-code", action="store_true", help="remove the reporting code: exports write the agency's code"
+    )
+    data_options(q)
+    q.set_defaults(func=cmd_agencies_set)
+    q = gsub.add_parser("list", help="list the agencies with their reporting codes")
+    data_options(q)
+    q.set_defaults(func=cmd_agencies_list)
 
     p = sub.add_parser("audit", help="read the audit log (for the data protection officer)")
     asub = p.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)

@@ -94,6 +94,10 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     ),
     "report.bad-measure": ("error", "a report table measures the days until a step its workflow does not have"),
     "report.not-in-database": ("error", "a report's rule uses what cannot run in the database"),
+    "export.unmapped-code": (
+        "warning",
+        "a layout column's codes leave out options of its field, which would be written as Sanad's codes",
+    ),
     # scenario tests
     "test.unknown-field": ("error", "a scenario names a field the form does not have"),
     "test.unknown-transition": ("error", "a scenario names a transition the workflow does not have"),

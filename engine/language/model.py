@@ -369,13 +369,26 @@ class ReportDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class ExportSource:
+    """An answer an export column reads: a top-level field, or a column of a subform (`subform`),
+    read in its first row matching the column's `row_where`, else its first row."""
+
+    field_id: str
+    subform: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ExportColumn:
     header: str
-    field_id: str | None = None  # a field id, or the column of a subform (with `subform`)
-    subform: str | None = None
+    sources: tuple[ExportSource, ...] = ()  # the answers it reads (several: combined by `combine`)
     row_where: Mapping[str, str] = field(default_factory=dict)
-    value: str | None = None  # agency | consent | stage | record_id | short_id | created
-    codes: Mapping[str, Any] = field(default_factory=dict)
+    value: str | None = None  # agency | agency_reporting_code | consent | stage | record_id | short_id | created
+    codes: Mapping[str, Any] = field(default_factory=dict)  # option value -> the layout's code
+    #: an option `codes` does not map is written as its code, or (`unmapped: label`) as its label
+    unmapped: str = "code"
+    labels: Mapping[str, str] = field(default_factory=dict)  # option value -> label, for unmapped: label
+    combine: str = "first"  # several sources: the first answered (first), or every answer (join)
+    separator: str = " & "  # between several values in one cell (a select_multiple, combine: join)
 
 
 @dataclass(eq=False, slots=True)

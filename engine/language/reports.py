@@ -14,10 +14,12 @@ from engine.expressions.compiler import Expression
 from engine.expressions.parser import Node
 from engine.language.builder import ModuleBuilder
 from engine.language.model import (
+    YES_NO_CHOICES,
     Consent,
     Dimension,
     ExportColumn,
     ExportDefinition,
+    ExportSource,
     Field,
     Measure,
     RecordType,
@@ -347,47 +349,115 @@ class ExportsBuilder(ReportsBuilder):
             out.consent = self._consent(data["consent"], doc, rt)
         columns = []
         for i, raw in enumerate(data["columns"]):
-            path: Path = ("columns", i)
-            if "value" in raw:
-                if raw["value"] == "consent" and "consent" not in data:
-                    self.report.add(
-                        doc.at((*path, "value")),
-                        "report.bad-dimension",
-                        "a consent column needs the export's consent: rule",
-                        "add consent: {field: …} to the export",
-                    )
-                columns.append(ExportColumn(raw["header"], value=raw["value"], codes=raw.get("codes", {})))
-                continue
-            name = raw["field"]
-            if "." in name:
-                sub_id, column = name.split(".", 1)
-                sub = rt.scope.fields.get(sub_id)
-                inner = sub.subform.fields.get(column) if sub is not None and sub.subform is not None else None
-                if inner is None:
-                    self._bad_dim(doc, (*path, "field"), f"'{name}' is not a column of a subform of '{rt.id}'")
-                    continue
-                for key in raw.get("row_where", {}):
-                    if key not in (sub.subform.fields if sub and sub.subform else {}):
-                        self._bad_dim(doc, (*path, "row_where", key), f"the subform '{sub_id}' has no column '{key}'")
-                self._codes(inner, raw, doc, path)
-                columns.append(
-                    ExportColumn(raw["header"], column, sub_id, raw.get("row_where", {}), codes=raw.get("codes", {}))
-                )
-                continue
-            f = self._field(rt, name, doc, (*path, "field"))
-            if f is not None:
-                self._codes(f, raw, doc, path)
-                columns.append(ExportColumn(raw["header"], name, codes=raw.get("codes", {})))
+            column = self._export_column(raw, doc, ("columns", i), rt, "consent" in data)
+            if column is not None:
+                columns.append(column)
         out.columns = tuple(columns)
         return out
 
-    def _codes(self, f: Field, raw: dict[str, Any], doc: YamlDoc, path: Path) -> None:
-        values = f.choice_values if f.type != "yes_no" else frozenset({"yes", "no"})
-        for key in raw.get("codes", {}):
-            if values is not None and key not in values:
+    def _export_column(
+        self, raw: dict[str, Any], doc: YamlDoc, path: Path, rt: RecordType, has_consent: bool
+    ) -> ExportColumn | None:
+        """One column of a layout: a value, or the answers of one field or several (`fields`), with
+        the layout's codes checked against the fields' options."""
+        options: dict[str, Any] = {
+            "codes": raw.get("codes", {}),
+            "unmapped": raw.get("unmapped", "code"),
+            "combine": raw.get("combine", "first"),
+            "separator": raw.get("separator", " & "),
+        }
+        if "combine" in raw and "fields" not in raw:
+            self._bad_dim(
+                doc,
+                (*path, "combine"),
+                "combine: is for a column of several fields:",
+                "remove it, or name the fields the column combines in fields: [a, b]",
+            )
+        if "value" in raw:
+            if raw["value"] == "consent" and not has_consent:
+                self._bad_dim(
+                    doc,
+                    (*path, "value"),
+                    "a consent column needs the export's consent: rule",
+                    "add consent: {field: …} to the export",
+                )
+            return ExportColumn(raw["header"], value=raw["value"], **options)
+        names: list[str] = [raw["field"]] if "field" in raw else list(raw["fields"])
+        key = "field" if "field" in raw else "fields"
+        read: list[tuple[ExportSource, Field]] = []
+        for j, name in enumerate(names):
+            where: Path = (*path, key) if key == "field" else (*path, key, j)
+            found = self._export_source(name, raw, doc, path, where, rt)
+            if found is not None:
+                read.append(found)
+        if len(read) < len(names):
+            return None
+        fields = [f for _, f in read]
+        labels: dict[str, str] = {}
+        for f in fields:
+            for value, label in _options(f):
+                labels.setdefault(value, label)
+        self._check_codes(fields, raw, doc, path)
+        return ExportColumn(
+            raw["header"],
+            tuple(src for src, _ in read),
+            raw.get("row_where", {}),
+            labels=labels if options["unmapped"] == "label" else {},
+            **options,
+        )
+
+    def _export_source(
+        self, name: str, raw: dict[str, Any], doc: YamlDoc, path: Path, where: Path, rt: RecordType
+    ) -> tuple[ExportSource, Field] | None:
+        if "." not in name:
+            f = self._field(rt, name, doc, where)
+            return (ExportSource(name), f) if f is not None else None
+        sub_id, column = name.split(".", 1)
+        sub = rt.scope.fields.get(sub_id)
+        inner = sub.subform.fields.get(column) if sub is not None and sub.subform is not None else None
+        if sub is None or sub.subform is None or inner is None:
+            self._bad_dim(doc, where, f"'{name}' is not a column of a subform of '{rt.id}'")
+            return None
+        for key in raw.get("row_where", {}):
+            if key not in sub.subform.fields:
+                self._bad_dim(doc, (*path, "row_where", key), f"the subform '{sub_id}' has no column '{key}'")
+        return ExportSource(column, sub_id), inner
+
+    def _check_codes(self, fields: list[Field], raw: dict[str, Any], doc: YamlDoc, path: Path) -> None:
+        """Every key of `codes` is an option of the column's fields; and, unless `unmapped: label`,
+        every option has a code: one left out would be written as Sanad's own code."""
+        options = [(f, frozenset(value for value, _ in _options(f))) for f in fields]
+        known = [(f, values) for f, values in options if values]
+        codes = raw.get("codes", {})
+        for key in codes:
+            if known and not any(key in values for _, values in known):
+                everything = frozenset().union(*(values for _, values in known))
+                names = " or ".join(f"'{f.id}'" for f, _ in known)
                 self._bad_dim(
                     doc,
                     (*path, "codes", key),
-                    f"'{key}' is not an option of '{f.id}'",
-                    did_you_mean(key, values) or f"the options are: {', '.join(sorted(values)[:12])}",
+                    f"'{key}' is not an option of {names}",
+                    did_you_mean(key, everything) or f"the options are: {', '.join(sorted(everything)[:12])}",
                 )
+        if "codes" not in raw or raw.get("unmapped", "code") == "label":
+            return
+        missing = [value for f in fields for value, _ in _options(f) if value not in codes]
+        missing = list(dict.fromkeys(missing))
+        if missing:
+            names = ", ".join(f"'{v}'" for v in missing[:8]) + (
+                f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+            )
+            self.report.add(
+                doc.at((*path, "codes"), key=True),
+                "export.unmapped-code",
+                f"the codes of '{raw['header']}' leave out {names}: the export would write Sanad's own "
+                f"code{'s' if len(missing) > 1 else ''} there",
+                "give each option its code, or add unmapped: label to write the labels of the options left out",
+            )
+
+
+def _options(f: Field) -> list[tuple[str, str]]:
+    """A field's options (value, label as the definitions write it): its choices, or yes and no."""
+    if f.type == "yes_no":
+        return list(YES_NO_CHOICES)
+    return [(c.value, c.label) for c in f.choices or ()]

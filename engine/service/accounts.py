@@ -390,6 +390,79 @@ def ensure_agency(session: Session, code: str) -> Agency:
     return agency
 
 
+_AGENCY_CODE_MAX = 64  # the column's length
+
+
+def _agency_code(text: str, what: str) -> str:
+    code = text.strip()
+    if not code or len(code) > _AGENCY_CODE_MAX or any(c.isspace() for c in code):
+        raise Invalid(f"{what} is 1 to {_AGENCY_CODE_MAX} characters without spaces")
+    return code
+
+
+def add_agency(
+    session: Session, code: str, name: str | None = None, reporting_code: str | None = None, by: User | None = None
+) -> Agency:
+    """A new agency (`sanad agencies add`); its reporting code is the code it reports under in shared
+    layouts (the Incident Recorder's reporting agency code), when it differs from its code."""
+    code = _agency_code(code, "an agency code")
+    if session.scalar(select(Agency).where(Agency.code == code)) is not None:
+        raise BadRequest(f"there is already an agency '{code}'")
+    agency = Agency(
+        code=code,
+        name=(name or "").strip()[:200] or code,
+        reporting_code=_agency_code(reporting_code, "a reporting code") if reporting_code else None,
+    )
+    session.add(agency)
+    session.flush()
+    audit.record(
+        session,
+        "agency.add",
+        user=by,
+        username=by.username if by else "(command line)",
+        agency=code,
+        reporting_code=agency.reporting_code,
+    )
+    return agency
+
+
+class Keep:
+    """update_agency(reporting_code=KEEP): leave the reporting code as it is."""
+
+
+KEEP = Keep()
+
+
+def update_agency(
+    session: Session,
+    code: str,
+    *,
+    name: str | None = None,
+    reporting_code: str | Keep | None = KEEP,
+    by: User | None = None,
+) -> Agency:
+    """Rename an agency or set its reporting code (None: none, the exports write its code)."""
+    agency = session.scalar(select(Agency).where(Agency.code == code))
+    if agency is None:
+        raise NotFound(f"there is no agency '{code}'")
+    changes: dict[str, Any] = {}
+    if name is not None and name.strip():
+        agency.name = name.strip()[:200]
+        changes["name"] = agency.name
+    if not isinstance(reporting_code, Keep):
+        agency.reporting_code = _agency_code(reporting_code, "a reporting code") if reporting_code else None
+        changes["reporting_code"] = agency.reporting_code
+    if changes:
+        audit.record(
+            session, "agency.update", user=by, username=by.username if by else "(command line)", agency=code, **changes
+        )
+    return agency
+
+
+def list_agencies(session: Session) -> list[Agency]:
+    return list(session.scalars(select(Agency).order_by(Agency.code)))
+
+
 def ensure_group(session: Session, code: str, agency: Agency | None) -> Group:
     """The agency's group with this code, created if new. Groups belong to one agency: (agency, code)
     is their identity, and a user joins only groups of their own agency."""

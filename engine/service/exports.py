@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine import i18n
 from engine.i18n import _
-from engine.language.model import Consent, ExportDefinition, Field, Module, RecordType
+from engine.language.model import Consent, ExportColumn, ExportDefinition, Field, Module, RecordType
 from engine.service import audit
 from engine.service.context import Context, holdings
 from engine.service.errors import BadRequest, Forbidden, NotFound
@@ -236,6 +236,65 @@ def _linked_data(session: Session, chunk: list[Record], record_type: str) -> dic
     return out
 
 
+def _record_value(
+    kind: str, rec: Record, consent: Consent | None, linked: dict[str, dict[str, Any]], agency: Agency | None
+) -> Any:
+    """A layout's `value:` column for one record (not an answer)."""
+    if kind == "agency":
+        return agency.code if agency is not None else ""
+    if kind == "agency_reporting_code":
+        return (agency.reporting_code or agency.code) if agency is not None else ""
+    if kind == "consent":
+        return _consent_now(rec, consent, linked) if consent is not None else ""
+    if kind == "stage":
+        return rec.stage or ""
+    if kind == "record_id":
+        return rec.id
+    if kind == "short_id":
+        return rec.short_id
+    if kind == "created":
+        return rec.created_at.date().isoformat()
+    return ""
+
+
+def _answers(col: ExportColumn, data: dict[str, Any]) -> list[Any]:
+    """The answers a layout column writes: its field's (each of a select_multiple), or, for several
+    fields, the first answered one's (`combine: first`) or every one's (`combine: join`)."""
+    out: list[Any] = []
+    for src in col.sources:
+        if src.subform is not None:
+            rows = data.get(src.subform) or []
+            pick = next(
+                (r for r in rows if all(r.get(k) == v for k, v in col.row_where.items())),
+                rows[0] if rows else {},
+            )
+            value = pick.get(src.field_id)
+        else:
+            value = data.get(src.field_id)
+        if value in (None, "", []):
+            continue
+        out.extend(value if isinstance(value, list) else [value])
+        if col.combine == "first":
+            break
+    return out
+
+
+def _layout_cell(col: ExportColumn, values: list[Any]) -> Any:
+    """Values as the layout writes them: each through its codes (else its label, with `unmapped:
+    label`, else as it is), once each, several joined by the column's separator."""
+    written: list[Any] = []
+    for value in values:
+        if value in (None, ""):
+            continue
+        key = str(value)
+        out = col.codes[key] if key in col.codes else col.labels.get(key, value)
+        if out not in written:
+            written.append(out)
+    if not written:
+        return ""
+    return written[0] if len(written) == 1 else col.separator.join(str(v) for v in written)
+
+
 def defined_export(
     session: Session, module: Module, export_id: str, *, ctx: Context | None = None, agency: str | None = None
 ) -> Plan:
@@ -250,7 +309,7 @@ def defined_export(
     if d.where is not None:
         conditions.append(aggregate.where_sql(d.where.ast, rt))
     total = int(session.scalar(select(func.count()).select_from(Record).where(*conditions)) or 0)
-    agencies = {a.id: a.code for a in session.scalars(select(Agency))}
+    agencies = {a.id: a for a in session.scalars(select(Agency))}
 
     def lines() -> Iterator[list[Any]]:
         for chunk in _stream(session, conditions):
@@ -264,31 +323,12 @@ def defined_export(
                 data = ctx.policy.filter_data(ctx.actor, rt.id, held[rec.id], rec.data) if ctx is not None else rec.data
                 line = []
                 for col in d.columns:
-                    value: Any
-                    if col.value == "agency":
-                        value = agencies.get(rec.agency_id or 0, "")
-                    elif col.value == "consent" and d.consent is not None:
-                        value = _consent_now(rec, d.consent, linked)
-                    elif col.value == "stage":
-                        value = rec.stage or ""
-                    elif col.value == "record_id":
-                        value = rec.id
-                    elif col.value == "short_id":
-                        value = rec.short_id
-                    elif col.value == "created":
-                        value = rec.created_at.date().isoformat()
-                    elif col.subform is not None:
-                        rows = data.get(col.subform) or []
-                        pick = next(
-                            (r for r in rows if all(r.get(k) == v for k, v in col.row_where.items())),
-                            rows[0] if rows else {},
-                        )
-                        value = pick.get(col.field_id or "", "")
+                    values: list[Any]
+                    if col.value is not None:
+                        values = [_record_value(col.value, rec, d.consent, linked, agencies.get(rec.agency_id or 0))]
                     else:
-                        value = data.get(col.field_id or "", "")
-                    if isinstance(value, list):
-                        value = " ".join(str(v) for v in value)
-                    line.append(col.codes.get(str(value), value) if value != "" else "")
+                        values = _answers(col, data)
+                    line.append(_layout_cell(col, values))
                 yield line
 
     tr = i18n.current()

@@ -50,6 +50,9 @@ class Agency(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: the code the agency reports under in shared layouts (the Incident Recorder's "reporting agency
+    #: code", as agreed with the GBVIMS coordination); None: its `code`
+    reporting_code: Mapped[str | None] = mapped_column(String(64))
 
 
 class Group(Base):

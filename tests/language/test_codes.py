@@ -1089,6 +1089,23 @@ CASES: list[Case] = [
         },
         at=("reports/caseload.yaml", 9, 42),
     ),
+    Case(
+        "export.unmapped-code",
+        "export.unmapped-code",
+        {
+            "exports/needs_sheet.yaml": """\
+            id: needs_sheet
+            title: Needs sheet
+            record_type: case
+            columns:
+              - {header: Case code, field: client_code}
+              - header: Needs
+                field: needs
+                codes: {safe_shelter: SHELTER, health: HEALTH}
+            """
+        },
+        at=("exports/needs_sheet.yaml", 8, 5),
+    ),
     # -- scenario tests ---------------------------------------------------------------------------
     Case(
         "test.unknown-field/expect",

@@ -1,7 +1,9 @@
 """Exports on the statistics fixture, SQLite and PostgreSQL: records line by line with the reader's
 access rules, de-identified (no direct identifier, dates to the month, numbers to bands, pseudonyms
 made anew per export), a declared layout with its codes and consent read now, encrypted ZIPs, the
-command line with its progress, and the audit of each export."""
+command line with its progress, and the audit of each export; and the reference module's GBVIMS
+Incident Recorder as XLSX: the IR's values for Sanad's codes, two questions in one column, the
+agency's reporting code."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import csv
 import io
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,8 +19,11 @@ import pyzipper
 from openpyxl import load_workbook
 
 from engine.cli import main
-from tests.conftest import MakeModule
-from tests.server import Server, server
+from engine.language.loader import load_module
+from engine.service import accounts
+from engine.storage import db
+from tests.conftest import ROOT, MakeModule, stored_record
+from tests.server import PASSWORD, Server, server
 from tests.service.test_reports import MODULE as STATS
 
 MODULE = dict(STATS)
@@ -45,6 +51,7 @@ MODULE["exports/recorder.yaml"] = """
       - {header: Relationship, field: perpetrators.relationship, row_where: {relationship: partner}}
       - {header: Consent, value: consent, codes: {'yes': 'Yes', 'no': 'No'}}
       - {header: Agency, value: agency}
+      - {header: Referral, fields: [svc_legal, svc_health], unmapped: label}
 """
 
 
@@ -72,6 +79,8 @@ def srv(db_url: str, make_module: MakeModule) -> Iterator[Server]:
                     "place": "Riverside",
                     "consent_reporting": "yes",
                     "perpetrators": [{"relationship": "stranger"}, {"relationship": "partner"}],
+                    "svc_health": "declined",
+                    **({"svc_legal": "referred"} if i == 1 else {}),
                 }
             }
             if i == 2:
@@ -119,8 +128,9 @@ def test_the_declared_layout_codes_and_consent_now(srv: Server) -> None:
     assert r.status_code == 200
     sheet = load_workbook(io.BytesIO(r.content))["Recorder"]
     values = list(sheet.values)
-    assert values[0] == ("Date of Interview", "Sex", "Relationship", "Consent", "Agency")
-    assert values[1] == ("2026-11-01", "F", "partner", "Yes", "agency_a")
+    assert values[0] == ("Date of Interview", "Sex", "Relationship", "Consent", "Agency", "Referral")
+    assert values[1] == ("2026-11-01", "F", "partner", "Yes", "agency_a", "Declined by the survivor")
+    assert values[2][5] == "Referred"  # fields: the first answered (svc_legal), its label (unmapped: label)
     assert values[3][3] == "No"  # linked to a case whose consent was withdrawn
 
 
@@ -201,3 +211,148 @@ def test_the_command_line_writes_streams_and_encrypts(
         == 0
     )
     assert '"report": "monthly"' in report.read_text()
+
+
+# -- the reference module's Incident Recorder ------------------------------------------------------
+GBV = os.path.join(ROOT, "definitions", "gbv")
+OVERLAY = os.path.join(ROOT, "examples", "country-overlay")
+
+#: two incidents in Sanad's codes, and what the IR's columns hold for them (gbvims.md §1 and §7;
+#: the values Primero writes in its Incident Recorder export)
+INCIDENTS: list[dict[str, Any]] = [
+    {
+        "incident_code": "INC-1",
+        "survivor_sex": "female",
+        "survivor_marital_status": "married_cohabitating",
+        "survivor_displacement_status": "idp",
+        "survivor_unaccompanied_separated": "other_vulnerable_child",
+        "displacement_incident": "not_displaced",
+        "incident_timeofday": "evening_night",
+        "incident_location_type": "clients_home",
+        "incident_admin1": "region_north",
+        "incident_admin2": "north_lake",
+        "gbv_type": "non_gbv",
+        "goods_money_exchanged": "unknown",
+        "gbv_reported_elsewhere": "gbvims_org",
+        "number_of_perpetrators": "more_than_three",
+        "perpetrators_sex_summary": "female_and_male",
+        "perpetrators": [
+            {"main_perpetrator": "no", "perpetrator_age_group": "18_25"},
+            {
+                "main_perpetrator": "yes",
+                "perpetrator_age_group": "61_plus",
+                "perpetrator_relationship": "family_friend_neighbour",
+            },
+        ],
+        "service_referred_from": "self_referral",
+        "service_medical_referral": "provided_by_own_agency",
+        "pursue_legal_action": "undecided",
+        "service_education_referral": "referred",  # an adult: no child protection question
+        "consent_reporting": "yes",
+    },
+    {
+        "incident_code": "INC-2",
+        "survivor_sex": "male",
+        "gbv_type": "denial_of_resources_opportunities_or_services",
+        "gbv_reported_elsewhere": "non_gbvims_org",
+        "perpetrators": [{"perpetrator_age_group": "0_11"}],
+        "service_protection_referral": "referred",
+        "service_education_referral": "declined_by_survivor",
+        "consent_reporting": "no",
+    },
+]
+
+EXPECTED: list[dict[str, Any]] = [
+    {
+        "Incident ID": "INC-1",
+        "Sex": "F",
+        "Civil / Marital Status": "Married/Cohabitating",
+        "Displacement Status at Time of Report": "IDP",
+        "Unaccompanied or Separated Child": "Other Vulnerable Child",
+        "Stage of Displacement at Time of Incident": "Not Displaced / Home Community",
+        "Time of Day": "Evening/Night",
+        "Incident Location": "Client's Home",
+        "County": "Northern Region",  # unmapped: label
+        "District": "Lake District",
+        "GBV Type": "Non-GBV",
+        "Money, Goods, Benefits and / or Services Exchanged?": "Unknown",
+        "Reported GBV Incident Previously?": "Yes-GBVIMS Org / Agency",
+        "No. of Alleged Perpetrator(s)": ">3",
+        "Alleged Perpetrator Sex": "M and F",
+        "Alleged Perpetrator Age Group": "Age 61 & Older",  # the main perpetrator's
+        "Alleged Perpetrator - Survivor Relationship": "Family Friend/Neighbor",
+        "Referred to You From?": "Self Referral / First Point of Contact",
+        "Health / Medical Services": "Service provided by your agency",
+        "Pursue Legal Action?": "Undecided",
+        "Child Protection / Education Services": "Referred",  # the education referral alone
+        "Consent Given to Share Non-Identifiable Information": "Yes",
+        "Reporting Agency Code": "HR-01",  # ngo1's reporting code
+    },
+    {
+        "Incident ID": "INC-2",
+        "Sex": "M",
+        "GBV Type": "Denial of Resources, Opportunities or Services",
+        "Reported GBV Incident Previously?": "Yes-Non GBVIMS Org / Agency",
+        "Alleged Perpetrator Age Group": "Age 0 - 11",  # no main perpetrator marked: the first row
+        "Civil / Marital Status": None,  # not answered: an empty cell
+        "Child Protection / Education Services": "Referred & Referral declined by survivor",
+        "Consent Given to Share Non-Identifiable Information": "No",
+        "Reporting Agency Code": "ngo2",  # no reporting code: the agency's code
+    },
+]
+
+
+def _ir_rows(url: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    out = tmp_path / "ir.xlsx"
+    code = main(["export", "run", "incident_recorder", "-o", str(out), "--definitions", GBV, "--db", url])
+    assert code == 0, capsys.readouterr().err
+    values = list(load_workbook(out)["Incident Recorder"].values)
+    assert len(values[0]) == 42 and values[0][0] == "Incident ID" and values[0][-1] == "Reporting Agency Code"
+    return [dict(zip(values[0], row, strict=True)) for row in values[1:]]
+
+
+def test_the_incident_recorder_writes_the_irs_values(
+    db_url: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def cli(*argv: str) -> str:
+        assert main([*argv, "--db", db_url]) == 0, capsys.readouterr().err
+        return capsys.readouterr().out
+
+    assert "reporting code HR-01" in cli("agencies", "add", "ngo1", "Hope Relief", "--reporting-code", "HR-01")
+    assert "no reporting code" in cli("agencies", "add", "ngo2")
+    module = load_module(GBV).module
+    assert module is not None
+    engine = db.make_engine(db_url)
+    with db.transaction(db.session_factory(engine)) as session:
+        for n, (agency, data) in enumerate(zip(("ngo1", "ngo2"), INCIDENTS, strict=True)):
+            owner = accounts.add_user(
+                session, accounts.hasher(cheap=True), module, f"worker{n}", PASSWORD, "caseworker", agency
+            )
+            at = datetime(2026, 11, 1 + n, tzinfo=UTC)
+            session.add(
+                stored_record(owner, record_type="incident", short_id=f"I-{n}", stage="draft", data=data, at=at)
+            )
+    engine.dispose()
+
+    rows = _ir_rows(db_url, tmp_path, capsys)
+    assert len(rows) == 2
+    for row, expected in zip(rows, EXPECTED, strict=True):
+        assert {k: row[k] for k in expected} == expected
+
+    cli("agencies", "set", "ngo1", "--no-reporting-code")
+    cli("agencies", "set", "ngo2", "--reporting-code", "NG-2")
+    assert [r["Reporting Agency Code"] for r in _ir_rows(db_url, tmp_path, capsys)] == ["ngo1", "NG-2"]
+    listed = cli("agencies", "list")
+    assert "ngo2             NG-2" in listed and "2 agencies" in listed
+
+
+@pytest.mark.parametrize("folder", [GBV, OVERLAY])
+def test_every_coded_ir_column_maps_every_option(folder: str) -> None:
+    """The IR never writes Sanad's own codes: every option of a coded column has its IR value (or,
+    for a list a country replaces, its label), in the reference module and in a country overlay."""
+    result = load_module(folder)
+    assert result.module is not None
+    assert [d.format() for d in result.report.items if d.code == "export.unmapped-code"] == []
+    for column in result.module.exports["incident_recorder"].columns:
+        if column.sources and column.unmapped == "code" and column.codes:
+            assert not [k for k, v in column.codes.items() if v == k], column  # never Sanad's code itself

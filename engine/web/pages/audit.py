@@ -33,6 +33,8 @@ AUDIT_ACTIONS = [
     "user.add",
     "user.disable",
     "user.password_reset",
+    "agency.add",
+    "agency.update",
     "report.run",
     "export.run",
     "record.offline",
