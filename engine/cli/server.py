@@ -37,6 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if args.demo:
                 _demo(reg, db)
             reseal_if_needed(db, list(reg.modules.values()))
+            db.report_indexes(reg.modules.values(), announce=say)
         finally:
             db.dispose()
         settings = Settings(

@@ -396,6 +396,7 @@ class _Seeder:
                 for statement in deferred:
                     sink.execute(statement)
             sink.commit()
+            self.db.report_indexes([self.module], announce=self.say)  # the reports' periods, once the rows are in
             summary.seconds["indexes"] = time.perf_counter() - t0
 
             t0 = time.perf_counter()

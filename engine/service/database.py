@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -22,9 +22,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.i18n import _
 from engine.service.errors import Conflict, ServiceError
-from engine.storage import db, sealing
+from engine.storage import db, report_indexes, sealing
 from engine.storage.keys import KeyFileError
 from engine.storage.models import Record, SealingKey
+
+if TYPE_CHECKING:
+    from engine.language.model import Module
 
 T = TypeVar("T")
 
@@ -143,6 +146,26 @@ class Database:
 
     def upgrade(self) -> None:
         db.upgrade(self.engine)
+
+    def report_indexes(
+        self, modules: Iterable[Module], announce: Callable[[str], Any] | None = None
+    ) -> report_indexes.Outcome:
+        """The indexes of the reports' periods (storage.report_indexes), made where missing: at
+        `serve`, `db upgrade` and `seed`. Cheap when they are there; a failure is said, not raised."""
+        outcome = report_indexes.ensure(self.engine, modules)
+        if announce is not None:
+            if outcome.made:
+                announce(
+                    f"made {len(outcome.made)} report index(es) for the reports' periods: {', '.join(outcome.made)}"
+                )
+            for label in outcome.sealed:
+                announce(f"the report period {label} is sealed (a direct field): it is not indexed")
+            for problem in outcome.failed:
+                announce(
+                    f"could not make the report index {problem}; reports over a period read every record "
+                    "until 'sanad db upgrade' (as the owner of the tables) makes it"
+                )
+        return outcome
 
     def grant_app_role(self, role: str) -> list[str]:
         """PostgreSQL: let `role` (the application's login) use the tables, but only add to and read the

@@ -10,6 +10,7 @@ record itself."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    column,
     false,
     func,
     literal,
@@ -27,8 +29,13 @@ from sqlalchemy import (
     select,
     true,
     union_all,
+    values,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import String
 
 from engine.expressions.parser import Node
 from engine.language.model import Consent, Dimension, RecordType, ReportDefinition, ReportTable
@@ -93,10 +100,11 @@ def _operand(node: Node, rt: RecordType, rec: Any, numeric: bool) -> ColumnEleme
     return _number(rec, node["name"]) if numeric else _answer(rec, node["name"])
 
 
-def _links(rt_other: str, only_up: bool = False) -> Any:
+def _links(rt_other: str, only_up: bool = False, within: Sequence[ColumnElement[bool]] = ()) -> Any:
     """(record id, id of its linked record of type `rt_other`), either direction of the link (only
     from the other record when `only_up`), one per record: a derived table the database joins once
-    (not a lookup per record)."""
+    (not a lookup per record). With `within`, only the links of the records that meet those
+    conditions (a report's period: the links of that month's records, not of every record)."""
     parent = aliased(Record)
     child = aliased(Record)
     up = (
@@ -109,14 +117,25 @@ def _links(rt_other: str, only_up: bool = False) -> Any:
         .join(child, child.id == RecordLink.to_id)
         .where(child.record_type == rt_other)
     )
+    if within:
+        ids = select(Record.id).where(*within)
+        up = up.where(RecordLink.to_id.in_(ids))
+        down = down.where(RecordLink.from_id.in_(ids))
     both = (up if only_up else union_all(up, down)).subquery("links_both")
     return select(both.c.rid, func.min(both.c.lid).label("lid")).group_by(both.c.rid).subquery("links")
 
 
-def _join_linked(q: Select[Any], linked: Any, linked_type: str, rt: RecordType | None = None) -> Select[Any]:
+def _join_linked(
+    q: Select[Any],
+    linked: Any,
+    linked_type: str,
+    rt: RecordType | None = None,
+    within: Sequence[ColumnElement[bool]] = (),
+) -> Select[Any]:
     """Join each record's linked record of `linked_type`. A record type recorded from that type (an
-    incident from its case) is always the link's target, so only that direction is read."""
-    links = _links(linked_type, only_up=rt is not None and linked_type in rt.recorded_from)
+    incident from its case) is always the link's target, so only that direction is read. `within`:
+    conditions every record joined meets (see `_links`)."""
+    links = _links(linked_type, only_up=rt is not None and linked_type in rt.recorded_from, within=within)
     return q.outerjoin(links, links.c.rid == Record.id).outerjoin(linked, linked.id == links.c.lid)
 
 
@@ -154,7 +173,43 @@ def filters_sql(chosen: dict[str, str]) -> list[ColumnElement[bool]]:
     return [_answer(Record, name) == value for name, value in chosen.items()]
 
 
+#: a name written into SQL as it is (module, record type and field ids are such names)
+NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def day_sql(dialect: str, column: str, name: str) -> str:
+    """The day of the top-level answer `name` of the JSON column `column`: its first ten characters
+    as text, '' when there is none (an ISO date, or a date and time, gives YYYY-MM-DD). The period
+    filter compares it with ISO days, and the report indexes (storage.report_indexes) index exactly
+    this text, so that the database finds a period's records through them."""
+    if not NAME.fullmatch(name):
+        raise ValueError(f"'{name}' is not a field id")
+    if dialect == "postgresql":
+        return f"substr(coalesce({column} ->> '{name}', ''), 1, 10)"
+    return f"substr(coalesce(json_extract({column}, '$.\"{name}\"'), ''), 1, 10)"
+
+
+class AnswerDay(ColumnElement[str]):
+    """`day_sql` of a record's answer in a statement: the field's name written in the SQL, not sent as
+    a parameter (an index on an expression is used only for that very expression)."""
+
+    __visit_name__ = "answer_day"
+    inherit_cache = True
+    _traverse_internals = [("name", InternalTraversal.dp_string)]  # noqa: RUF012 - SQLAlchemy's API
+    type = String()
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+@compiles(AnswerDay)
+def _compile_answer_day(element: AnswerDay, compiler: SQLCompiler, **kw: Any) -> str:
+    return day_sql(compiler.dialect.name, compiler.process(Record.__table__.c.data, **kw), element.name)
+
+
 def period_sql(report: ReportDefinition, start: date | None, end: date | None) -> list[ColumnElement[bool]]:
+    """The report's period: from `start` to `end`, both included. For a period read from an answer,
+    its day compared with ISO days, as text (what the report indexes serve)."""
     out: list[ColumnElement[bool]] = []
     if report.period == "created":
         if start is not None:
@@ -162,7 +217,12 @@ def period_sql(report: ReportDefinition, start: date | None, end: date | None) -
         if end is not None:
             out.append(Record.created_at < _day_start(end + timedelta(days=1)))
         return out
-    day = func.substr(_answer(Record, report.period), 1, 10)
+    # (a field id is always a NAME; anything else is read as the lists read it, without an index)
+    day = (
+        AnswerDay(report.period)
+        if NAME.fullmatch(report.period)
+        else func.substr(_answer(Record, report.period), 1, 10)
+    )
     if start is not None or end is not None:
         out.append(day != "")
     if start is not None:
@@ -217,7 +277,7 @@ def count(
     def start(columns: list[ColumnElement[Any]], extra: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
         q = select(*columns).select_from(Record)
         if linked is not None and linked_type is not None:
-            q = _join_linked(q, linked, linked_type, rt)
+            q = _join_linked(q, linked, linked_type, rt, within=conditions)
         return q.where(*base_conditions, *extra)
 
     plain = [d for d in table.dimensions if d.kind in ("field", "month", "stage")]
@@ -284,10 +344,11 @@ def count(
 
 
 def _unpivot(dialect: str, names: Sequence[str]) -> Any:
-    """A table-valued (key, value) of the named answers of each record."""
+    """A table-valued (key, value) of the named answers of each record (PostgreSQL: a row per name
+    in a LATERAL VALUES list, no object built and taken apart again)."""
     if dialect == "postgresql":
-        obj = func.jsonb_build_object(*(x for name in names for x in (literal(name), Record.data[name])))
-        return func.jsonb_each_text(obj).table_valued("key", "value").lateral("pairs")
+        rows = [(literal(name), Record.data[name].as_string()) for name in names]
+        return values(column("key", String), column("value", String), name="pairs").data(rows).lateral()
     args = (x for name in names for x in (literal(name), func.json_extract(Record.data, f"$.{name}")))
     return func.json_each(func.json_object(*args)).table_valued("key", "value").alias("pairs")
 
@@ -319,7 +380,7 @@ def records_counted(
         condition, linked = consent_sql(report.consent)
         cond.append(condition)
         if linked is not None and report.consent.linked_type is not None:
-            q = _join_linked(q, linked, report.consent.linked_type, rt)
+            q = _join_linked(q, linked, report.consent.linked_type, rt, within=conditions)
     if report.where is not None:
         cond.append(where_sql(report.where.ast, rt))
     return int(session.scalar(q.where(*cond)) or 0)

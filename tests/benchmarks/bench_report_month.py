@@ -1,0 +1,173 @@
+"""One month of the ISP report on a database of N incidents, on PostgreSQL, with and without the
+report indexes (engine/storage/report_indexes.py).
+
+The incidents are those of bench_reports (N, default 200,000, interviewed over 700 days, 10% linked
+to a case whose consent decides). For one month (default 2025-06), the 13 tables of the GBV
+module's `isp_monthly` report and its count of records, as Sanad's engine counts them
+(`storage.aggregate`, with the report's period filter), against the hand-written SQL of
+bench_reports restricted to the same month — with the same expression for the day as Sanad's filter
+(and its index): `substr(coalesce(data->>'date_of_interview', ''), 1, 10)` between the first and
+the last day; the links to the cases read for the month's incidents only, as Sanad does. Measured first without the report indexes (every query reads every incident), then
+after they are made (as `sanad serve` and `sanad db upgrade` make them) and ANALYZE. Every side
+must give the same counts (exit 2 otherwise). Target: with the indexes, Sanad within 1.5x of the
+hand-written SQL, and at least 3x faster than without them.
+
+    python -m tests.benchmarks.bench_report_month [--incidents N] [--month YYYY-MM] [--repeat R] [--db URL]
+
+It creates a scratch database (sanad_bench_<random>) on the local PostgreSQL and drops it after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from calendar import monthrange
+from datetime import date
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from tests.benchmarks._timing import interleaved
+from tests.benchmarks.bench_reports import ADMIN, FLAGS, GBV, HAND, populate
+
+#: where the hand-written queries' rule ends (bench_reports.BASE): the month's condition goes after it
+END_OF_RULE = "ELSE r.data->>'consent_reporting' = 'yes' END\n"
+#: the links to the cases (bench_reports.BASE): only those of the month's incidents are read
+LINKS = "AND p.record_type = 'case' GROUP BY l.to_id"
+
+
+def _month(alias: str, start: date, end: date) -> str:
+    day = f"substr(coalesce({alias}.data->>'date_of_interview', ''), 1, 10)"
+    return f"{day} <> '' AND {day} >= '{start.isoformat()}' AND {day} <= '{end.isoformat()}'"
+
+
+def hand_month(start: date, end: date) -> dict[str, str]:
+    month_links = (
+        "AND p.record_type = 'case' WHERE l.to_id IN (SELECT m.id FROM records m WHERE m.module = 'gbv' "
+        f"AND m.record_type = 'incident' AND {_month('m', start, end)}) GROUP BY l.to_id"
+    )
+    out = {}
+    for tid, sql in HAND.items():
+        assert sql.count(END_OF_RULE) == 1 and sql.count(LINKS) == 1, tid
+        out[tid] = sql.replace(END_OF_RULE, END_OF_RULE + f"  AND {_month('r', start, end)}\n").replace(
+            LINKS, month_links
+        )
+    return out
+
+
+def hand_counts(engine: Any, queries: dict[str, str]) -> dict[str, dict[tuple[str, ...], int]]:
+    out: dict[str, dict[tuple[str, ...], int]] = {}
+    with engine.connect() as conn:
+        for tid, sql in queries.items():
+            rows = conn.execute(text(sql)).all()
+            if tid == "by_case_context":
+                out[tid] = {(f,): int(v) for f, v in zip(FLAGS, rows[0], strict=True) if v}
+            else:
+                out[tid] = {tuple(str(x) for x in row[:-1]): int(row[-1]) for row in rows}
+        total = queries["by_type"].split("FROM records r", 1)[1].rsplit("GROUP BY", 1)[0]
+        out["records"] = {(): int(conn.execute(text(f"SELECT count(*) FROM records r{total}")).scalar() or 0)}
+    return out
+
+
+def sanad_counts(session: Any, module: Any, start: date, end: date) -> dict[str, dict[tuple[str, ...], int]]:
+    """The raw counts Sanad's engine gets for each table of the month (before suppression)."""
+    from engine.storage import aggregate
+    from engine.storage.models import Record
+
+    report = module.reports["isp_monthly"]
+    rt = module.record_types[report.record_type]
+    base = [Record.module == module.id, Record.record_type == rt.id, *aggregate.period_sql(report, start, end)]
+    out = {}
+    for t in report.tables:
+        counts = aggregate.count(session, report, t, rt, base)
+        out[t.id] = {tuple(str(x) for x in k): v for k, v in counts.items() if v}
+    out["records"] = {(): aggregate.records_counted(session, report, rt, base)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--incidents", type=int, default=200_000)
+    parser.add_argument("--month", default="2025-06", help="the month reported, YYYY-MM (the data spans 2025-2026)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--db", default=ADMIN, help="an administrative URL of the PostgreSQL server")
+    args = parser.parse_args(argv)
+    year, month = (int(x) for x in args.month.split("-"))
+    start, end = date(year, month, 1), date(year, month, monthrange(year, month)[1])
+
+    from engine.language.loader import load_module
+    from engine.service.database import Database
+
+    module = load_module(GBV).module
+    if module is None:
+        print("the GBV module does not load", file=sys.stderr)
+        return 2
+    queries = hand_month(start, end)
+    admin = create_engine(args.db, isolation_level="AUTOCOMMIT")
+    name = f"sanad_bench_{uuid.uuid4().hex[:8]}"
+    rows: list[tuple[str, float, float]] = []
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+        url = args.db.rsplit("/", 1)[0] + f"/{name}"
+        t0 = time.perf_counter()
+        populate(url, args.incidents)
+        print(f"populated {args.incidents:,} incidents in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        db = Database.open(url)
+        engine = create_engine(url)
+        expected: dict[str, dict[tuple[str, ...], int]] | None = None
+        phases = ["without the report indexes"]
+        if hasattr(db, "report_indexes"):
+            phases.append("with the report indexes")
+        for phase in phases:
+            if phase.startswith("with "):
+                t0 = time.perf_counter()
+                made = db.report_indexes([module])
+                with engine.begin() as conn:
+                    conn.execute(text("ANALYZE records"))
+                print(f"made {made} in {time.perf_counter() - t0:.1f} s (with ANALYZE)", file=sys.stderr)
+            with db.reading() as session:
+                mine = sanad_counts(session, module, start, end)
+            theirs = hand_counts(engine, queries)
+            if mine != theirs or (expected is not None and mine != expected):
+                bad = [t for t in mine if mine[t] != theirs.get(t) or (expected and mine[t] != expected[t])]
+                print(f"{phase}: the counts differ for {bad}", file=sys.stderr)
+                return 2
+            expected = mine
+
+            def run_sanad() -> None:
+                with db.reading() as session:
+                    sanad_counts(session, module, start, end)
+
+            def run_hand() -> None:
+                hand_counts(engine, queries)
+
+            sanad_t, hand_t = (min(x) for x in interleaved([run_sanad, run_hand], args.repeat))
+            rows.append((phase, sanad_t, hand_t))
+        assert expected is not None
+        counted = expected["records"][()]
+        db.dispose()
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+    print(
+        f"\nISP monthly report (13 tables + the count of records) for {args.month} over {args.incidents:,} "
+        f"incidents ({counted:,} counted), PostgreSQL, best of {args.repeat}"
+    )
+    for phase, sanad_t, hand_t in rows:
+        print(f"  {phase:28}  Sanad {sanad_t:7.3f} s   hand SQL {hand_t:7.3f} s   ratio {sanad_t / hand_t:5.2f}x")
+    if len(rows) < 2:
+        return 1
+    (_, before, _), (_, after, hand_after) = rows
+    ok = after / hand_after <= 1.5 and before / after >= 3
+    print(f"  indexes: {before / after:.1f}x faster; target >= 3x and <= 1.5x of hand SQL {'OK' if ok else 'MISSED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
