@@ -115,7 +115,7 @@ def _cross_table(ws: Any, t: dict[str, Any], start_row: int, bold: Any, wrap: An
         cell = ws.cell(start_row + 1, first_col + j, _label(t, col_key, code))
         cell.font, cell.alignment = bold, wrap
     totals_col = first_col + len(cats[col_key])
-    if t.get("additive") and row_keys:
+    if t.get("additive"):
         ws.cell(start_row + 1, totals_col, i18n.current().plain_text(TOTAL)).font = bold
     # body
     combos: list[tuple[str, ...]] = [()]
@@ -129,12 +129,14 @@ def _cross_table(ws: Any, t: dict[str, Any], start_row: int, bold: Any, wrap: An
         for j, code in enumerate(cats[col_key]):
             found = cells.get((*combo, code))
             ws.cell(r, first_col + j, found.get(value) if found else 0)
-        if t.get("additive") and row_keys:
-            ws.cell(r, totals_col, row_totals.get(combo, 0))
+        if t.get("additive"):  # a row's total; a table of one dimension is one row: its total
+            total_cell = ws.cell(r, totals_col, row_totals.get(combo, 0) if row_keys else t["total"])
+            if not row_keys:
+                total_cell.font = bold
         r += 1
-    if t.get("additive"):
+    if t.get("additive") and row_keys:
         ws.cell(r, 1, i18n.current().plain_text(TOTAL)).font = bold
         column_totals = {str(x[col_key]): x["count"] for x in t.get("column_totals", [])}
         for j, code in enumerate(cats[col_key]):
             ws.cell(r, first_col + j, column_totals.get(code, cells.get((code,), {}).get("count", 0)))
-        ws.cell(r, totals_col if row_keys else first_col + len(cats[col_key]), t["total"]).font = bold
+        ws.cell(r, totals_col, t["total"]).font = bold

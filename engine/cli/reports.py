@@ -58,7 +58,9 @@ def cmd_report_run(args: argparse.Namespace) -> int:
     try:
         with db.transaction() as session:
             say(f"counting '{args.report}' in the database…")
-            result = reports.run_for_organisation(session, module, args.report, args.start, args.end, args.agency)
+            result = reports.run_for_organisation(
+                session, module, args.report, args.start, args.end, args.agency, file_format=args.format
+            )
     except ServiceError as exc:
         raise CliError(exc.message) from None
     finally:

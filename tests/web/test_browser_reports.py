@@ -30,6 +30,23 @@ def test_the_coordinators_dashboard(site: dict[str, Any], locale: str) -> None:
     assert "GBV-0" not in body and "caseworker" not in body
     assert_no_english(page, locale, "the ISP dashboard")
     screenshot(page, f"dashboard-{locale}")
+    # type x sex x age: one chart per type of violence (never summed over the type), each hidden
+    # count a hatched box of its own with its text, never a bar of nothing
+    period = {"from": page.input_value("#r-from"), "to": page.input_value("#r-to"), "locale": locale}
+    api = page.request.get("/api/v1/reports/isp_monthly", params=period).json()
+    table = next(t for t in api["tables"] if t["id"] == "by_type_sex_age")
+    types = [table["labels"]["values"]["gbv_type"].get(str(c), str(c)) for c in table["categories"]["gbv_type"]]
+    section = page.locator("section.report-table:has(#t-by_type_sex_age)")
+    assert section.locator("figure.chart-panel > figcaption").all_inner_texts() == types
+    assert section.locator("figure.chart-panel > svg[role=img][aria-label]").count() == len(types)
+    assert section.locator("table.numbers").count() == 1  # the numbers stay next to the chart
+    hidden = [r["count"] for r in table["rows"] if isinstance(r["count"], str)]
+    boxes = section.locator("g.suppressed")
+    marks = boxes.evaluate_all("gs => gs.map(g => [g.dataset.count, g.lastElementChild.textContent])")
+    assert sorted(m for m, _text in marks) == sorted(hidden) and all(m == text for m, text in marks)
+    for i in range(min(boxes.count(), 5)):
+        box = boxes.nth(i).locator("rect").first.bounding_box()
+        assert box is not None and box["width"] > 0 and box["height"] > 0
     total = page.locator("p.summary").inner_text()
     page.select_option("#r-incident_admin1", index=1)
     page.click("form.filters button")
