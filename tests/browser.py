@@ -113,3 +113,54 @@ def new_case(page: Any) -> str:
     page.click("form[action='/records/case/new'] button")
     page.wait_for_selector("#record-form[data-live='1']")
     return str(page.url).split("/")[5]
+
+
+def demo_record(site: dict[str, Any], path: str, owner: str = "caseworker") -> str:
+    """A new record of `owner`, walked along one of the demo's paths as the demo's own people are
+    (same answers, same steps, same accounts): a test that moves a record on has one of its own,
+    whatever the other tests did to the seeded ones. Its id."""
+    from datetime import date
+
+    from engine.diagnostics import Report
+    from engine.language.demo import read_demo
+    from engine.service import seeding
+    from engine.service.database import Database
+
+    srv = site["server"]
+    module = srv.registry.modules["gbv"]
+    demo = read_demo(module, Report())
+    assert demo is not None
+    walker = seeding._Walker(module, srv.registry, demo, date.today())
+    rt = module.record_types[demo.paths[path].record_type]
+    person = next(p for p in demo.people if p.path == path and walker.username(walker.owner(rt), p.group) == owner)
+    database = Database.open(srv.url)
+    try:
+        with database.transaction() as session:
+            return walker.walk(session, person, None)
+    finally:
+        database.dispose()
+
+
+def answer_consent(page: Any, date: str | None = "2026-12-01") -> None:
+    """Every required answer of the GBV consent form, on the open form page."""
+    if date is not None:
+        page.fill("#fld-consent_date", date)
+    for name, value in (
+        ("consent_obtained_from", "survivor"),
+        ("age_band_at_consent", "18_plus"),
+        ("confidentiality_explained", "yes"),
+        ("consent_for_services", "yes"),
+        ("consent_reporting", "yes"),
+    ):
+        page.check(f"[data-field='{name}'] input[value='{value}']")
+
+
+def save_oversized_name(page: Any, base: str, case_id: str) -> int:
+    """Type a name over the 1 MB limit into a case's form and save: the status of the page shown."""
+    page.goto(f"{base}/records/case/{case_id}/forms/survivor_information")
+    page.wait_for_selector("#record-form[data-live='1']")
+    page.evaluate("document.querySelector('#fld-name').value = 'x'.repeat(1024 * 1024 + 10)")
+    with page.expect_navigation() as sent:
+        page.click("button[value=save]")
+    assert sent.value is not None
+    return int(sent.value.status)

@@ -20,6 +20,7 @@ from functools import cache
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
+from babel.lists import format_list
 from babel.messages.pofile import read_po
 
 from engine.language import packaged
@@ -45,6 +46,18 @@ def choice_path(f: Field, c: Choice) -> str:
     if f.lookup_id:
         return f"lookups/{f.lookup_id}/choices/{c.value}/label"
     return f"{field_path(f)}/choices/{c.value}/label"
+
+
+def chosen_codes(f: Field, value: Any) -> list[Any]:
+    """The option codes an answer holds: a multiple choice's list; for a calculation with choices
+    that joins several codes with spaces (`join(' ', ...)`), each of them; else the answer itself."""
+    if isinstance(value, list):
+        return value
+    if f.type == "calculate" and isinstance(value, str) and " " in value.strip() and f.choices:
+        known = {c.value for c in f.choices}
+        if value not in known and all(code in known for code in value.split()):
+            return value.split()
+    return [value]
 
 
 # -- loading catalogs ------------------------------------------------------------------------------
@@ -123,7 +136,7 @@ class Translator:
         text = translated or message
         return _format(text, message, values)
 
-    def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
+    def ngettext(self, singular: str, plural: str, n: int, /, **values: Any) -> str:
         values.setdefault("num", n)
         return _format(self.plural_text(singular, plural, n), singular if n == 1 else plural, values)
 
@@ -135,6 +148,15 @@ class Translator:
             if 0 <= index < len(forms) and forms[index]:
                 return forms[index]
         return singular if n == 1 else plural
+
+    def join(self, items: list[str]) -> str:
+        """Items joined as this language writes a list (CLDR): "A, B and C", "A, B et C", "A وB وC"."""
+        if len(items) < 2:
+            return "".join(items)
+        try:
+            return format_list(items, style="standard", locale=self.locale)
+        except (UnknownLocaleError, ValueError, KeyError):
+            return ", ".join(items)
 
     def plain_text(self, message: str) -> str:
         """An interface message in this language, placeholders not filled in."""

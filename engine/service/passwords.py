@@ -8,6 +8,7 @@ import gzip
 import os
 from functools import cache
 
+from engine import i18n
 from engine.i18n import _
 from engine.service.errors import Invalid
 
@@ -33,9 +34,17 @@ def is_common(password: str) -> bool:
 def problem(password: str, username: str | None = None) -> str | None:
     """Why the policy refuses this password (a sentence for the person choosing it), or None."""
     if len(password) < MIN_LENGTH:
-        return _("the password must be at least %(num)s characters long", num=MIN_LENGTH)
+        return i18n.current().ngettext(
+            "the password must be at least %(num)s character long",
+            "the password must be at least %(num)s characters long",
+            MIN_LENGTH,
+        )
     if len(password) > MAX_LENGTH:
-        return _("the password must be at most %(num)s characters long", num=MAX_LENGTH)
+        return i18n.current().ngettext(
+            "the password must be at most %(num)s character long",
+            "the password must be at most %(num)s characters long",
+            MAX_LENGTH,
+        )
     if is_common(password):
         return _(
             "this password is among the 100,000 most common passwords, the first ones anybody guessing "

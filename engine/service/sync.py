@@ -91,7 +91,15 @@ def offline_records(ctx: Context, ids: list[str]) -> list[dict[str, Any]]:
     """The records a user takes offline: only those they hold themselves (owner, assignee, or the
     forms a referral shares), as they may see them. Audited record by record."""
     if len(ids) > min(MAX_OFFLINE_IDS, offline_limit(ctx)):
-        raise BadRequest(_("At most %(n)s records can be kept offline.", n=offline_limit(ctx)))
+        limit = offline_limit(ctx)
+        raise BadRequest(
+            i18n.current().ngettext(
+                "At most %(n)s record can be kept offline.",
+                "At most %(n)s records can be kept offline.",
+                limit,
+                n=limit,
+            )
+        )
     out = []
     for rid in ids:
         rec = ctx.session.get(Record, rid) if isinstance(rid, str) else None
@@ -129,7 +137,14 @@ def sync(ctx: Context, body: Any) -> dict[str, Any]:
         raise BadRequest('send {"changes": [...], "definitions_version": "..."}')
     changes = body["changes"]
     if len(changes) > MAX_CHANGES:
-        raise BadRequest(_("Send at most %(n)s changes at a time.", n=MAX_CHANGES))
+        raise BadRequest(
+            i18n.current().ngettext(
+                "Send at most %(n)s change at a time.",
+                "Send at most %(n)s changes at a time.",
+                MAX_CHANGES,
+                n=MAX_CHANGES,
+            )
+        )
     client_version = body.get("definitions_version")
     results = [_one(ctx, change, client_version) for change in changes]
     counts: dict[str, int] = {}

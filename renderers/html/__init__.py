@@ -6,6 +6,7 @@ Templates get only view data prepared by the web layer; autoescaping is always o
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from typing import Any
 
@@ -42,6 +43,7 @@ def environment() -> Environment:
 
     env.globals["t"] = lambda path, english: i18n.current().text(path, english)[0] if english else english
     env.globals["isolated"] = isolated
+    env.filters["join_list"] = join_list
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda message, **kw: _trusted(message, i18n.current().plain_text(message)),
         ngettext=lambda s, p, n, **kw: _trusted(s if n == 1 else p, i18n.current().plural_text(s, p, n)),
@@ -74,3 +76,21 @@ def isolated(message: str, **values: Any) -> Markup:
     if not same_placeholders(message, text):
         text = message
     return escape(text) % {k: Markup("<bdi>%s</bdi>") % v for k, v in values.items()}
+
+
+_SLOT = re.compile("\x00([0-9]+)\x00")
+
+
+def join_list(items: Any, wrap: str | None = None) -> Markup:
+    """Items joined as the reader's language writes a list ("A, B and C"; in Arabic "A وB وC"),
+    each escaped; with `wrap`, each text in a <span class="wrap"> (an item that is markup already,
+    such as a translated count, is joined as it is)."""
+    from engine import i18n
+
+    parts = [
+        Markup('<span class="%s">%s</span>') % (wrap, x) if wrap and not isinstance(x, Markup) else escape(x)
+        for x in items
+    ]
+    joined = i18n.current().join([f"\x00{i}\x00" for i in range(len(parts))])
+    pieces = _SLOT.split(joined)
+    return Markup("").join(parts[int(x)] if i % 2 else escape(x) for i, x in enumerate(pieces))

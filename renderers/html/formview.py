@@ -55,8 +55,7 @@ class FieldView:
         if self.value in ("", None, []):
             return ""
         if self.choices:
-            chosen = [c.label for c in self.choices if c.selected]
-            return ", ".join(chosen)
+            return i18n.current().join([c.label for c in self.choices if c.selected])
         return str(self.value)
 
 
@@ -179,7 +178,7 @@ def _fields(
         if f.type == "calculate":
             view.value = ev.value_at(path) if relevant else ""
         if f.choices is not None:
-            chosen = value if isinstance(value, list) else [value]
+            chosen = i18n.chosen_codes(f, view.value if f.type == "calculate" else value)
             view.choices = []
             for c in f.choices:
                 if f.type == "yes_no":

@@ -269,3 +269,43 @@ def test_writing_a_catalog_again_changes_nothing_but_what_changed(tmp_path: Any)
     assert pot.read_bytes() == first
     assert catalogs.write(str(pot), template(datetime(2026, 12, 5, tzinfo=UTC), "Online", "Offline"))
     assert b'msgid "Offline"' in pot.read_bytes()
+
+
+def test_lists_and_counts_follow_the_readers_language() -> None:
+    """Lists are joined as each language joins them (CLDR: no Latin comma in Arabic), and messages
+    with a count take the count's plural form (Arabic has six)."""
+    from markupsafe import Markup
+
+    from engine.i18n import translator
+    from engine.service import passwords
+    from renderers.html import join_list
+
+    module = load_module(GBV).module
+    assert module is not None
+    joined = {"en": "A, B, and C", "fr": "A, B et C", "es": "A, B y C", "ar": "A وB وC"}
+    for locale, text in joined.items():
+        token = i18n.use(i18n.translator_for(module, locale))
+        try:
+            assert i18n.current().join(["A", "B", "C"]) == text
+            assert i18n.current().join(["A"]) == "A" and i18n.current().join([]) == ""
+            html = join_list(["<A>", "B", Markup("<i>3</i>")], wrap="change")
+            assert html.startswith('<span class="change">&lt;A&gt;</span>') and html.endswith("<i>3</i>")
+            if locale == "ar":
+                assert "," not in html and " و" in html
+        finally:
+            translator._current.reset(token)
+    token = i18n.use(i18n.translator_for(module, "ar"))
+    try:
+        assert "10 أحرف" in (passwords.problem("short") or "")  # 3 to 10: the "few" form
+        tr = i18n.current()
+        one, two, many = (tr.ngettext("%(num)s more answer", "%(num)s more answers", n) for n in (1, 2, 11))
+        assert len({one, two, many}) == 3 and "إجابتان" in two
+        offline = tr.ngettext(
+            "At most %(n)s record can be kept offline.", "At most %(n)s records can be kept offline.", 50, n=50
+        )
+        assert "50 سجلًا" in offline
+    finally:
+        translator._current.reset(token)
+    fr = i18n.translator_for(module, "fr")
+    assert fr.ngettext("%(num)s more answer", "%(num)s more answers", 1) == "1 autre réponse"
+    assert fr.gettext("%(action)s: %(changes)s", action="modifié", changes="Nom") == "modifié\u00a0: Nom"

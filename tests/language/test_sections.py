@@ -166,3 +166,18 @@ def test_workflow_keys_for_the_conversation(make_module: MakeModule) -> None:
     assert t["request_plan"].decision is None and t["reject_plan"].comment == "required"
     assert t["approve_plan"].comment == "optional"
     assert t["close"].confirm and not t["close_quietly"].confirm and not t["approve_plan"].confirm
+
+
+def test_every_send_back_of_the_gbv_module_needs_a_reason() -> None:
+    """A supervisor who sends a case or an incident back says why; the caseworker who takes their
+    own complete incident back to draft needs no comment (issue 11, item 2)."""
+    m = load_module(os.path.join(ROOT, "definitions", "gbv")).module
+    assert m is not None
+    returns = [(wf.id, t) for wf in m.workflows.values() for t in wf.transitions.values() if t.decision == "return"]
+    assert returns and all(t.comment == "required" for _, t in returns), [
+        (w, t.id) for w, t in returns if t.comment != "required"
+    ]
+    incident = m.workflows["incident_workflow"].transitions
+    send_back, reopen = incident["send_back_for_corrections"], incident["reopen_for_corrections"]
+    assert send_back.roles == ("supervisor",) and send_back.from_states == reopen.from_states
+    assert reopen.roles == ("caseworker",) and reopen.decision is None and reopen.comment == "optional"

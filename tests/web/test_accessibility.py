@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import sign_in
+from tests.browser import demo_record, save_oversized_name, sign_in
 
 
 def _axe_script() -> str:
@@ -49,6 +49,7 @@ def _pages(page: Any, who: str) -> list[tuple[str, str]]:
             ("not-found", "/records/case/00000000-0000-4000-8000-000000000000"),
             ("offline", "/offline"),
             ("offline-form", "/offline/form/case/survivor_information"),
+            ("account", "/account"),
         ]
     if who == "supervisor":
         waiting = req.get("/api/v1/records/case?stage=action_plan_requested").json()["items"]
@@ -58,6 +59,7 @@ def _pages(page: Any, who: str) -> list[tuple[str, str]]:
             ("queue", "/queue"),
             ("incident", f"/records/incident/{incident}"),
             ("indicators", "/reports/case_management"),
+            ("emergency", "/emergency"),
         ]
         if waiting:
             pages.append(("decision", f"/records/case/{waiting[0]['id']}"))
@@ -88,7 +90,20 @@ def test_no_axe_violation_on_any_page(site: dict[str, Any], locale: str, width: 
     login.goto(f"{site['base']}/login?locale={locale}")
     if problems := violations(login):
         found["sign-in"] = problems
+    # pages that answer a form: the confirmation of a final step, and the page for a post too large
+    boss = sign_in(site, "supervisor", width=width, locale=locale)
+    boss.goto(f"{site['base']}/records/case/{demo_record(site, 'closure_requested')}")
+    boss.click("button[data-step='approve_closure']")
+    boss.wait_for_selector("section.confirm")
+    if problems := violations(boss):
+        found["supervisor confirm-step"] = problems
     worker = sign_in(site, "caseworker", width=width, locale=locale)
-    closing = worker.request.get("/api/v1/records/case?stage=follow_up").json()["items"]
-    assert closing
+    case = worker.request.get("/api/v1/records/case?stage=follow_up").json()["items"][0]["id"]
+    assert save_oversized_name(worker, site["base"], case) == 413
+    if problems := violations(worker):
+        found["caseworker too-large"] = problems
+    for page in (boss, worker):
+        assert page.get_attribute("html", "lang") == locale
+        if width == 360:
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert found == {}, "\n".join(f"{k}: {p}" for k, v in found.items() for p in v)

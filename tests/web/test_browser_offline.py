@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.service import accounts
 from engine.storage import db
+from tests.browser import answer_consent as fill_consent
 from tests.browser import screenshot, sign_in
 from tests.server import PASSWORD
 
@@ -50,18 +51,6 @@ def sent(page: Any) -> None:
         "async () => (await window.SanadOffline.queued()).length === 0"
         " && !document.querySelector('#sync-status').textContent.includes('…')",
     )
-
-
-def fill_consent(page: Any) -> None:
-    page.fill("#fld-consent_date", "2026-12-01")
-    for name, value in (
-        ("consent_obtained_from", "survivor"),
-        ("age_band_at_consent", "18_plus"),
-        ("confidentiality_explained", "yes"),
-        ("consent_for_services", "yes"),
-        ("consent_reporting", "yes"),
-    ):
-        page.check(f"[data-field='{name}'] input[value='{value}']")
 
 
 def new_offline(page: Any, base: str, record_type: str) -> str:

@@ -299,9 +299,27 @@ def test_history_folds_calculations_and_counts_what_the_reader_cannot_see(srv: S
     page = text_of(pages(srv, "sam").get(f"/records/case/{rid}").text)
     history = page[page.index("History") :]
     assert "1 answer you cannot see" in history  # the name is a direct identifier
-    assert "changed: " not in history.replace("changed: Date", "")  # never "changed:" with nothing after it
+    assert "changed: 1 answer you cannot see" in history
+    assert not re.search(r"changed:\s*([A-Z][a-z]{2} \d|$)", history)  # never "changed:" with nothing after it
     created = text_of(pages(srv, "amina").get(f"/records/case/{rid}").text)
     assert "2 calculated answers updated" in created  # the age and the total, folded away
+
+
+def test_history_lists_and_colons_follow_the_readers_language(srv: Server) -> None:
+    rid = requested(srv)
+    amina = pages(srv, "amina")
+    amina.post("/locale", data={"locale": "ar", "back": "/"})
+    html = amina.get(f"/records/case/{rid}").text
+    history = html[html.index('id="hist-h"') :]
+    created = history[history.index("أُنشئ") :].split("</li>")[0]
+    # Arabic joins a list with "و", never a Latin comma; a separator stands before the folded calculations
+    assert '</span> و<span class="change">' in created and ", " not in created, created
+    assert re.search(r'<span class="meta"> · </span><details class="computed">', created)
+    assert "Age و" in text_of(created) or "Age</span> و" in created
+    amina.post("/locale", data={"locale": "fr", "back": "/"})
+    html = amina.get(f"/records/case/{rid}").text
+    created = html[html.index('id="hist-h"') :].split("créé", 1)[1].split("</li>")[0]
+    assert created.startswith("\u00a0: ") and '</span> et <span class="change">' in created, created
 
 
 # -- 15. sizes ------------------------------------------------------------------------------------

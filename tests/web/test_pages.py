@@ -233,7 +233,7 @@ def test_list_filters_search_by_survivor_code_and_accept_a_referral(srv: Server)
     save(a, second, "survivor_information", 1, survivor_code="GBV-0077", sex="male")
 
     def assert_rows(r: Any, n: int) -> bool:
-        return len(re.findall(r'<tr>\s*<td><a href="/records/case/', r.text)) == n
+        return len(re.findall(r'<tr>\s*<td class="id"><a href="/records/case/', r.text)) == n
 
     assert assert_rows(a.get("/records/case", params={"q": "GBV-0077"}), 1)
     assert assert_rows(a.get("/records/case", params={"f_sex": "female"}), 1)
@@ -284,3 +284,42 @@ def test_an_answer_cleared_before_adding_a_row_stays_cleared(srv: Server) -> Non
         f"/records/case/{rid}/forms/action_plan", data={"version": "2", "action": "add:services", "f:plan_summary": ""}
     )
     assert r.status_code == 200 and 'data-row="0"' in r.text and "Safety first" not in r.text
+
+
+def test_calculated_codes_of_an_incident_show_labels_joined_in_the_readers_language(srv: Server) -> None:
+    """The perpetrators' sex summary and the case context (several codes in one answer) read as labels,
+    a list joined as the page's language joins one, never as `female_and_male` or raw codes."""
+    api = srv.client("amina")
+    rec = api.post(
+        "/api/v1/records/incident",
+        json={
+            "data": {
+                "survivor_age_entered": 16,
+                "gbv_type": "rape",
+                "perpetrators": [
+                    {"perpetrator_sex": "male", "perpetrator_relationship": "intimate_partner_former_partner"},
+                    {"perpetrator_sex": "female", "perpetrator_relationship": "no_relation"},
+                ],
+            }
+        },
+    )
+    assert rec.status_code == 201, rec.text
+    data = rec.json()["data"]
+    assert data["perpetrators_sex_summary"] == "female_and_male"
+    assert data["gbv_case_context"] == "child_sexual_abuse intimate_partner_violence"
+    a = signed_in(srv, "amina")
+    base = f"/records/incident/{rec.json()['id']}/forms"
+
+    def output(form: str, field: str, locale: str) -> str:
+        page = a.get(f"{base}/{form}", params={"locale": locale}).text
+        return page.split(f'data-field="{field}"')[1].split("<output")[1].split(">", 1)[1].split("</output>")[0]
+
+    expected = {
+        "en": ("Female and male", "Child sexual abuse and Intimate partner violence"),
+        "fr": ("Féminin et masculin", "Abus sexuel sur enfant et Violence au sein du couple"),
+        "es": ("Mujer y hombre", "Abuso sexual infantil y Violencia de pareja íntima"),
+        "ar": ("أنثى وذكر", "الإساءة الجنسية للأطفال وعنف الشريك الحميم"),
+    }
+    for locale, (sexes, contexts) in expected.items():
+        assert output("alleged_perpetrators", "perpetrators_sex_summary", locale) == sexes, locale
+        assert output("gbv_incident", "gbv_case_context", locale) == contexts, locale

@@ -187,8 +187,7 @@ def cell(f: Any, value: Any) -> str:
     if value in (None, "", []):
         return "—"
     if f.choices:
-        vals = value if isinstance(value, list) else [value]
-        return ", ".join(choice_label(f, str(v)) for v in vals)
+        return i18n.current().join([choice_label(f, str(v)) for v in i18n.chosen_codes(f, value)])
     if f.type == "date" and isinstance(value, str):
         return label_date(value)
     if f.type == "datetime" and isinstance(value, str):

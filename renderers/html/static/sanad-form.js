@@ -137,15 +137,30 @@
       var labels = {};
       c.def.choices.forEach(function (ch) { labels[ch.value] = ch.label; });
       var vals = Array.isArray(v) ? v : [v];
-      return vals.map(function (x) { return labels[x] !== undefined ? labels[x] : String(x); }).join(", ");
+      // a calculation that joins several codes with spaces shows each code's label
+      if (!Array.isArray(v) && labels[v] === undefined && String(v).trim().indexOf(" ") > 0) {
+        var codes = String(v).trim().split(/\s+/);
+        if (codes.every(function (x) { return labels[x] !== undefined; })) vals = codes;
+      }
+      return joinList(vals.map(function (x) { return labels[x] !== undefined ? labels[x] : String(x); }));
     }
     return display(v);
+  }
+
+  // a list as the page's language writes one ("A, B and C"; in Arabic "A وB وC")
+  function joinList(items) {
+    if (items.length < 2 || !window.Intl || !Intl.ListFormat) return items.join(", ");
+    try {
+      return new Intl.ListFormat(document.documentElement.lang || undefined, { type: "conjunction" }).format(items);
+    } catch (e) {
+      return items.join(", ");
+    }
   }
 
   function display(v) {
     if (v === "" || v === null || v === undefined || (Array.isArray(v) && !v.length)) return "—";
     if (typeof v === "boolean") return v ? M.yes : M.no;
-    if (Array.isArray(v)) return v.join(", ");
+    if (Array.isArray(v)) return joinList(v.map(String));
     return String(v);
   }
 

@@ -237,7 +237,7 @@
         el("span", { text: navigator.onLine ? t("online") : t("offline") })];
       parts.push(el("span", { text: " · " + t("waiting", { n: got[0].length }) }));
       if (got[1].length) parts.push(el("a", { href: "/offline", class: "attention", text: " · " + t("attention", { n: got[1].length }) }));
-      parts.push(el("span", { class: "meta", text: " · " + (note || (got[2] ? t("sent", { when: new Date(got[2]).toLocaleTimeString() }) : t("never"))) }));
+      parts.push(el("span", { class: "meta", text: " · " + (note || (got[2] ? t("sent", { when: new Date(got[2]).toLocaleTimeString(document.documentElement.lang || undefined) }) : t("never"))) }));
       if (navigator.onLine && got[0].length && !syncing) parts.push(el("button", { type: "button", class: "link small", text: t("sync_now"), onclick: send }));
       parts.push(el("a", { href: "/offline", class: "small", text: " " + t("offline_link") }));
       statusBox.replaceChildren.apply(statusBox, parts);
