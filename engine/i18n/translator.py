@@ -106,9 +106,16 @@ def load(path: str) -> Entries | None:
     return _read(path, os.path.getmtime(path))
 
 
+@functools.lru_cache(maxsize=64)
+def babel_locale(code: str) -> Locale:
+    """Babel's locale data for a language code, parsed once (a page formats dozens of dates and
+    lists). Raises UnknownLocaleError or ValueError for a code Babel does not know."""
+    return Locale.parse(code)
+
+
 def locale_direction(locale: str) -> str:
     try:
-        return Locale.parse(locale).text_direction
+        return babel_locale(locale).text_direction
     except (UnknownLocaleError, ValueError):
         return "ltr"
 
@@ -154,7 +161,7 @@ class Translator:
         if len(items) < 2:
             return "".join(items)
         try:
-            return format_list(items, style="standard", locale=self.locale)
+            return format_list(items, style="standard", locale=babel_locale(self.locale))
         except (UnknownLocaleError, ValueError, KeyError):
             return ", ".join(items)
 

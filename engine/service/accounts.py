@@ -381,8 +381,12 @@ def actor_for(session: Session, user: User, module: Module) -> Actor:
     return Actor(user.id, user.username, role, user.agency_id, group_ids(session, user))
 
 
+def find_agency(session: Session, code: str) -> Agency | None:
+    return session.scalar(select(Agency).where(Agency.code == code))
+
+
 def ensure_agency(session: Session, code: str) -> Agency:
-    agency = session.scalar(select(Agency).where(Agency.code == code))
+    agency = find_agency(session, code)
     if agency is None:
         agency = Agency(code=code, name=code)
         session.add(agency)
@@ -406,7 +410,7 @@ def add_agency(
     """A new agency (`sanad agencies add`); its reporting code is the code it reports under in shared
     layouts (the Incident Recorder's reporting agency code), when it differs from its code."""
     code = _agency_code(code, "an agency code")
-    if session.scalar(select(Agency).where(Agency.code == code)) is not None:
+    if find_agency(session, code) is not None:
         raise BadRequest(f"there is already an agency '{code}'")
     agency = Agency(
         code=code,
@@ -442,7 +446,7 @@ def update_agency(
     by: User | None = None,
 ) -> Agency:
     """Rename an agency or set its reporting code (None: none, the exports write its code)."""
-    agency = session.scalar(select(Agency).where(Agency.code == code))
+    agency = find_agency(session, code)
     if agency is None:
         raise NotFound(f"there is no agency '{code}'")
     changes: dict[str, Any] = {}

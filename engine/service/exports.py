@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from engine import i18n
 from engine.i18n import _
 from engine.language.model import Consent, ExportColumn, ExportDefinition, Field, Module, RecordType
-from engine.service import audit
+from engine.service import accounts, audit
 from engine.service.context import Context, holdings
 from engine.service.errors import BadRequest, Forbidden, NotFound
 from engine.storage import aggregate
@@ -111,7 +111,7 @@ def _scope(ctx: Context | None, record_type: str, module: Module, agency: str | 
     if ctx is not None:
         cond.append(records_held(ctx.policy.reach(ctx.actor)))
     if agency is not None:
-        row = session.scalar(select(Agency).where(Agency.code == agency))
+        row = accounts.find_agency(session, agency)
         if row is None:
             raise NotFound(f"there is no agency '{agency}'")
         cond.append(Record.agency_id == row.id)

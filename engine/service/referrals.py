@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from engine.i18n import _, choice_path, current, field_path
 from engine.language.model import Transition
-from engine.service import audit
+from engine.service import accounts, audit
 from engine.service.assignments import target_user
 from engine.service.context import Context, access, holding, load, refusal, usernames
 from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
@@ -67,7 +67,7 @@ def refer(
             raise BadRequest("refer either to a user (to) or to an agency (to_agency), not both")
         if not isinstance(to_agency, str):
             raise BadRequest("'to_agency' is an agency code")
-        agency = ctx.session.scalar(select(Agency).where(Agency.code == to_agency))
+        agency = accounts.find_agency(ctx.session, to_agency)
         if agency is None:
             raise Invalid(_("There is no agency '%(agency)s'.", agency=to_agency))
     else:

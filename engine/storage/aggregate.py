@@ -217,12 +217,7 @@ def period_sql(report: ReportDefinition, start: date | None, end: date | None) -
         if end is not None:
             out.append(Record.created_at < _day_start(end + timedelta(days=1)))
         return out
-    # (a field id is always a NAME; anything else is read as the lists read it, without an index)
-    day = (
-        AnswerDay(report.period)
-        if NAME.fullmatch(report.period)
-        else func.substr(_answer(Record, report.period), 1, 10)
-    )
+    day = AnswerDay(report.period)  # a field id: the schema allows no other (day_sql checks it)
     if start is not None or end is not None:
         out.append(day != "")
     if start is not None:

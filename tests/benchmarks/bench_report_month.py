@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from tests.benchmarks._timing import interleaved
-from tests.benchmarks.bench_reports import ADMIN, FLAGS, GBV, HAND, populate
+from tests.benchmarks.bench_reports import ADMIN, GBV, HAND, hand_counts, populate
 
 #: where the hand-written queries' rule ends (bench_reports.BASE): the month's condition goes after it
 END_OF_RULE = "ELSE r.data->>'consent_reporting' = 'yes' END\n"
@@ -54,20 +54,6 @@ def hand_month(start: date, end: date) -> dict[str, str]:
         out[tid] = sql.replace(END_OF_RULE, END_OF_RULE + f"  AND {_month('r', start, end)}\n").replace(
             LINKS, month_links
         )
-    return out
-
-
-def hand_counts(engine: Any, queries: dict[str, str]) -> dict[str, dict[tuple[str, ...], int]]:
-    out: dict[str, dict[tuple[str, ...], int]] = {}
-    with engine.connect() as conn:
-        for tid, sql in queries.items():
-            rows = conn.execute(text(sql)).all()
-            if tid == "by_case_context":
-                out[tid] = {(f,): int(v) for f, v in zip(FLAGS, rows[0], strict=True) if v}
-            else:
-                out[tid] = {tuple(str(x) for x in row[:-1]): int(row[-1]) for row in rows}
-        total = queries["by_type"].split("FROM records r", 1)[1].rsplit("GROUP BY", 1)[0]
-        out["records"] = {(): int(conn.execute(text(f"SELECT count(*) FROM records r{total}")).scalar() or 0)}
     return out
 
 

@@ -3,13 +3,11 @@ page or a form action for the signed-in user, and labels (times, stages, answers
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from babel import Locale
 from babel.dates import format_date, format_datetime
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.exceptions import HTTPException
@@ -120,12 +118,6 @@ def redirect(request: Request, url: str, message: str | None = None, **extra: An
 
 
 # -- labels -------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=64)
-def _babel_locale(code: str) -> Locale:
-    """Babel's locale data for a language code, parsed once (a page labels dozens of times)."""
-    return Locale.parse(code)
-
-
 def label_time(iso: str | None) -> str:
     """A timestamp in the reader's language (Babel/CLDR medium: unambiguous in every language,
     e.g. 'Dec 5, 2026, 9:59:00 PM', '5 déc. 2026, 21:59:00')."""
@@ -135,7 +127,7 @@ def label_time(iso: str | None) -> str:
         moment = datetime.fromisoformat(iso)
     except ValueError:
         return iso
-    return format_datetime(moment, "medium", locale=_babel_locale(i18n.current().locale))
+    return format_datetime(moment, "medium", locale=i18n.babel_locale(i18n.current().locale))
 
 
 def label_date(iso: str | None) -> str:
@@ -146,7 +138,7 @@ def label_date(iso: str | None) -> str:
         day = date.fromisoformat(iso[:10])
     except ValueError:
         return iso
-    return format_date(day, "medium", locale=_babel_locale(i18n.current().locale))
+    return format_date(day, "medium", locale=i18n.babel_locale(i18n.current().locale))
 
 
 def choice_label(f: Any, value: str) -> str:
