@@ -4,7 +4,9 @@ a record (a record the user may not reach is reported as not found)."""
 from __future__ import annotations
 
 import functools
+import threading
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -273,13 +275,27 @@ _NAMES = select(User.id, User.username).where(User.id.in_(bindparam("ids", expan
 
 
 def usernames(session: Session, ids: set[int]) -> dict[int, str]:
-    """The names of these users (read once per unit of work)."""
-    known = memo(session, "usernames")
-    missing = {i for i in ids if i not in known}
+    """The names of these users. A username never changes once the account exists (accounts are
+    disabled, never renamed or deleted), so names found are kept per database for the life of the
+    process; an id not found is asked again next time."""
+    bind = session.get_bind()
+    with _names_lock:
+        known = _known_names.setdefault(bind, {})
+        missing = {i for i in ids if i not in known}
     if missing:
-        known.update(dict.fromkeys(missing))  # an id with no user stays unknown
-        known.update({uid: name for uid, name in session.execute(_NAMES, {"ids": sorted(missing)})})
-    return {i: known[i] for i in ids if known.get(i) is not None}
+        found = {uid: name for uid, name in session.execute(_NAMES, {"ids": sorted(missing)})}
+        with _names_lock:
+            known.update(found)
+            if len(known) > NAMES_KEPT:
+                known.clear()
+                known.update(found)
+    return {i: name for i in ids if (name := known.get(i)) is not None}
+
+
+#: user names kept per database (a national deployment has a few thousand accounts)
+NAMES_KEPT = 50_000
+_known_names: weakref.WeakKeyDictionary[Any, dict[int, str]] = weakref.WeakKeyDictionary()
+_names_lock = threading.Lock()
 
 
 def requested_by(session: Session, rec: Record) -> int | None:

@@ -7,12 +7,12 @@ from typing import Any
 
 from engine.i18n import _
 from engine.language.model import RecordType, Transition
-from engine.runtime.evaluation import evaluate
 from engine.runtime.policy import Holding
 from engine.runtime.workflow import TransitionCheck, check_transition, state_label, transition_label
 from engine.service import audit
 from engine.service.context import Context, access, add_history, load, refusal, requested_by
 from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
+from engine.service.evaluations import evaluated
 from engine.service.views import view
 from engine.storage.models import Record, TransitionLog
 
@@ -39,7 +39,7 @@ def checked(ctx: Context, rec: Record, hold: Holding, t: Transition, override_re
                 "agency that holds it."
             ),
         )
-    ev = evaluate(rt, rec.data)
+    ev = evaluated(rt, rec)
     mine = t.approval and requested_by(ctx.session, rec) == ctx.user.id
     c = check_transition(wf, t, ev, ctx.actor.role, rec.stage, requested_by_user=mine, override_reason=override_reason)
     if rec.stage not in t.from_states:

@@ -9,11 +9,12 @@ from sqlalchemy import and_, or_, select
 
 from engine.i18n import current
 from engine.language.model import RecordType
-from engine.runtime.evaluation import Evaluation, evaluate
+from engine.runtime.evaluation import Evaluation
 from engine.runtime.policy import Holding
 from engine.runtime.workflow import TransitionCheck, check_transition, locked_forms, transition_label
 from engine.service import audit, decisions, emergency
 from engine.service.context import Context, access, holdings, requested_by, usernames
+from engine.service.evaluations import evaluated
 from engine.storage.models import Record, RecordLink
 
 
@@ -51,7 +52,7 @@ def form_state(rec: Record, rt: RecordType, ev: Evaluation, form_id: str) -> str
 def view(ctx: Context, rec: Record, hold: Holding, ev: Evaluation | None = None) -> dict[str, Any]:
     """The record as this user may see it."""
     rt = ctx.module.record_types[rec.record_type]
-    ev = ev or evaluate(rt, rec.data)
+    ev = ev or evaluated(rt, rec)
     mine = access(ctx, rec, hold)
     readable, writable = mine.read_forms, mine.write_forms
     names = usernames(ctx.session, {rec.owner_id})

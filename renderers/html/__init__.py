@@ -13,6 +13,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from renderers.html import fieldcache
+
 TEMPLATES = str(resources.files("renderers.html") / "templates")
 STATIC = str(resources.files("renderers.html") / "static")
 
@@ -43,6 +45,7 @@ def environment() -> Environment:
 
     env.globals["t"] = lambda path, english: i18n.current().text(path, english)[0] if english else english
     env.globals["isolated"] = isolated
+    env.globals["cached_field"] = fieldcache.cached_field
     env.filters["join_list"] = join_list
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda message, **kw: _trusted(message, i18n.current().plain_text(message)),

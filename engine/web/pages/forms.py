@@ -17,7 +17,7 @@ from engine.i18n import _
 from engine.language.model import Form, RecordType
 from engine.runtime.evaluation import evaluate
 from engine.runtime.workflow import lock_message, locked_forms
-from engine.service import records
+from engine.service import evaluations, records
 from engine.service.context import Context
 from engine.service.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.web.inputs import MAX_ID
@@ -44,7 +44,7 @@ def _form_page(
         raise NotFound("no such form")
     form = rt.forms[form_id]
     shown = dict(rec.data) if values is None else values
-    ev = evaluate(rt, shown)
+    ev = evaluations.evaluated(rt, rec) if values is None else evaluate(rt, shown)
     visible = ctx.policy.visible_fields(ctx.actor, rt.id, hold)
     wf = ctx.module.workflow_for(rt.id)
     stage = rec.stage
