@@ -25,10 +25,11 @@ from engine.language.demo import read_demo
 from engine.runtime.registry import Registry
 from engine.service import accounts, seeding
 from engine.service.database import Database, display_url
-from engine.web.app import Settings, create_app, secret_key
+from engine.web.app import DEFAULT_THREADS, Settings, create_app, secret_key
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    threads = args.threads if args.threads is not None else _threads_from_env()
     reg = registry(args)
     sock = bind(args.host, args.port)  # before the slow part: a busy port fails at once
     try:
@@ -46,6 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             key_file=db.key_source.path,
             secret_key=secret_key(),
             idle_minutes=args.idle_minutes,
+            threads=threads,
         )
         names = ", ".join(f"{m.id} {m.version}" for m in reg.modules.values())
         where = _address(args.host, int(sock.getsockname()[1]))
@@ -97,6 +99,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, sock: socket.so
             "database_url": settings.database_url,
             "key_file": settings.key_file,
             "idle_minutes": settings.idle_minutes,
+            "threads": settings.threads,
             "access_log": bool(args.access_log),
         }
     )
@@ -126,9 +129,36 @@ def worker_app() -> ASGIApp:
         key_file=conf["key_file"],
         secret_key=secret_key(),
         idle_minutes=conf["idle_minutes"],
+        threads=conf["threads"],
     )
     app: ASGIApp = create_app(settings, Registry.load(conf["definitions"]))
     return AccessLog(app) if conf["access_log"] else app
+
+
+def _threads(text: str) -> int:
+    """--threads: a whole number from 1 to 256."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a number of threads: give a whole number from 1 to {MAX_THREADS}"
+        )
+    return n
+
+
+MAX_THREADS = 256
+
+
+def _threads_from_env() -> int:
+    text = os.environ.get("SANAD_THREADS")
+    if not text:
+        return DEFAULT_THREADS
+    try:
+        return _threads(text)
+    except argparse.ArgumentTypeError as exc:
+        raise CliError(f"SANAD_THREADS: {exc}") from None
 
 
 def _workers(text: str) -> int:
@@ -382,6 +412,14 @@ def add_commands(sub: Any) -> None:
         metavar="N",
         help="serve with N processes (default: 1; 0 or 'auto': one per CPU). They share the port and keep "
         "nothing to themselves: sessions, sign-in throttling and the audit chain are in the database",
+    )
+    p.add_argument(
+        "--threads",
+        type=_threads,
+        default=None,
+        metavar="N",
+        help=f"requests each process works on at once; the others wait their turn (default: {DEFAULT_THREADS}, or "
+        "$SANAD_THREADS). More rarely helps: Python runs one thread at a time",
     )
     p.add_argument(
         "--idle-minutes",

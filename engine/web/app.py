@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass
 
+from anyio import CapacityLimiter
 from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,6 +26,9 @@ from engine.web.limits import LimitsMiddleware
 from engine.web.pages import common
 from engine.web.security import HEADERS, SecurityMiddleware
 
+#: see Settings.threads and docs/operations.md (measured with tests/benchmarks/bench_service.py)
+DEFAULT_THREADS = 4
+
 
 @dataclass
 class Settings:
@@ -37,6 +41,8 @@ class Settings:
     cheap_hashing: bool = False  # tests only
     #: sign-in attempts per account and address, per address, per account from new devices; window (s)
     throttle: tuple[int, int, int, float] = (5, 20, 10, 900.0)
+    #: requests that work at once in this process (engine.web.context.in_thread); the rest queue
+    threads: int = DEFAULT_THREADS
 
 
 def secret_key(explicit: str | None = None) -> str:
@@ -66,6 +72,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Starlett
         throttle=Throttle(database, Limits(*settings.throttle)),
         signer=URLSafeSerializer(settings.secret_key, salt="sanad-session"),
         device_signer=URLSafeTimedSerializer(settings.secret_key, salt="sanad-device"),
+        limiter=CapacityLimiter(settings.threads),
     )
     app = Starlette(
         routes=[*(Route(path, handler(fn), methods=methods) for path, fn, methods in api.ROUTES), *pages.ROUTES],

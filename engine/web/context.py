@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from anyio import CapacityLimiter, to_thread
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -44,6 +44,8 @@ class State:
     signer: URLSafeSerializer
     device_signer: URLSafeTimedSerializer
     extra: dict[str, Any] = field(default_factory=dict)
+    #: how many requests of this process work (in threads) at once; the others wait their turn
+    limiter: CapacityLimiter | None = None
 
 
 def state(request: Request) -> State:
@@ -134,10 +136,21 @@ async def session_alive(request: Request) -> bool:
 
 
 # -- running a request's work -----------------------------------------------------------------------
+async def in_thread(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run `fn(*args)` in a worker thread, at most `Settings.threads` of this process at once.
+
+    Python runs one thread at a time. Forty threads each holding a request (anyio's default) take
+    turns every few milliseconds, and a request that has locked a row (the audit chain's end, taken
+    at commit) waits for its turn while every other request waits for the row: under load the lock
+    is held for many turns and throughput falls. A few threads per process keep each request's turn
+    short; the requests beyond them wait, holding nothing, in the event loop."""
+    return await to_thread.run_sync(lambda: fn(*args), limiter=state(request).limiter)
+
+
 async def in_transaction(request: Request, fn: Callable[[Unit], T]) -> T:
     """Run `fn` in a worker thread inside one database transaction."""
     database = state(request).database
-    return await run_in_threadpool(database.run, fn)
+    return await in_thread(request, database.run, fn)
 
 
 def current_context(request: Request, session: Unit) -> Context:
@@ -207,7 +220,7 @@ async def sign_in(
     st = state(request)
     ip = client_ip(request)
     known = username.strip().lower() in _device_names(request)
-    reservation = await run_in_threadpool(st.throttle.reserve, username, ip, known)
+    reservation = await in_thread(request, st.throttle.reserve, username, ip, known)
 
     def work(session: Unit) -> tuple[dict[str, Any], str] | None:
         found = accounts.sign_in(
@@ -221,7 +234,7 @@ async def sign_in(
 
     result = await in_transaction(request, work)
     if result is not None:
-        await run_in_threadpool(st.throttle.succeeded, reservation)
+        await in_thread(request, st.throttle.succeeded, reservation)
     return result
 
 

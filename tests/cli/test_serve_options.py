@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import io
+import json
 import os
 import socket
 import subprocess
@@ -264,3 +265,37 @@ def test_sqlite_path() -> None:
     assert server.sqlite_path("sqlite:///demo.db?timeout=5") == os.path.abspath("demo.db")
     assert server.sqlite_path("sqlite:///:memory:") is None
     assert server.sqlite_path("postgresql+psycopg://sanad@db/sanad") is None
+
+
+@pytest.mark.parametrize("value", ["0", "257", "many"])
+def test_threads_out_of_range_are_refused_by_the_parser(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--threads", value])
+    assert exit_.value.code == 2 and "give a whole number from 1 to 256" in capsys.readouterr().err
+
+
+def test_a_bad_sanad_threads_is_one_clear_line_before_anything_is_done(tmp_path: object) -> None:
+    env = {**_env(tmp_path), "SANAD_THREADS": "lots"}
+    r = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "serve", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 1
+    assert (
+        r.stderr.strip() == "sanad: SANAD_THREADS: 'lots' is not a number of threads: give a whole number from 1 to 256"
+    )
+    assert not os.listdir(str(tmp_path)), "nothing is made before the setting is checked"
+
+
+def test_each_worker_process_gets_the_threads_asked_for(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    url = f"sqlite:///{tmp_path}/w.db"
+    Database.open(url).dispose()
+    conf = {"definitions": [GBV], "database_url": url, "key_file": None, "idle_minutes": 30, "access_log": False}
+    monkeypatch.setenv(server.WORKER_ENV, json.dumps({**conf, "threads": 3}))
+    monkeypatch.setenv("SANAD_SECRET_KEY", "s" * 40)
+    app: Any = server.worker_app()
+    assert app.state.sanad.settings.threads == 3
+    assert app.state.sanad.limiter.total_tokens == 3

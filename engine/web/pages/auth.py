@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -33,6 +32,7 @@ from engine.web.context import (
     clear_session_cookie,
     client_ip,
     in_context,
+    in_thread,
     in_transaction,
     remember_device,
     session_id,
@@ -73,7 +73,7 @@ async def first_step(request: Request, username: str, password: str, locale: str
     profile when the user's module offers it."""
     st = state(request)
     ip = client_ip(request)
-    reservation = await run_in_threadpool(st.throttle.reserve, username, ip, _known(request, username))
+    reservation = await in_thread(request, st.throttle.reserve, username, ip, _known(request, username))
 
     def work(session: Unit) -> accounts.Attempt:
         attempt = accounts.password_step(session, st.hasher, username, password, ip, st.registry.module)
@@ -85,7 +85,7 @@ async def first_step(request: Request, username: str, password: str, locale: str
 
     attempt = await in_transaction(request, work)
     if attempt.user_id is not None:
-        await run_in_threadpool(st.throttle.succeeded, reservation)
+        await in_thread(request, st.throttle.succeeded, reservation)
     return attempt
 
 
@@ -95,12 +95,12 @@ async def second_step(
     """Check a code of the account's app or a recovery code (throttled like a password)."""
     st = state(request)
     ip = client_ip(request)
-    reservation = await run_in_threadpool(st.throttle.reserve, _code_key(username), ip, _known(request, username))
+    reservation = await in_thread(request, st.throttle.reserve, _code_key(username), ip, _known(request, username))
     attempt = await in_transaction(
         request, lambda session: accounts.code_step(session, st.hasher, user_id, expected, code, ip)
     )
     if attempt.session_id is not None:
-        await run_in_threadpool(st.throttle.succeeded, reservation)
+        await in_thread(request, st.throttle.succeeded, reservation)
     return attempt
 
 
@@ -331,14 +331,14 @@ async def _confirm_with_throttle(
     the message of a refusal for too many attempts."""
     st = state(request)
     try:
-        reservation = await run_in_threadpool(
-            st.throttle.reserve, _code_key(username), client_ip(request), _known(request, username)
+        reservation = await in_thread(
+            request, st.throttle.reserve, _code_key(username), client_ip(request), _known(request, username)
         )
     except TooManyAttempts as exc:
         return exc.message
     result: tuple[accounts.Attempt, list[str]] = await in_transaction(request, confirm)
     if result[1]:
-        await run_in_threadpool(st.throttle.succeeded, reservation)
+        await in_thread(request, st.throttle.succeeded, reservation)
     return result
 
 
@@ -431,7 +431,7 @@ async def password_submit(request: Request, form: Posted) -> Response:
             request, lambda ctx: _account_page(ctx, request, 400, error=_("The two new passwords differ."))
         )
     try:
-        reservation = await run_in_threadpool(st.throttle.reserve, username, ip, _known(request, username))
+        reservation = await in_thread(request, st.throttle.reserve, username, ip, _known(request, username))
     except TooManyAttempts as exc:
         message = exc.message
         return await page(request, lambda ctx: _account_page(ctx, request, 429, error=message))
@@ -447,10 +447,10 @@ async def password_submit(request: Request, form: Posted) -> Response:
         if exc.details.get("field") == "current":
             text = exc.message
         else:  # the current password was right; the new one is refused by the policy
-            await run_in_threadpool(st.throttle.succeeded, reservation)
+            await in_thread(request, st.throttle.succeeded, reservation)
             text = _("Choose another password: %(reason)s.", reason=exc.message)
         return await page(request, lambda ctx: _account_page(ctx, request, 422, error=text))
-    await run_in_threadpool(st.throttle.succeeded, reservation)
+    await in_thread(request, st.throttle.succeeded, reservation)
     return redirect(
         request,
         "/account",

@@ -1,0 +1,92 @@
+"""Issue 16: a server process works on at most `threads` requests at once; the others wait their
+turn in the event loop and are all answered. (Forty threads taking turns on one interpreter held the
+audit chain's lock across many turns and throughput fell as users were added.)"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.service.database import Database
+from tests.conftest import ROOT
+from tests.server import database, server
+
+GBV = f"{ROOT}/definitions/gbv"
+REQUESTS = 8
+
+
+def _most_at_once(tmp_path: Path, threads: int) -> tuple[int, list[int]]:
+    with database("sqlite", tmp_path) as url, server(url, [GBV], threads=threads) as s:
+        s.add_user("amina", "caseworker")
+        cookie = s.client("amina").cookies
+        db = s.app.state.sanad.database
+        real = Database.run
+        lock = threading.Lock()
+        now = [0]
+        most = [0]
+
+        def counted(fn: Any) -> Any:
+            with lock:
+                now[0] += 1
+                most[0] = max(most[0], now[0])
+            try:
+                time.sleep(0.05)  # long enough for every request to be waiting
+                return real(db, fn)
+            finally:
+                with lock:
+                    now[0] -= 1
+
+        db.run = counted  # type: ignore[method-assign]
+
+        header = "; ".join(f"{k}={v}" for k, v in cookie.items()).encode()
+
+        async def one() -> int:
+            status = 0
+
+            async def receive() -> dict[str, Any]:
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(message: dict[str, Any]) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+
+            scope = {
+                "type": "http",
+                "http_version": "1.1",
+                "method": "GET",
+                "path": "/api/v1/records/case",
+                "raw_path": b"/api/v1/records/case",
+                "root_path": "",
+                "scheme": "http",
+                "query_string": b"",
+                "headers": [(b"host", b"testserver"), (b"cookie", header), (b"accept", b"application/json")],
+                "client": ("10.1.1.1", 5000),
+                "server": ("testserver", 80),
+            }
+            await s.app(scope, receive, send)
+            return status
+
+        async def go() -> list[int]:
+            return list(await asyncio.gather(*(one() for _ in range(REQUESTS))))
+
+        statuses = asyncio.run(go())
+        return most[0], statuses
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_no_more_requests_work_at_once_than_threads(tmp_path: Path, threads: int) -> None:
+    most, statuses = _most_at_once(tmp_path, threads)
+    assert statuses == [200] * REQUESTS
+    assert most == threads
+
+
+def test_more_threads_let_more_requests_work_at_once(tmp_path: Path) -> None:
+    most, statuses = _most_at_once(tmp_path, REQUESTS)
+    assert statuses == [200] * REQUESTS
+    assert most > 3
