@@ -1,7 +1,8 @@
 """The baseline of the service benchmark's mixed load: a bare Starlette app whose one route does one
 primary-key SELECT on the same database as Sanad (`records` by id), with the same engine settings
 (`engine.storage.db.make_engine`: driver, pool) and the same way of running blocking database work
-(Starlette's thread pool), served by uvicorn with the same number of workers.
+(Starlette's thread pool, 40 threads; Sanad's requests go through its own limit, `serve --threads`,
+4 by default), served by uvicorn with the same number of workers.
 
     BASELINE_DB=URL python -m uvicorn tests.benchmarks._baseline_app:app --port P [--workers N]
 """

@@ -252,6 +252,27 @@ def _seed(url: str, cases: int, incidents: int, audit: int, env: dict[str, str],
     return stand_in_seed(url, cases)
 
 
+def reused(url: str, env: dict[str, str]) -> Data:
+    """A database an earlier `--keep` run seeded: brought to the checkout's schema, its cases counted."""
+    done = subprocess.run(
+        [PY, "-m", "engine.cli", "db", "upgrade", "--db", url], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise Broken(f"sanad db upgrade of the reused database failed: {done.stderr[-1000:]}")
+    eng = create_engine(url)
+    try:
+        with eng.connect() as conn:
+            cases = conn.execute(text("SELECT count(*) FROM records WHERE record_type = 'case'")).scalar_one()
+    finally:
+        eng.dispose()
+    say(f"reusing {int(cases):,} cases")
+    return Data(url, int(cases), "reused", {})
+
+
+def display(url: str) -> str:
+    return url.rsplit("/", 1)[-1]
+
+
 def stand_in_seed(url: str, cases: int) -> Data:
     """Until `sanad seed` exists: the demo data (through the service), its cases cloned to `cases`."""
     from sqlalchemy import select
@@ -981,7 +1002,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip", action="append", default=[], choices=["mixed", "lists", "flat", "sqlite", "reports", "memory"]
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the PostgreSQL databases and the key file at the end (printed), to --reuse them",
+    )
+    parser.add_argument(
+        "--reuse",
+        metavar="URL",
+        help="measure on this PostgreSQL database, seeded by an earlier --keep run of the same scale, instead of "
+        "seeding one (its key file: --key-file or $SANAD_KEY_FILE); it is never dropped",
+    )
+    parser.add_argument("--key-file", metavar="PATH", help="the key file of the --reuse database")
     args = parser.parse_args(argv)
+    if args.reuse and not (args.key_file or os.environ.get("SANAD_KEY_FILE")):
+        parser.error("--reuse needs the key file of that database: --key-file PATH or $SANAD_KEY_FILE")
     sc = SCALES[args.scale]
     workdir = tempfile.mkdtemp(prefix="sanad-bench-svc-")
     env = {
@@ -991,6 +1026,10 @@ def main(argv: list[str] | None = None) -> int:
         "SANAD_SECRET_KEY": SECRET,
     }
     os.environ.update(SANAD_DATA_DIR=env["SANAD_DATA_DIR"], SANAD_SECRET_KEY=SECRET)
+    if args.reuse:
+        env["SANAD_KEY_FILE"] = os.environ["SANAD_KEY_FILE"] = os.path.abspath(
+            args.key_file or os.environ["SANAD_KEY_FILE"]
+        )
     workers = args.workers
     run = Run(args, sc, env, workdir, workers)
     if workers > 1 and not serve_has_workers(env):
@@ -1019,8 +1058,12 @@ def main(argv: list[str] | None = None) -> int:
             )
 
         main_kind = "postgresql" if use_pg else "sqlite"
-        say(f"seeding the {main_kind} database: {sc.cases:,} cases")
-        big = new_db(main_kind, sc.cases, "large")
+        if args.reuse:
+            big = reused(args.reuse, env)
+            run.notes.append(f"data: {big.cases:,} cases of an earlier run, reused ({display(args.reuse)})")
+        else:
+            say(f"seeding the {main_kind} database: {sc.cases:,} cases")
+            big = new_db(main_kind, sc.cases, "large")
         crowd = Crowd(big)
         at_n: Outcome | None = None
         if "mixed" not in args.skip:
@@ -1074,12 +1117,17 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         code = 2
     finally:
-        for url in pg_urls:
-            try:
-                pg_drop(url)
-            except Exception as exc:
-                print(f"could not drop {url}: {exc}", file=sys.stderr)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep:
+            key = env.get("SANAD_KEY_FILE") or os.path.join(env["SANAD_DATA_DIR"], "sanad.key")
+            for url in pg_urls:
+                print(f"kept: {url} (key file {key}); drop it with DROP DATABASE when done", file=sys.stderr)
+        else:
+            for url in pg_urls:
+                try:
+                    pg_drop(url)
+                except Exception as exc:
+                    print(f"could not drop {url}: {exc}", file=sys.stderr)
+            shutil.rmtree(workdir, ignore_errors=True)
     missed = [r for r in run.rows if r.met is False]
     if code == 0 and missed:
         code = 1
