@@ -132,7 +132,6 @@ class Record(Base):
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative API
     __table_args__ = (
-        Index("ix_records_owner", "owner_id"),
         Index("ix_records_agency", "agency_id"),
         Index("ix_records_group", "group_id"),
     )
@@ -142,6 +141,17 @@ class Record(Base):
 Index("ix_records_list", Record.module, Record.record_type, Record.stage, Record.updated_at.desc(), Record.id)
 Index("ix_records_updated", Record.module, Record.record_type, Record.updated_at.desc(), Record.id)
 Index("ix_records_created", Record.module, Record.record_type, Record.created_at.desc(), Record.id)
+#: a caseworker's own records of one type and stage, in list order (0011): her list, her home page's
+#: open cases and the records sent back to her find her cases, not every record she ever owned
+Index(
+    "ix_records_owner",
+    Record.owner_id,
+    Record.module,
+    Record.record_type,
+    Record.stage,
+    Record.updated_at.desc(),
+    Record.id,
+)
 
 
 class RecordLink(Base):
