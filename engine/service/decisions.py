@@ -221,6 +221,10 @@ def returned_to_me(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
             TransitionLog.to_stage == Record.stage,
             TransitionLog.user_id != ctx.user.id,
             records_held(ctx.policy.reach(ctx.actor)),
+            # the same types and stages again, outside the OR: the owner's index (owner, module, type,
+            # stage) then finds only the records at a stage a return leads to, not all of hers
+            Record.record_type.in_(sorted(returns)),
+            Record.stage.in_(sorted({str(t.to) for steps in returns.values() for t in steps})),
         )
         .order_by(TransitionLog.id.desc())
         .limit(limit)
