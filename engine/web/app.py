@@ -6,7 +6,6 @@ import os
 import secrets
 from dataclasses import dataclass
 
-from anyio import CapacityLimiter
 from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -72,7 +71,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Starlett
         throttle=Throttle(database, Limits(*settings.throttle)),
         signer=URLSafeSerializer(settings.secret_key, salt="sanad-session"),
         device_signer=URLSafeTimedSerializer(settings.secret_key, salt="sanad-device"),
-        limiter=CapacityLimiter(settings.threads),
+        threads=settings.threads,
     )
     app = Starlette(
         routes=[*(Route(path, handler(fn), methods=methods) for path, fn, methods in api.ROUTES), *pages.ROUTES],

@@ -3,7 +3,9 @@ bodies, and turning service errors into responses. The API and the pages both bu
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -44,8 +46,20 @@ class State:
     signer: URLSafeSerializer
     device_signer: URLSafeTimedSerializer
     extra: dict[str, Any] = field(default_factory=dict)
-    #: how many requests of this process work (in threads) at once; the others wait their turn
-    limiter: CapacityLimiter | None = None
+    #: how many requests work (in threads) at once; the others wait their turn (see in_thread)
+    threads: int = 4
+    #: one limiter per event loop: a server process runs one, a test's clients one each, and an
+    #: asyncio primitive must never be shared between loops (a waiter on another loop is never woken)
+    limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
+
+    def limiter(self) -> CapacityLimiter:
+        loop = asyncio.get_running_loop()
+        found = self.limiters.get(loop)
+        if found is None:
+            found = self.limiters[loop] = CapacityLimiter(self.threads)
+        return found
 
 
 def state(request: Request) -> State:
@@ -144,7 +158,7 @@ async def in_thread(request: Request, fn: Callable[..., T], *args: Any) -> T:
     at commit) waits for its turn while every other request waits for the row: under load the lock
     is held for many turns and throughput falls. A few threads per process keep each request's turn
     short; the requests beyond them wait, holding nothing, in the event loop."""
-    return await to_thread.run_sync(lambda: fn(*args), limiter=state(request).limiter)
+    return await to_thread.run_sync(lambda: fn(*args), limiter=state(request).limiter())
 
 
 async def in_transaction(request: Request, fn: Callable[[Unit], T]) -> T:

@@ -298,4 +298,9 @@ def test_each_worker_process_gets_the_threads_asked_for(monkeypatch: pytest.Monk
     monkeypatch.setenv("SANAD_SECRET_KEY", "s" * 40)
     app: Any = server.worker_app()
     assert app.state.sanad.settings.threads == 3
-    assert app.state.sanad.limiter.total_tokens == 3
+    assert app.state.sanad.threads == 3
+
+    async def tokens() -> float:
+        return float(app.state.sanad.limiter().total_tokens)
+
+    assert asyncio.run(tokens()) == 3
