@@ -75,10 +75,8 @@ def _most_at_once(tmp_path: Path, threads: int, loops: int = 1) -> tuple[int, li
         async def go() -> list[int]:
             return list(await asyncio.gather(*(one() for _ in range(REQUESTS))))
 
-        if loops == 1:
-            statuses = asyncio.run(go())
-            return most[0], statuses
-        # several event loops on one app at once, as test clients each run their own
+        # each loop in a thread of its own (the test process may have a loop running already: the
+        # browser tests'); several at once on one app, as test clients each run their own
         answers: list[int] = []
         runners = [
             threading.Thread(target=lambda: answers.extend(asyncio.run(go())), daemon=True) for _ in range(loops)
