@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,3 +189,41 @@ def server(url: str, definitions: list[str], **settings: Any) -> Iterator[Server
         yield srv
     finally:
         srv.close()
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def asgi_request(
+    app: Any,
+    method: str,
+    path: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    receive: Callable[[], Awaitable[dict[str, Any]]] = _no_body,
+) -> int:
+    """The status the app answers to one request driven through ASGI, with no client in between:
+    for tests of concurrency (many requests on one event loop) and of bodies streamed in chunks
+    (`receive` gives them; default: no body)."""
+    status = 0
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "scheme": "http",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), *(headers or [])],
+        "client": ("10.1.1.1", 5000),
+        "server": ("testserver", 80),
+    }
+    await app(scope, receive, send)
+    return status

@@ -135,6 +135,9 @@ def worker_app() -> ASGIApp:
     return AccessLog(app) if conf["access_log"] else app
 
 
+MAX_THREADS = 256
+
+
 def _threads(text: str) -> int:
     """--threads: a whole number from 1 to 256."""
     try:
@@ -146,9 +149,6 @@ def _threads(text: str) -> int:
             f"'{text}' is not a number of threads: give a whole number from 1 to {MAX_THREADS}"
         )
     return n
-
-
-MAX_THREADS = 256
 
 
 def _threads_from_env() -> int:

@@ -45,9 +45,9 @@ class State:
     throttle: Throttle
     signer: URLSafeSerializer
     device_signer: URLSafeTimedSerializer
-    extra: dict[str, Any] = field(default_factory=dict)
     #: how many requests work (in threads) at once; the others wait their turn (see in_thread)
-    threads: int = 4
+    threads: int
+    extra: dict[str, Any] = field(default_factory=dict)
     #: one limiter per event loop: a server process runs one, a test's clients one each, and an
     #: asyncio primitive must never be shared between loops (a waiter on another loop is never woken)
     limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = field(

@@ -27,6 +27,8 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from engine import i18n
+
 #: fragments kept per process (a few hundred bytes to a few KB each)
 SIZE = 8192
 
@@ -77,8 +79,6 @@ def key_of(view: Any) -> tuple[Any, ...] | None:
 @pass_context
 def cached_field(context: Context, macro: Callable[[Any], Markup], view: Any) -> Markup:
     """`{{ cached_field(field, item) }}`: what `{{ field(item) }}` writes, kept when it may be."""
-    from engine import i18n
-
     key = key_of(view)
     if key is None:
         return Markup(macro(view))

@@ -221,13 +221,17 @@ def seed_command() -> bool:
 
 def seed(url: str, cases: int, incidents: int, audit: int, env: dict[str, str], sc: Scale) -> Data:
     data = _seed(url, cases, incidents, audit, env, sc)
-    # the schema as the servers expect it (a migration added to the checkout while the data was made)
+    upgrade(url, env)
+    return data
+
+
+def upgrade(url: str, env: dict[str, str]) -> None:
+    """The schema as the servers expect it (a migration added to the checkout since the data was made)."""
     done = subprocess.run(
         [PY, "-m", "engine.cli", "db", "upgrade", "--db", url], cwd=ROOT, env=env, capture_output=True, text=True
     )
     if done.returncode != 0:
         raise Broken(f"sanad db upgrade failed: {done.stderr[-1000:]}")
-    return data
 
 
 def _seed(url: str, cases: int, incidents: int, audit: int, env: dict[str, str], sc: Scale) -> Data:
@@ -254,11 +258,7 @@ def _seed(url: str, cases: int, incidents: int, audit: int, env: dict[str, str],
 
 def reused(url: str, env: dict[str, str]) -> Data:
     """A database an earlier `--keep` run seeded: brought to the checkout's schema, its cases counted."""
-    done = subprocess.run(
-        [PY, "-m", "engine.cli", "db", "upgrade", "--db", url], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise Broken(f"sanad db upgrade of the reused database failed: {done.stderr[-1000:]}")
+    upgrade(url, env)
     eng = create_engine(url)
     try:
         with eng.connect() as conn:

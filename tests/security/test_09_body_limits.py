@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 from tests.security.conftest import World
+from tests.server import asgi_request
 
 CHUNK = 64 * 1024
 
@@ -18,7 +19,6 @@ CHUNK = 64 * 1024
 def _drive(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]], total: int) -> tuple[int, int]:
     """(status, bytes the app read) for a request whose body is `total` bytes of 'a', sent in chunks."""
     sent = 0
-    status = 0
 
     async def receive() -> dict[str, Any]:
         nonlocal sent
@@ -28,25 +28,7 @@ def _drive(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]],
         sent += n
         return {"type": "http.request", "body": b"a" * n, "more_body": sent < total}
 
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    scope = {
-        "type": "http",
-        "http_version": "1.1",
-        "method": method,
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "scheme": "http",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver"), *headers],
-        "client": ("10.1.1.1", 5000),
-        "server": ("testserver", 80),
-    }
-    asyncio.run(app(scope, receive, send))
+    status = asyncio.run(asgi_request(app, method, path, headers, receive))
     return status, sent
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from engine.service.database import Database
 from tests.conftest import ROOT
-from tests.server import database, server
+from tests.server import asgi_request, database, server
 
 GBV = f"{ROOT}/definitions/gbv"
 REQUESTS = 8
@@ -46,31 +46,7 @@ def _most_at_once(tmp_path: Path, threads: int, loops: int = 1) -> tuple[int, li
         header = "; ".join(f"{k}={v}" for k, v in cookie.items()).encode()
 
         async def one() -> int:
-            status = 0
-
-            async def receive() -> dict[str, Any]:
-                return {"type": "http.request", "body": b"", "more_body": False}
-
-            async def send(message: dict[str, Any]) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-
-            scope = {
-                "type": "http",
-                "http_version": "1.1",
-                "method": "GET",
-                "path": "/api/v1/records/case",
-                "raw_path": b"/api/v1/records/case",
-                "root_path": "",
-                "scheme": "http",
-                "query_string": b"",
-                "headers": [(b"host", b"testserver"), (b"cookie", header), (b"accept", b"application/json")],
-                "client": ("10.1.1.1", 5000),
-                "server": ("testserver", 80),
-            }
-            await s.app(scope, receive, send)
-            return status
+            return await asgi_request(s.app, "GET", "/api/v1/records/case", [(b"cookie", header)])
 
         async def go() -> list[int]:
             return list(await asyncio.gather(*(one() for _ in range(REQUESTS))))
