@@ -131,16 +131,25 @@ class Record(Base):
     blind: Mapped[dict[str, str] | None] = mapped_column(JSONType, nullable=True)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative API
-    __table_args__ = (
-        Index("ix_records_agency", "agency_id"),
-        Index("ix_records_group", "group_id"),
-    )
+    __table_args__ = (Index("ix_records_group", "group_id"),)
 
 
 # lists: a stage's list, and the two orders with their tie-breaker (storage/migrations 0009)
 Index("ix_records_list", Record.module, Record.record_type, Record.stage, Record.updated_at.desc(), Record.id)
 Index("ix_records_updated", Record.module, Record.record_type, Record.updated_at.desc(), Record.id)
 Index("ix_records_created", Record.module, Record.record_type, Record.created_at.desc(), Record.id)
+#: an agency's records of one type, and of one type and stage, in list order (0012): a manager's list
+#: walks her agency's records and stops at a page, where it sorted every record of the agency
+Index("ix_records_agency", Record.agency_id, Record.module, Record.record_type, Record.updated_at.desc(), Record.id)
+Index(
+    "ix_records_agency_stage",
+    Record.agency_id,
+    Record.module,
+    Record.record_type,
+    Record.stage,
+    Record.updated_at.desc(),
+    Record.id,
+)
 #: a caseworker's own records of one type and stage, in list order (0011): her list, her home page's
 #: open cases and the records sent back to her find her cases, not every record she ever owned
 Index(

@@ -135,6 +135,21 @@ def records_in_reach(reach: Reach) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
+def reach_parts(reach: Reach) -> list[tuple[ColumnElement[bool], ColumnElement[bool]]]:
+    """`records_in_reach` in parts whose `OR` is the same set, each one a database finds in list
+    order on its own, with `records_held` within that part: for a user whose role reaches the whole
+    agency, the agency's records (held, all of them: a walk of the agency's index, stopped at a page)
+    and the few others (owned elsewhere, or referred). The assignment, group and emergency clauses
+    are records of the agency, so in the first part. One part, the whole scope, for every other
+    user: their records are few, found by index and sorted."""
+    if reach.everything or not reach.agency_wide or reach.agency_id is None:
+        return [(records_in_reach(reach), records_held(reach))]
+    return [
+        (Record.agency_id == reach.agency_id, true()),
+        (or_(Record.owner_id == reach.user_id, records_referred(reach)), records_held(reach)),
+    ]
+
+
 def referral_inbox(reach: Reach, record_types: Iterable[str]) -> ColumnElement[bool]:
     """The WHERE condition on `referrals` joined with `records`: those addressed to the user, or to
     their agency when their role decides for the agency, of record types their role may read."""

@@ -829,7 +829,7 @@ def list_rows(run: Run, data: Data) -> None:
             gids = sorted(reach.group_ids)
             uid, aid, agency_wide, inbox = reach.user_id, reach.agency_id, reach.agency_wide, reach.agency_inbox
         for qlabel, q in queries:
-            hand_sql, params = hand_list(
+            hand_sql, count_sql, params = hand_list(
                 pg, uid, aid, gids, agency_wide, inbox, q, sees_code, digest if sealed else None
             )
 
@@ -846,10 +846,10 @@ def list_rows(run: Run, data: Data) -> None:
                     )
                 return [i["id"] for i in r["items"]]
 
-            def hand_side(sql: str = hand_sql, params: dict[str, Any] = params) -> list[str]:
+            def hand_side(sql: str = hand_sql, count: str = count_sql, params: dict[str, Any] = params) -> list[str]:
                 with eng.connect() as conn:
                     rows = conn.execute(text(sql), params).all()
-                    conn.execute(text(f"SELECT count(*) FROM ({sql.split(' ORDER BY ')[0]} LIMIT 1001) t"), params)
+                    conn.execute(text(count), params)
                 return [str(r[0]) for r in rows]
 
             mine, theirs = sanad_side(), hand_side()
@@ -896,8 +896,10 @@ def hand_list(
     q: dict[str, Any],
     sees_code: bool,
     digest: str | None,
-) -> tuple[str, dict[str, Any]]:
-    """The page as someone writing SQL for speed would: the scope's subqueries as arrays, one ORDER BY.
+) -> tuple[str, str, dict[str, Any]]:
+    """The page and its count (up to 1,001) as someone writing SQL for speed would: the scope's
+    subqueries as arrays, one ORDER BY; for a user who reaches the whole agency, the agency's records
+    and the others as two ordered, limited parts (`UNION`), each walking its own index.
     `digest`: the survivor code's blind index when the answer is sealed; None: compared as stored."""
 
     def ids(sub: str) -> str:
@@ -913,18 +915,21 @@ def hand_list(
             held.append(f"(r.agency_id = :aid AND r.group_id IN ({','.join(str(g) for g in gids)}))")
         if agency_wide:
             held.append("r.agency_id = :aid")
-    reach = [
-        *held,
+    referred = [
         ids("SELECT record_id FROM referrals WHERE to_user_id = :uid AND status IN ('pending', 'accepted')"),
     ]
     if inbox is not None:
-        reach.append(
+        referred.append(
             ids(
                 "SELECT record_id FROM referrals WHERE to_agency_id = :inbox AND to_user_id IS NULL AND status = 'pending'"
             )
         )
         params["inbox"] = inbox
-    where = ["r.module = 'gbv'", "r.record_type = 'case'", f"({' OR '.join(reach)})"]
+    # (scope, held within it)
+    parts = [(" OR ".join([*held, *referred]), " OR ".join(held))]
+    if agency_wide and aid is not None:
+        parts = [("r.agency_id = :aid", "TRUE"), (" OR ".join(["r.owner_id = :uid", *referred]), " OR ".join(held))]
+    where = ["r.module = 'gbv'", "r.record_type = 'case'"]
     if q["stage"]:
         where.append("r.stage = :stage")
         params["stage"] = q["stage"]
@@ -934,22 +939,39 @@ def hand_list(
     if q["to"]:
         where.append("r.created_at < :dto")
         params["dto"] = datetime.fromisoformat(q["to"]).replace(tzinfo=UTC) + timedelta(days=1)
-    if q["q"]:
-        needle = q["q"].strip()
-        params["upper"], params["lower"] = needle.upper() + "%", needle.lower() + "%"
-        alts = ["r.short_id LIKE :upper", "r.id LIKE :lower"]
-        if sees_code:
-            col = "blind" if digest is not None else "data"
-            value = f"r.{col} ->> 'survivor_code'" if pg else f"json_extract(r.{col}, '$.survivor_code')"
-            alts.append(f"(({' OR '.join(held)}) AND {value} = :code)")
-            params["code"] = digest if digest is not None else needle
-        where.append(f"({' OR '.join(alts)})")
-    sql = (
-        "SELECT r.id, r.short_id, r.stage, r.version, r.owner_id, r.updated_at, r.created_at FROM records r WHERE "
-        + " AND ".join(where)
-        + " ORDER BY r.updated_at DESC, r.id LIMIT 50"
+
+    def part_where(scope: str, held_here: str) -> str:
+        found = [*where, f"({scope})"]
+        if q["q"]:
+            needle = q["q"].strip()
+            params["upper"], params["lower"] = needle.upper() + "%", needle.lower() + "%"
+            alts = ["r.short_id LIKE :upper", "r.id LIKE :lower"]
+            if sees_code:
+                col = "blind" if digest is not None else "data"
+                value = f"r.{col} ->> 'survivor_code'" if pg else f"json_extract(r.{col}, '$.survivor_code')"
+                alts.append(f"(({held_here}) AND {value} = :code)")
+                params["code"] = digest if digest is not None else needle
+            found.append(f"({' OR '.join(alts)})")
+        return " AND ".join(found)
+
+    columns = "r.id, r.short_id, r.stage, r.version, r.owner_id, r.updated_at, r.created_at"
+    wheres = [part_where(scope, held_here) for scope, held_here in parts]
+    if len(wheres) == 1:
+        sql = f"SELECT {columns} FROM records r WHERE {wheres[0]} ORDER BY r.updated_at DESC, r.id LIMIT 50"
+        count = f"SELECT count(*) FROM (SELECT r.id FROM records r WHERE {wheres[0]} LIMIT 1001) t"
+        return sql, count, params
+    firsts = " UNION ".join(
+        f"SELECT * FROM (SELECT r.id, r.updated_at FROM records r WHERE {w} ORDER BY r.updated_at DESC, r.id LIMIT 50) p{n}"
+        for n, w in enumerate(wheres)
     )
-    return sql, params
+    sql = (
+        f"SELECT {columns} FROM records r JOIN (SELECT id, updated_at FROM ({firsts}) f "
+        "ORDER BY updated_at DESC, id LIMIT 50) page ON page.id = r.id ORDER BY r.updated_at DESC, r.id"
+    )
+    counted = " UNION ".join(
+        f"SELECT * FROM (SELECT r.id FROM records r WHERE {w} LIMIT 1001) c{n}" for n, w in enumerate(wheres)
+    )
+    return sql, f"SELECT count(*) FROM ({counted}) t", params
 
 
 # -- reports and exports (bench_reports, as a subprocess) ------------------------------------------------

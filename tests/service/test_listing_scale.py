@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -284,7 +285,10 @@ def test_lists_and_searches_are_unchanged_at_5000_records(big: Database, registr
 
 
 def _plans(big: Database, registry: Registry, username: str, **kw: Any) -> dict[str, str]:
-    """EXPLAIN of the statements on `records` a list sends: its "page" and its "count"."""
+    """EXPLAIN of the statements on `records` a list sends: its "page" and its "count". At 5,000
+    records reading the whole table is the cheapest plan for some of them; with that plan priced out
+    the question is whether indexes can answer, as they must at 500,000 (without one, PostgreSQL
+    still scans, and the plan says so)."""
     sent: list[tuple[str, Any]] = []
 
     def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -301,6 +305,7 @@ def _plans(big: Database, registry: Registry, username: str, **kw: Any) -> dict[
         raw = s.connection().connection.dbapi_connection
         assert raw is not None
         plans = {}
+        s.execute(text("SET LOCAL enable_seqscan = off"))
         for statement, parameters in sent:
             cursor = raw.cursor()
             cursor.execute("EXPLAIN " + statement, parameters)
@@ -312,9 +317,12 @@ def test_postgresql_answers_the_manager_list_and_code_search_from_indexes(big: D
     if big.engine.dialect.name != "postgresql":
         pytest.skip("the plans checked are PostgreSQL's")
     manager = "cm_manager_agency_0_10"
-    page = _plans(big, registry, manager, stage=None, q=None)["page"]
-    assert "Seq Scan on records" not in page, page
-    assert "ix_records_updated" in page, page  # walks the list order's index, no sort of the scope
+    # the agency's records are walked in list order (by its index or the type's), never sorted whole
+    for stage, walked in ((None, "ix_records_(agency|updated)"), ("assessment", "ix_records_(agency_stage|list)")):
+        for plan in _plans(big, registry, manager, stage=stage, q=None).values():
+            assert "Seq Scan on records" not in plan, plan
+        page = _plans(big, registry, manager, stage=stage, q=None)["page"]
+        assert re.search(rf"Limit .*\n\s+->  Index Scan using {walked} on records", page), page
     for plan in _plans(big, registry, manager, stage=None, q="SC-00017").values():
         assert "Seq Scan on records" not in plan, plan
         assert "ix_records_data" in plan and "ix_records_short_id_pattern" in plan, plan
