@@ -98,7 +98,9 @@ def list_records(
         if f is not None and role.may_read_form(f.form_id) and f.sensitivity in role.sensitivity
     ]
     needle = (q or "").strip()
-    answers = [_answer_is(ctx, record_type, f, needle, postgres) for f in searchable if f.type in ("text", "calculate")]
+    answers = [
+        _answer_is(ctx, record_type, f, needle, postgres) for f in searchable if q and f.type in ("text", "calculate")
+    ]
     used_filters = {
         fid: value for fid, value in (filters or {}).items() if value and any(f.id == fid for f in searchable)
     }

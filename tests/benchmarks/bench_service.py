@@ -948,9 +948,13 @@ def hand_list(
             alts = ["r.short_id LIKE :upper", "r.id LIKE :lower"]
             if sees_code:
                 col = "blind" if digest is not None else "data"
-                value = f"r.{col} ->> 'survivor_code'" if pg else f"json_extract(r.{col}, '$.survivor_code')"
-                alts.append(f"(({held_here}) AND {value} = :code)")
-                params["code"] = digest if digest is not None else needle
+                code = digest if digest is not None else needle
+                if pg:  # containment, which the GIN index on the column answers (`->> … =` it does not)
+                    alts.append(f"(({held_here}) AND r.{col} @> CAST(:code AS jsonb))")
+                    params["code"] = json.dumps({"survivor_code": code})
+                else:
+                    alts.append(f"(({held_here}) AND json_extract(r.{col}, '$.survivor_code') = :code)")
+                    params["code"] = code
             found.append(f"({' OR '.join(alts)})")
         return " AND ".join(found)
 
