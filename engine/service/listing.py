@@ -124,14 +124,15 @@ def list_records(
 
     queries = [part_of_scope(scope, held) for scope, held in reach_parts(reach)]
     skip = (page - 1) * page_size if not after else 0
+    # SQLite walks an index in list order only for a whole agency or module, unsearched (see _unindexed)
+    walk = postgres or ((reach.agency_wide or reach.everything) and not q and not used_filters)
+
+    def in_order(n: int) -> ColumnElement[Any]:
+        """The list order for part `n` of the scope: only the first part can be a whole agency."""
+        return (key if walk and (n == 0 or postgres) else _unindexed(key.expression)).desc()
+
     if len(queries) == 1:
-        walk = postgres or ((reach.agency_wide or reach.everything) and not q and not used_filters)
-        ordered = (
-            queries[0]
-            .order_by((key if walk else _unindexed(key.expression)).desc(), Record.id)
-            .offset(skip or None)
-            .limit(page_size + 1)
-        )
+        ordered = queries[0].order_by(in_order(0), Record.id).offset(skip or None).limit(page_size + 1)
         page_ids = ordered.with_only_columns(Record.id)
     else:
         # each part's first records in list order, then the first of those: the agency's part walks
@@ -141,7 +142,7 @@ def list_records(
             *(
                 select(
                     found.with_only_columns(Record.id, key.label("key"))
-                    .order_by((key if postgres or n == 0 else _unindexed(key.expression)).desc(), Record.id)
+                    .order_by(in_order(n), Record.id)
                     .limit(skip + page_size + 1)
                     .subquery()
                 )
