@@ -2,7 +2,8 @@
 by stage. The records a user reaches come from the one scope rule (`storage.scope`).
 
 Lists stay fast whatever the size of the table (issue 16): a page is found by the list order's index
-(`ix_records_updated`, `ix_records_created`), the next one from an opaque cursor past the last record
+(`ix_records_updated`, `ix_records_created`; a manager's agency by `ix_records_agency`, her agency
+and the rest of her scope as two parts, see `storage.scope.reach_parts`), the next one from an opaque cursor past the last record
 shown (keyset paging; `page=` still works, by offset), and the total is counted up to `COUNT_CAP` only
 (`total_capped` says there are more). On PostgreSQL, searching and filtering by answers are
 containment tests (`blind @> {…}`, `data @> {…}`) that the GIN indexes of migration 0009 serve for
@@ -149,8 +150,8 @@ def list_records(
                 for n, found in enumerate(queries)
             )
         ).subquery()
-        page_ids = select(firsts.c.id).order_by(firsts.c.key.desc(), firsts.c.id).offset(skip or None)
-        page_ids = page_ids.limit(page_size + 1)
+        first_ids = select(firsts.c.id).order_by(firsts.c.key.desc(), firsts.c.id)
+        page_ids = first_ids.offset(skip or None).limit(page_size + 1)
     # only what a list shows, and who holds each record when answers are shown or a role may break the
     # glass: the answers come as stored, and only the listed ones are opened (a sealed answer costs a
     # decryption), never every answer of every record on the page

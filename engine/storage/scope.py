@@ -127,9 +127,14 @@ def records_in_emergency(reach: Reach) -> ColumnElement[bool]:
 
 def records_in_reach(reach: Reach) -> ColumnElement[bool]:
     """The WHERE condition on `records` for every record the user reaches."""
+    return _in_reach(reach, records_held(reach))
+
+
+def _in_reach(reach: Reach, held: ColumnElement[bool]) -> ColumnElement[bool]:
+    """`records_in_reach`, given `records_held(reach)` already made."""
     if reach.everything:
         return true()
-    clauses = [records_held(reach), records_referred(reach)]
+    clauses = [held, records_referred(reach)]
     if reach.emergency:
         clauses.append(records_in_emergency(reach))
     return or_(*clauses)
@@ -142,11 +147,12 @@ def reach_parts(reach: Reach) -> list[tuple[ColumnElement[bool], ColumnElement[b
     and the few others (owned elsewhere, or referred). The assignment, group and emergency clauses
     are records of the agency, so in the first part. One part, the whole scope, for every other
     user: their records are few, found by index and sorted."""
+    held = records_held(reach)
     if reach.everything or not reach.agency_wide or reach.agency_id is None:
-        return [(records_in_reach(reach), records_held(reach))]
+        return [(_in_reach(reach, held), held)]
     return [
         (Record.agency_id == reach.agency_id, true()),
-        (or_(Record.owner_id == reach.user_id, records_referred(reach)), records_held(reach)),
+        (or_(Record.owner_id == reach.user_id, records_referred(reach)), held),
     ]
 
 

@@ -319,10 +319,10 @@ def test_postgresql_answers_the_manager_list_and_code_search_from_indexes(big: D
     manager = "cm_manager_agency_0_10"
     # the agency's records are walked in list order (by its index or the type's), never sorted whole
     for stage, walked in ((None, "ix_records_(agency|updated)"), ("assessment", "ix_records_(agency_stage|list)")):
-        for plan in _plans(big, registry, manager, stage=stage, q=None).values():
+        plans = _plans(big, registry, manager, stage=stage, q=None)
+        for plan in plans.values():
             assert "Seq Scan on records" not in plan, plan
-        page = _plans(big, registry, manager, stage=stage, q=None)["page"]
-        assert re.search(rf"Limit .*\n\s+->  Index Scan using {walked} on records", page), page
+        assert re.search(rf"Limit .*\n\s+->  Index Scan using {walked} on records", plans["page"]), plans["page"]
     for plan in _plans(big, registry, manager, stage=None, q="SC-00017").values():
         assert "Seq Scan on records" not in plan, plan
         assert "ix_records_data" in plan and "ix_records_short_id_pattern" in plan, plan
