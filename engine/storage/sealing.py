@@ -386,14 +386,20 @@ def _seal_text_row(_mapper: Any, connection: Any, target: Any) -> None:
 
 def _open_text_row(target: Any, context: Any, *_: Any) -> None:
     model = type(target)
-    ring = None
     for column in TEXT_COLUMNS[model]:
         value = target.__dict__.get(column)
         if isinstance(value, str) and value.startswith(keys.TEXT_PREFIX):
-            ring = ring or session_ring(context.session)
             attributes.set_committed_value(
-                target, column, ring.open_text(value, text_place(model, column, _place(target)))
+                target, column, opened_text(context.session, model, column, _place(target), value)
             )
+
+
+def opened_text(session: Session, model: type, column: str, place: str, value: str | None) -> str | None:
+    """A text column read as a plain column (not through the ORM, which opens it on load), opened:
+    `place` is the row's record id (its username for a user)."""
+    if isinstance(value, str) and value.startswith(keys.TEXT_PREFIX):
+        return session_ring(session).open_text(value, text_place(model, column, place))
+    return value
 
 
 def _after_write(_mapper: Any, _connection: Any, target: Any) -> None:
