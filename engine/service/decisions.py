@@ -7,11 +7,11 @@ referral never sees them (their access has no `workflow` capability)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Label, and_, func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from engine.language.model import Transition, Workflow
 from engine.runtime.policy import Holding
@@ -183,21 +183,9 @@ def steps_by_time(ctx: Context, rec: Record, hold: Holding) -> dict[str, dict[st
     return {audit.iso(log.at) or "": step_view(ctx, wf, log, names) for log in logs}
 
 
-#: the columns of a step that a returned record shows, named apart from the record's
-_STEP_COLUMNS: list[Label[Any]] = [
-    TransitionLog.transition.label("step_transition"),
-    TransitionLog.from_stage.label("step_from_stage"),
-    TransitionLog.to_stage.label("step_to_stage"),
-    TransitionLog.user_id.label("step_user_id"),
-    TransitionLog.at.label("step_at"),
-    TransitionLog.comment.label("step_comment"),
-    TransitionLog.override_reason.label("step_override_reason"),
-]
-
-
 @dataclass(frozen=True)
 class Step:
-    """A step read as plain columns (what `step_view` shows of a TransitionLog)."""
+    """A step read as plain columns: what `step_view` shows of a TransitionLog."""
 
     transition: str
     from_stage: str | None
@@ -208,17 +196,16 @@ class Step:
     override_reason: str | None
 
 
+#: a Step's columns, named apart from the record's in the same row
+_STEP_COLUMNS = [getattr(TransitionLog, f.name).label(f"step_{f.name}") for f in fields(Step)]
+
+
 def _step_of(ctx: Context, row: Any) -> Step:
-    """The step of a returned record's row, its comment and reason opened."""
-    return Step(
-        row.step_transition,
-        row.step_from_stage,
-        row.step_to_stage,
-        row.step_user_id,
-        row.step_at,
-        sealing.opened_text(ctx.session, TransitionLog, "comment", row.id, row.step_comment),
-        sealing.opened_text(ctx.session, TransitionLog, "override_reason", row.id, row.step_override_reason),
-    )
+    """The step of a returned record's row, its sealed texts (comment, reason) opened."""
+    found = {f.name: getattr(row, f"step_{f.name}") for f in fields(Step)}
+    for column in sealing.TEXT_COLUMNS[TransitionLog]:
+        found[column] = sealing.opened_text(ctx.session, TransitionLog, column, row.id, found[column])
+    return Step(**found)
 
 
 def returned_to_me(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:

@@ -106,13 +106,14 @@ def _chain_pending(session: Session) -> None:
     # the transaction that writes it, and the read of a page pays for one insert, not an ORM flush
     if connection.dialect.name == "postgresql":
         # the entries and the chain's new end in one statement: the lock taken above is held for one
-        # round trip less (PostgreSQL runs a data-modifying WITH whether or not the query reads it)
-        if len(rows) <= _MOST_AT_ONCE:  # nearly every transaction: one statement, compiled once per count
-            values = {f"{c}_{i}": v for i, row in enumerate(rows) for c, v in row.items()}
-            connection.execute(_appending(len(rows)), {**values, "end_seq": seq, "end_hash": prev})
-        else:  # a list of VALUES is compiled each time (SQLAlchemy never caches one)
-            entries = insert(AuditEntry).values(rows).cte("entries")
-            connection.execute(update(AuditChain).where(AuditChain.id == 1).values(seq=seq, hash=prev).add_cte(entries))
+        # round trip less (PostgreSQL runs a data-modifying WITH whether or not the query reads it).
+        # Nearly every transaction writes at most _MOST_AT_ONCE entries, so one statement; more go in
+        # batches, each moving the chain's end to its own last entry
+        for start in range(0, len(rows), _MOST_AT_ONCE):
+            batch = rows[start : start + _MOST_AT_ONCE]
+            values = {f"{c}_{i}": v for i, row in enumerate(batch) for c, v in row.items()}
+            ends = {"end_seq": batch[-1]["seq"], "end_hash": batch[-1]["hash"]}
+            connection.execute(_appending(len(batch)), values | ends)
     else:
         connection.execute(insert(AuditEntry), rows)
         connection.execute(update(AuditChain).where(AuditChain.id == 1).values(seq=seq, hash=prev))
@@ -121,7 +122,8 @@ def _chain_pending(session: Session) -> None:
 _COLUMNS = [c.key for c in inspect(AuditEntry).columns if c.key != "id"]
 
 
-#: the most entries a transaction writes with a statement compiled once (a save writes two or three)
+#: the most entries written by one statement (a save writes two or three; a count of entries is a
+#: statement of its own, compiled once)
 _MOST_AT_ONCE = 8
 
 

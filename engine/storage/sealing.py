@@ -388,7 +388,7 @@ def _open_text_row(target: Any, context: Any, *_: Any) -> None:
     model = type(target)
     for column in TEXT_COLUMNS[model]:
         value = target.__dict__.get(column)
-        if isinstance(value, str) and value.startswith(keys.TEXT_PREFIX):
+        if isinstance(value, str) and value.startswith(keys.TEXT_PREFIX):  # the row's place read only then
             attributes.set_committed_value(
                 target, column, opened_text(context.session, model, column, _place(target), value)
             )

@@ -15,7 +15,7 @@ from engine.storage.models import AuditEntry
 def test_one_and_several_entries_a_transaction_are_chained_in_order(db_url: str) -> None:
     database = Database.open(db_url)
     try:
-        many = [f"step {i}" for i in range(chain._MOST_AT_ONCE + 2)]  # past the statements compiled once
+        many = [f"step {i}" for i in range(chain._MOST_AT_ONCE + 2)]  # more than one statement writes
         batches = [["read"], ["change", "side effect", "another"], ["read again"], many, ["read once more"]]
         for n, actions in enumerate(batches):
             with database.transaction() as s:
