@@ -30,7 +30,7 @@ from engine.service.context import Context, audit_emergency_read, find_type, hol
 from engine.service.errors import BadRequest, Forbidden
 from engine.storage import sealing
 from engine.storage.models import Record, User
-from engine.storage.scope import reach_parts, records_in_reach
+from engine.storage.scope import id_in, reach_parts, records_in_reach
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -116,7 +116,7 @@ def list_records(
                 or_(
                     Record.short_id.like(_prefix(needle.upper()), escape="\\"),
                     Record.id.like(_prefix(needle.lower()), escape="\\"),
-                    *([and_(held, or_(*answers))] if answers else []),
+                    *([and_(held, _answering(answers, common[:2], postgres))] if answers else []),
                 )
             )
         for fid, value in used_filters.items():
@@ -278,6 +278,22 @@ def _read_cursor(text: str, sort: str) -> tuple[datetime, str]:
 def _prefix(text: str) -> str:
     """A LIKE pattern for values starting with `text` (its own % and _ taken literally)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _answering(
+    answers: list[ColumnElement[bool]], kind: list[ColumnElement[bool]], postgres: bool
+) -> ColumnElement[bool]:
+    """Records with one of the searched `answers`, among records of `kind` (module and type).
+
+    On PostgreSQL the records with those answers are looked up first, on their own, by the GIN
+    indexes (`id = ANY(ARRAY(SELECT …))`, run once), and the list's scope then keeps those it holds.
+    Written as one condition next to the scope, the planner priced each containment at a fixed share
+    of the table and misjudged how many records a team holds, so it read and unpacked the answers of
+    every record held (a supervisor's team, 2,764 records at 500,000: 87 ms) to find one code."""
+    matching = or_(*answers)
+    if not postgres:
+        return matching
+    return id_in(select(Record.id).where(*kind, matching))
 
 
 def _data_is(fid: str, value: str, postgres: bool) -> ColumnElement[bool]:

@@ -329,3 +329,36 @@ def test_postgresql_answers_the_manager_list_and_code_search_from_indexes(big: D
     # a search by name: the blind index or the (small) group scope, whichever the planner prefers
     for plan in _plans(big, registry, "supervisor_agency_0_8", stage=None, q="Name 17").values():
         assert "Seq Scan on records" not in plan, plan
+
+
+def test_postgresql_looks_up_searched_answers_by_their_indexes_for_every_role(
+    big: Database, registry: Registry
+) -> None:
+    """A caseworker's or a team's search by answer finds the answer by its GIN index first, then
+    keeps the records the user holds; never by reading and unpacking every held record's answers
+    (at 500,000 cases a supervisor's team is thousands of records, and the planner misjudges it)."""
+    if big.engine.dialect.name != "postgresql":
+        pytest.skip("the plans checked are PostgreSQL's")
+    for username in ("caseworker_agency_0_3", "supervisor_agency_0_8"):
+        for q, index in (("SC-00017", "ix_records_data"), ("Name 17", "ix_records_blind")):
+            page = _plans(big, registry, username, stage=None, q=q)["page"]
+            assert "Seq Scan on records" not in page, page
+            # the answers' lookup is a plan of its own (run once), its only condition the index's
+            lookup = _init_plan_on_records(page)
+            assert f"Bitmap Index Scan on {index}" in lookup, page
+            assert "owner_id" not in lookup and "group_id" not in lookup, lookup
+
+
+def _init_plan_on_records(plan: str) -> str:
+    """The lines of the first plan of its own (an `InitPlan`, run once) that reads `records`."""
+    lines = plan.splitlines()
+    for n, line in enumerate(lines[:-1]):
+        if "InitPlan" in line and "Bitmap Heap Scan on records" in lines[n + 1]:
+            indent = len(line) - len(line.lstrip())
+            block = [lines[n + 1]]
+            for later in lines[n + 2 :]:
+                if len(later) - len(later.lstrip()) <= indent:
+                    break
+                block.append(later)
+            return "\n".join(block)
+    return ""
