@@ -397,6 +397,7 @@ class _Seeder:
                     sink.execute(statement)
             sink.commit()
             self.db.report_indexes([self.module], announce=self.say)  # the reports' periods, once the rows are in
+            self.db.search_indexes([self.module], announce=self.say)  # the lists' searched answers
             summary.seconds["indexes"] = time.perf_counter() - t0
 
             t0 = time.perf_counter()

@@ -22,9 +22,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.i18n import _
 from engine.service.errors import Conflict, ServiceError
-from engine.storage import db, report_indexes, sealing
+from engine.storage import db, report_indexes, sealing, search_indexes
 from engine.storage.keys import KeyFileError
 from engine.storage.models import Record, SealingKey
+from engine.storage.report_indexes import Outcome as IndexOutcome
 
 if TYPE_CHECKING:
     from engine.language.model import Module
@@ -147,24 +148,25 @@ class Database:
     def upgrade(self) -> None:
         db.upgrade(self.engine)
 
-    def report_indexes(
-        self, modules: Iterable[Module], announce: Callable[[str], Any] | None = None
-    ) -> report_indexes.Outcome:
+    def report_indexes(self, modules: Iterable[Module], announce: Callable[[str], Any] | None = None) -> IndexOutcome:
         """The indexes of the reports' periods (storage.report_indexes), made where missing: at
         `serve`, `db upgrade` and `seed`. Cheap when they are there; a failure is said, not raised."""
         outcome = report_indexes.ensure(self.engine, modules)
         if announce is not None:
-            if outcome.made:
-                announce(
-                    f"made {len(outcome.made)} report index(es) for the reports' periods: {', '.join(outcome.made)}"
-                )
             for label in outcome.sealed:
                 announce(f"the report period {label} is sealed (a direct field): it is not indexed")
-            for problem in outcome.failed:
-                announce(
-                    f"could not make the report index {problem}; reports over a period read every record "
-                    "until 'sanad db upgrade' (as the owner of the tables) makes it"
-                )
+        _announce(
+            outcome, announce, "report index", "for the reports' periods", "reports over a period read every record"
+        )
+        return outcome
+
+    def search_indexes(self, modules: Iterable[Module], announce: Callable[[str], Any] | None = None) -> IndexOutcome:
+        """The indexes of the lists' searched answers (storage.search_indexes, PostgreSQL), made where
+        missing, with the report indexes. Cheap when they are there; a failure is said, not raised."""
+        outcome = search_indexes.ensure(self.engine, modules)
+        _announce(
+            outcome, announce, "search index", "for the lists' searches", "searching that answer reads more records"
+        )
         return outcome
 
     def grant_app_role(self, role: str) -> list[str]:
@@ -242,3 +244,16 @@ class Database:
                     )
             if ring.current not in known:
                 session.add(SealingKey(id=ring.current, check=ring.check(ring.current), added_at=datetime.now(UTC)))
+
+
+def _announce(outcome: IndexOutcome, announce: Callable[[str], Any] | None, what: str, why: str, without: str) -> None:
+    """Say which indexes (`what`, made `why`) were made, and which could not be (meanwhile `without`)."""
+    if announce is None:
+        return
+    if outcome.made:
+        announce(f"made {len(outcome.made)} {what}(es) {why}: {', '.join(outcome.made)}")
+    for problem in outcome.failed:
+        announce(
+            f"could not make the {what} {problem}; {without} until 'sanad db upgrade' (as the owner of the "
+            "tables) makes it"
+        )

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Connection, Engine, text
 
@@ -120,8 +120,21 @@ def plan(modules: Iterable[Module]) -> Plan:
     return out
 
 
-def existing(conn: Connection) -> dict[str, bool]:
-    """The report indexes of the database: name -> usable (False: a failed concurrent build)."""
+class Buildable(Protocol):
+    """An index made from the definitions: its name, what it is for, and how it is made."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    def create_sql(self, dialect: str, concurrently: bool = False) -> str: ...
+
+
+def existing(conn: Connection, prefix: str = PREFIX) -> dict[str, bool]:
+    """The indexes of the database named with `prefix` (the report indexes'): name -> usable (False:
+    a failed concurrent build)."""
     if conn.dialect.name == "postgresql":
         rows = conn.execute(
             text(
@@ -133,7 +146,7 @@ def existing(conn: Connection) -> dict[str, bool]:
         rows = conn.execute(
             text("SELECT name, 1 FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'")
         ).all()
-    return {str(name): bool(valid) for name, valid in rows if str(name).startswith(PREFIX)}
+    return {str(name): bool(valid) for name, valid in rows if str(name).startswith(prefix)}
 
 
 def ensure(engine: Engine, modules: Iterable[Module]) -> Outcome:
@@ -144,13 +157,20 @@ def ensure(engine: Engine, modules: Iterable[Module]) -> Outcome:
     out = Outcome(sealed=[ix.label for ix in wanted.sealed])
     for ix in wanted.sealed:
         log.info("no report index for %s: its answers are sealed (direct), so their order is not the dates'", ix.label)
-    if not wanted.indexes:
-        return out
+    build_missing(engine, wanted.indexes, PREFIX, out, "report index")
+    return out
+
+
+def build_missing(engine: Engine, indexes: Sequence[Buildable], prefix: str, out: Outcome, what: str) -> None:
+    """Make those of `indexes` (all named with `prefix`) the database lacks, noting in `out` what was
+    made, already there, or failed (logged as `what`, "report index"); analyse the records after."""
+    if not indexes:
+        return
     dialect = engine.dialect.name
     with engine.connect() as conn:
-        found = existing(conn)
+        found = existing(conn, prefix)
         big = dialect == "postgresql" and _estimated_records(conn) > CONCURRENT_ABOVE
-    for ix in wanted.indexes:
+    for ix in indexes:
         if found.get(ix.name):
             out.present.append(ix.name)
             continue
@@ -158,26 +178,25 @@ def ensure(engine: Engine, modules: Iterable[Module]) -> Outcome:
             _build(engine, ix, invalid=ix.name in found, concurrently=big)
         except Exception as exc:
             with engine.connect() as conn:
-                if existing(conn).get(ix.name):  # another process made it meanwhile
+                if existing(conn, prefix).get(ix.name):  # another process made it meanwhile
                     out.present.append(ix.name)
                     continue
             why = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            log.warning("could not make the report index %s (%s): %s", ix.name, ix.label, why)
+            log.warning("could not make the %s %s (%s): %s", what, ix.name, ix.label, why)
             out.failed.append(f"{ix.name} ({ix.label}): {why}")
             continue
-        log.info("made the report index %s (%s)", ix.name, ix.label)
+        log.info("made the %s %s (%s)", what, ix.name, ix.label)
         out.made.append(ix.name)
     if out.made and dialect == "postgresql":
         with engine.begin() as conn:
             conn.execute(text("ANALYZE records"))
-    return out
 
 
 def _estimated_records(conn: Connection) -> float:
     return float(conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'records'::regclass")).scalar() or 0)
 
 
-def _build(engine: Engine, ix: PeriodIndex, *, invalid: bool, concurrently: bool) -> None:
+def _build(engine: Engine, ix: Buildable, *, invalid: bool, concurrently: bool) -> None:
     dialect = engine.dialect.name
     if dialect == "postgresql" and (concurrently or invalid):
         # outside a transaction: writes to the records go on while it is built

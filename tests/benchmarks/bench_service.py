@@ -950,14 +950,13 @@ def hand_list(
                 col = "blind" if digest is not None else "data"
                 code = digest if digest is not None else needle
                 if pg:
-                    # containment, which the GIN index on the column answers (`->> … =` it does not),
-                    # looked up first on its own: next to the scope, the planner may read every held
-                    # record's answers instead (a team's thousands) to find one code
+                    # the answer as text, which its search index serves, looked up first on its own:
+                    # next to the scope, the planner may read every held record (a team's thousands)
                     alts.append(
                         f"(({held_here}) AND r.id = ANY(ARRAY(SELECT a.id FROM records a WHERE a.module = 'gbv' "
-                        f"AND a.record_type = 'case' AND a.{col} @> CAST(:code AS jsonb))))"
+                        f"AND a.record_type = 'case' AND a.{col} ->> 'survivor_code' = :code)))"
                     )
-                    params["code"] = json.dumps({"survivor_code": code})
+                    params["code"] = code
                 else:
                     alts.append(f"(({held_here}) AND json_extract(r.{col}, '$.survivor_code') = :code)")
                     params["code"] = code
