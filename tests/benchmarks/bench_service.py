@@ -769,6 +769,20 @@ def list_rows(run: Run, data: Data) -> None:
         assert user is not None
         return Context(session, user, accounts.actor_for(session, user, module), module, policy, ip="127.0.0.1")
 
+    sessions: dict[str, str] = {}
+
+    def signed_in(session: Any, name: str) -> Context:
+        """`name`'s context as a request finds it: the user and their groups from the session cookie's
+        session, in one query (`accounts.resume_session`), as `web.context.current_context` does."""
+        if name not in sessions:
+            with db.transaction() as s:
+                user = accounts.find_user(s, name)
+                assert user is not None
+                sessions[name] = accounts.start_session(s, user, "127.0.0.1")
+        user = accounts.resume_session(session, sessions[name], timedelta(hours=1))
+        assert user is not None
+        return Context(session, user, accounts.actor_for(session, user, module), module, policy, ip="127.0.0.1")
+
     with db.transaction() as session:
         w = accounts.find_user(session, worker)
         assert w is not None
@@ -836,7 +850,7 @@ def list_rows(run: Run, data: Data) -> None:
             def sanad_side(q: dict[str, Any] = q, name: str = name) -> list[str]:
                 with db.transaction() as session:
                     r = listing.list_records(
-                        ctx_of(session, name),
+                        signed_in(session, name),
                         "case",
                         q["stage"],
                         q["q"],
