@@ -28,8 +28,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
         db.upgrade()
         after = db.revision()
         # made here too, by the owner of the tables: an application role may not make them itself
-        db.report_indexes(reg.modules.values(), announce=say)
-        db.search_indexes(reg.modules.values(), announce=say)
+        db.answer_indexes(reg.modules.values(), announce=say)
     except DatabaseUnavailable as exc:
         raise CliError(str(exc)) from None
     except Exception as exc:

@@ -38,8 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if args.demo:
                 _demo(reg, db)
             reseal_if_needed(db, list(reg.modules.values()))
-            db.report_indexes(reg.modules.values(), announce=say)
-            db.search_indexes(reg.modules.values(), announce=say)
+            db.answer_indexes(reg.modules.values(), announce=say)
         finally:
             db.dispose()
         settings = Settings(

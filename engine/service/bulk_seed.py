@@ -396,8 +396,7 @@ class _Seeder:
                 for statement in deferred:
                     sink.execute(statement)
             sink.commit()
-            self.db.report_indexes([self.module], announce=self.say)  # the reports' periods, once the rows are in
-            self.db.search_indexes([self.module], announce=self.say)  # the lists' searched answers
+            self.db.answer_indexes([self.module], announce=self.say)  # reports' periods, searches: rows are in
             summary.seconds["indexes"] = time.perf_counter() - t0
 
             t0 = time.perf_counter()

@@ -148,9 +148,17 @@ class Database:
     def upgrade(self) -> None:
         db.upgrade(self.engine)
 
+    def answer_indexes(self, modules: Iterable[Module], announce: Callable[[str], Any] | None = None) -> None:
+        """The indexes the definitions ask for on answers, made where missing: the reports' periods and
+        the lists' searched answers. `serve`, `db upgrade` (as the owner of the tables: an application
+        role may not make them) and `seed` call this."""
+        modules = list(modules)
+        self.report_indexes(modules, announce)
+        self.search_indexes(modules, announce)
+
     def report_indexes(self, modules: Iterable[Module], announce: Callable[[str], Any] | None = None) -> IndexOutcome:
-        """The indexes of the reports' periods (storage.report_indexes), made where missing: at
-        `serve`, `db upgrade` and `seed`. Cheap when they are there; a failure is said, not raised."""
+        """The indexes of the reports' periods (storage.report_indexes), made where missing. Cheap when
+        they are there; a failure is said, not raised."""
         outcome = report_indexes.ensure(self.engine, modules)
         if announce is not None:
             for label in outcome.sealed:
@@ -162,7 +170,7 @@ class Database:
 
     def search_indexes(self, modules: Iterable[Module], announce: Callable[[str], Any] | None = None) -> IndexOutcome:
         """The indexes of the lists' searched answers (storage.search_indexes, PostgreSQL), made where
-        missing, with the report indexes. Cheap when they are there; a failure is said, not raised."""
+        missing. Cheap when they are there; a failure is said, not raised."""
         outcome = search_indexes.ensure(self.engine, modules)
         _announce(
             outcome, announce, "search index", "for the lists' searches", "searching that answer reads more records"

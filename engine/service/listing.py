@@ -31,7 +31,7 @@ from engine.service.errors import BadRequest, Forbidden
 from engine.storage import sealing
 from engine.storage.models import Record, User
 from engine.storage.scope import reach_parts, records_in_reach
-from engine.storage.search_indexes import SEARCHED_TYPES
+from engine.storage.search_indexes import column_of, searched
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -105,7 +105,7 @@ def list_records(
         if f is not None and role.may_read_form(f.form_id) and f.sensitivity in role.sensitivity
     ]
     needle = (q or "").strip()
-    answers = [_answer_is(ctx, record_type, f, needle) for f in searchable if q and f.type in SEARCHED_TYPES]
+    answers = [_answer_is(ctx, record_type, f, needle) for f in searchable if q and searched(f)]
     used_filters = {
         fid: value for fid, value in (filters or {}).items() if value and any(f.id == fid for f in searchable)
     }
@@ -372,9 +372,9 @@ def stage_counts(ctx: Context, record_type: str) -> list[tuple[str, int]]:
 
 
 def _answer_is(ctx: Context, record_type: str, f: Field, needle: str) -> ColumnElement[bool]:
-    """An answer that reads as `needle`: a direct answer is sealed, so its blind index is compared (case
-    and spacing aside); others as text (`data ->> 'field'`, which a search index serves)."""
-    if f.sensitivity == "direct":
+    """An answer that reads as `needle` (`data ->> 'field'`, which a search index serves). A direct
+    answer is sealed, so its blind index is compared instead (case and spacing aside)."""
+    if column_of(f) == "blind":
         ring = sealing.session_ring(ctx.session)
         digest = ring.blind(sealing.blind_scope(ctx.module.id, record_type, f.id), needle)
         blind: ColumnElement[bool] = Record.blind[f.id].as_string() == digest

@@ -36,13 +36,26 @@ from engine.storage.aggregate import NAME
 from engine.storage.report_indexes import Outcome, build_missing
 
 if TYPE_CHECKING:
-    from engine.language.model import Module
+    from engine.language.model import Field, Module
 
 log = logging.getLogger("sanad.lists")
 
 PREFIX = "ix_rs_"
 #: the field types a list's search compares with the text searched
 SEARCHED_TYPES = ("text", "calculate")
+
+Column = Literal["data", "blind"]
+
+
+def searched(f: Field) -> bool:
+    """Does a list's search compare this list field's answers with the text searched?"""
+    return f.type in SEARCHED_TYPES
+
+
+def column_of(f: Field) -> Column:
+    """Where a search reads a field's answer as text: `blind`, its blind index, when its answers are
+    sealed (direct); else `data`, the answer itself."""
+    return "blind" if f.sensitivity == "direct" else "data"
 
 
 @dataclass(frozen=True, order=True)
@@ -53,7 +66,7 @@ class SearchIndex:
     module: str
     record_type: str
     field: str
-    column: Literal["data", "blind"]
+    column: Column
 
     @property
     def name(self) -> str:
@@ -79,9 +92,9 @@ def plan(modules: Iterable[Module]) -> list[SearchIndex]:
         for rt in m.record_types.values():
             for fid in rt.list_fields:
                 f = rt.scope.fields.get(fid)
-                if f is None or f.type not in SEARCHED_TYPES:
+                if f is None or not searched(f):
                     continue
-                ix = SearchIndex(m.id, rt.id, fid, "blind" if f.sensitivity == "direct" else "data")
+                ix = SearchIndex(m.id, rt.id, fid, column_of(f))
                 if all(NAME.fullmatch(x) for x in (ix.module, ix.record_type, ix.field)):
                     wanted.add(ix)
                 else:

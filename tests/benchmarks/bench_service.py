@@ -970,10 +970,9 @@ def hand_list(
                         f"(({held_here}) AND r.id = ANY(ARRAY(SELECT a.id FROM records a WHERE a.module = 'gbv' "
                         f"AND a.record_type = 'case' AND a.{col} ->> 'survivor_code' = :code)))"
                     )
-                    params["code"] = code
                 else:
                     alts.append(f"(({held_here}) AND json_extract(r.{col}, '$.survivor_code') = :code)")
-                    params["code"] = code
+                params["code"] = code
             found.append(f"({' OR '.join(alts)})")
         return " AND ".join(found)
 

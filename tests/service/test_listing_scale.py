@@ -29,8 +29,6 @@ from engine.storage.scope import OPEN_REFERRAL
 from tests.conftest import ROOT
 
 GBV = os.path.join(ROOT, "definitions", "gbv")
-#: the search indexes' names (storage.search_indexes)
-_SEARCH_INDEX = "ix_rs_"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 CASES = 5000
 STAGES = ("engagement", "assessment", "action_planning", "implementation", "follow_up", "closed")
@@ -335,7 +333,7 @@ def test_postgresql_answers_the_manager_list_and_code_search_from_indexes(big: D
         assert re.search(rf"Limit .*\n\s+->  Index Scan using {walked} on records", plans["page"]), plans["page"]
     for plan in _plans(big, registry, manager, stage=None, q="SC-00017").values():
         assert "Seq Scan on records" not in plan, plan
-        assert _SEARCH_INDEX in plan and "ix_records_short_id_pattern" in plan, plan
+        assert search_indexes.PREFIX in plan and "ix_records_short_id_pattern" in plan, plan
     # a search by name: the blind index or the (small) group scope, whichever the planner prefers
     for plan in _plans(big, registry, "supervisor_agency_0_8", stage=None, q="Name 17").values():
         assert "Seq Scan on records" not in plan, plan
@@ -355,7 +353,7 @@ def test_postgresql_looks_up_searched_answers_by_their_indexes_for_every_role(
             plans = _plans(big, registry, username, stage=None, q=q)
             # the answers' lookup is a statement of its own, on the search indexes only
             lookup = plans["lookup"]
-            assert lookup.count(f"Bitmap Index Scan on {_SEARCH_INDEX}") == 3, lookup  # code, name, age
+            assert lookup.count(f"Bitmap Index Scan on {search_indexes.PREFIX}") == 3, lookup  # code, name, age
             assert "owner_id" not in lookup and "group_id" not in lookup, lookup
             # the page finds the few records by their ids: no held record's answers are read
             assert "Seq Scan on records" not in plans["page"], plans["page"]
