@@ -125,6 +125,10 @@ class Connection:
 Step = Callable[[random.Random], Awaitable[tuple[str, str | None]]]
 
 
+#: a cumulative CPU clock in seconds (a process tree's, PostgreSQL's, the machine's busy time)
+Clock = Callable[[], float]
+
+
 @dataclass
 class Outcome:
     users: int
@@ -132,6 +136,13 @@ class Outcome:
     latencies: list[float] = field(default_factory=list)
     by_kind: dict[str, list[float]] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
+    #: CPU seconds each watched clock spent in the measurement window (run_load's `watch`)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    def cpu_ms_per_request(self, name: str) -> float:
+        """CPU milliseconds of the clock `name` per counted request (nan when not watched)."""
+        spent = self.cpu.get(name)
+        return 1000 * spent / self.requests if spent is not None and self.requests else float("nan")
 
     @property
     def requests(self) -> int:
@@ -158,14 +169,22 @@ async def run_load(
     duration: float | None = None,
     requests: int | None = None,
     seed: int = 1,
+    watch: dict[str, Clock] | None = None,
 ) -> Outcome:
     """Run each step function as one closed-loop user until `duration` seconds (or `requests`
-    counted requests) after the warm-up; the answer times of the requests started after it."""
+    counted requests) after the warm-up; the answer times of the requests started after it, and the
+    CPU time each clock of `watch` spent from the end of the warm-up to the last answer."""
     out = Outcome(len(steps), 0.0)
     t_start = time.perf_counter()
     measure_from = t_start + warmup
     stop_at = measure_from + duration if duration is not None else float("inf")
     done = asyncio.Event()
+    clocks = watch or {}
+    started: dict[str, float] = {}
+
+    async def start_clocks() -> None:
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        started.update({name: clock() for name, clock in clocks.items()})
 
     async def user(i: int, step: Step) -> None:
         rng = random.Random(seed * 100_003 + i)
@@ -186,8 +205,11 @@ async def run_load(
                 if requests is not None and len(out.latencies) >= requests:
                     done.set()
 
+    starting = asyncio.create_task(start_clocks())
     tasks = [asyncio.create_task(user(i, s)) for i, s in enumerate(steps)]
     await asyncio.gather(*tasks)
+    await starting
+    out.cpu = {name: clock() - started[name] for name, clock in clocks.items()}
     out.seconds = time.perf_counter() - measure_from
     return out
 
@@ -271,6 +293,54 @@ def _tree(pid: int) -> list[int]:
         out.append(p)
         todo.extend(children.get(p, []))
     return out
+
+
+# -- CPU clocks (Linux /proc; elsewhere they read nothing and the figures print as "-") ---------------
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_of(pid: int) -> tuple[str, float]:
+    """(command name, user + system CPU seconds) of a process; ("", 0.0) when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            head, rest = fh.read().rsplit(")", 1)
+    except (OSError, ValueError):
+        return "", 0.0
+    fields = rest.split()
+    return head.split("(", 1)[-1], (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def tree_cpu(pid: int) -> Clock:
+    """The CPU seconds of a server: its process and its workers."""
+    return lambda: sum(_cpu_of(p)[1] for p in _tree(pid))
+
+
+def postgres_cpu() -> float:
+    """The CPU seconds of the PostgreSQL processes on this machine (its backends do the queries)."""
+    total = 0.0
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if name.isdigit():
+            command, spent = _cpu_of(int(name))
+            if command == "postgres":
+                total += spent
+    return total
+
+
+def own_cpu() -> float:
+    """The CPU seconds of this process: the load generator itself."""
+    t = os.times()
+    return t.user + t.system
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent busy (every core: not idle, not waiting on the disk)."""
+    try:
+        with open("/proc/stat", encoding="utf-8") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return float("nan")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / _TICK
 
 
 def _rss_kb(pid: int) -> int:

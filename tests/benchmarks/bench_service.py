@@ -9,6 +9,8 @@ Rows (each printed with Sanad's figure, the baseline's, the ratio and the goal):
   50 and 300 closed-loop users, against a bare Starlette + uvicorn route doing one primary-key
   SELECT on the same database with the same number of workers (`_baseline_app.py`), driven by the
   same load generator (`_load.py`): >= 0.4x its requests/s, 0 errors, p95 < 300 ms at 50 users;
+- the CPU one request of that load costs the server's processes, PostgreSQL and the load generator,
+  and how busy the machine was (for information: requests/s is at most CPUs / that cost);
 - the case list, page 1, filtered by stage + date range, and searches by case number and by survivor
   code, for a caseworker, a supervisor (group) and a manager (agency), through the service
   (`listing.list_records` in one transaction, as a request runs it) against hand-written SQL of the
@@ -551,7 +553,9 @@ class Crowd:
             await s.conn.close()
 
 
-async def baseline_load(port: int, users: int, warmup: float, duration: float) -> Outcome:
+async def baseline_load(
+    port: int, users: int, warmup: float, duration: float, watch: dict[str, _load.Clock] | None = None
+) -> Outcome:
     conns = [Connection("127.0.0.1", port) for _ in range(users)]
 
     def step(c: Connection) -> _load.Step:
@@ -562,7 +566,7 @@ async def baseline_load(port: int, users: int, warmup: float, duration: float) -
         return one
 
     try:
-        return await _load.run_load([step(c) for c in conns], warmup, duration)
+        return await _load.run_load([step(c) for c in conns], warmup, duration, watch=watch)
     finally:
         for c in conns:
             await c.close()
@@ -592,14 +596,14 @@ def mixed_rows(run: Run, data: Data, crowd: Crowd, label: str) -> dict[int, Outc
     out: dict[int, Outcome] = {}
     with sanad_server(data.url, run.workers, run.env, run.workdir) as srv:
         for n in sc.users:
-            sims = asyncio.run(_ensure_and_run(crowd, srv.port, n, sc.warmup, sc.duration))
+            sims = asyncio.run(_ensure_and_run(crowd, srv.port, n, sc.warmup, sc.duration, cpu_clocks(srv)))
             out[n] = sims
             if "locked" in srv.log_text():
                 out[n].errors["server log: database is locked"] += 1
     base: dict[int, Outcome] = {}
     with baseline_server(data.url, run.workers, run.env, run.workdir) as bsrv:
         for n in sc.users:
-            base[n] = asyncio.run(baseline_load(bsrv.port, n, sc.warmup, sc.duration))
+            base[n] = asyncio.run(baseline_load(bsrv.port, n, sc.warmup, sc.duration, cpu_clocks(bsrv)))
     for n in sc.users:
         s, b = out[n], base[n]
         ratio = s.rate / b.rate if b.rate else None
@@ -619,13 +623,56 @@ def mixed_rows(run: Run, data: Data, crowd: Crowd, label: str) -> dict[int, Outc
                 {"sanad": load_data(s), "baseline": load_data(b)},
             )
         )
+    n = max((k for k in sc.users if k <= 50), default=min(sc.users))
+    s, b = out[n], base[n]
+    run.add(
+        Row(
+            f"CPU per request, mixed load, {n} users: server / PostgreSQL / load generator; machine busy",
+            cpu_text(s),
+            cpu_text(b),
+            s.cpu_ms_per_request("server") / b.cpu_ms_per_request("server") if b.cpu.get("server") else None,
+            f"for information: requests/s is at most {os.cpu_count()} CPUs / the CPU of one request",
+            None,
+            {"sanad": cpu_data(s), "baseline": cpu_data(b)},
+        )
+    )
     return out
 
 
-async def _ensure_and_run(crowd: Crowd, port: int, n: int, warmup: float, duration: float) -> Outcome:
+def cpu_clocks(srv: ServerProcess) -> dict[str, _load.Clock]:
+    """What a load run watches: the server's processes, PostgreSQL's, the load generator's, the machine."""
+    return {
+        "server": _load.tree_cpu(srv.proc.pid),
+        "postgresql": _load.postgres_cpu,
+        "load generator": _load.own_cpu,
+        "machine": _load.machine_busy,
+    }
+
+
+def cpu_data(o: Outcome) -> dict[str, Any]:
+    busy = o.cpu.get("machine", float("nan")) / (o.seconds * (os.cpu_count() or 1)) if o.seconds else float("nan")
+    return {
+        "cpu_ms_per_request": {
+            k: round(o.cpu_ms_per_request(k), 3) for k in ("server", "postgresql", "load generator")
+        },
+        "machine_busy": round(busy, 3),
+    }
+
+
+def cpu_text(o: Outcome) -> str:
+    d = cpu_data(o)
+    per = d["cpu_ms_per_request"]
+    parts = " / ".join(f"{per[k]:.2f}" if per[k] == per[k] else "-" for k in ("server", "postgresql", "load generator"))
+    busy = d["machine_busy"]
+    return f"{parts} ms; busy {busy:.0%}" if busy == busy else f"{parts} ms"
+
+
+async def _ensure_and_run(
+    crowd: Crowd, port: int, n: int, warmup: float, duration: float, watch: dict[str, _load.Clock] | None = None
+) -> Outcome:
     sims = await crowd.ensure(port, n)
     try:
-        return await _load.run_load([s.mixed for s in sims], warmup, duration)
+        return await _load.run_load([s.mixed for s in sims], warmup, duration, watch=watch)
     finally:
         await crowd.close()
 
