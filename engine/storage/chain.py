@@ -84,7 +84,14 @@ def _chain_pending(session: Session) -> None:
     connection = session.connection()
     ring = sealing.ring_for(connection.engine)
     # lock the chain's end (PostgreSQL: the row; SQLite: the write lock of the database)
-    if connection.dialect.update_returning:  # the lock and the chain's end in one statement
+    if connection.dialect.name == "postgresql":
+        # the lock and the chain's end in one statement, without writing the row: the statement
+        # below moves the end, and every version of this one row is left for VACUUM to remove.
+        # Locking it with an UPDATE made two versions per transaction, and until a VACUUM each
+        # transaction's look-up of the row grew slower (on the benchmark machine, which runs no
+        # autovacuum, 0.19 ms more per 1,000 transactions; 0.10 ms with one version)
+        end = connection.execute(text("SELECT seq, hash FROM audit_chain WHERE id = 1 FOR UPDATE")).first()
+    elif connection.dialect.update_returning:  # the lock and the chain's end in one statement
         end = connection.execute(text("UPDATE audit_chain SET seq = seq WHERE id = 1 RETURNING seq, hash")).first()
     else:
         connection.execute(text("UPDATE audit_chain SET seq = seq WHERE id = 1"))
