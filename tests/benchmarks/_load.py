@@ -315,15 +315,30 @@ def tree_cpu(pid: int) -> Clock:
     return lambda: sum(_cpu_of(p)[1] for p in _tree(pid))
 
 
-def postgres_cpu() -> float:
-    """The CPU seconds of the PostgreSQL processes on this machine (its backends do the queries)."""
-    total = 0.0
-    for name in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if name.isdigit():
-            command, spent = _cpu_of(int(name))
-            if command == "postgres":
-                total += spent
-    return total
+def postgres_cpu(database: str) -> Clock:
+    """The CPU seconds of the PostgreSQL processes working for `database`: its connections' backends
+    and the server's own processes (WAL writer, checkpointer, …), not other databases' connections."""
+
+    def spent() -> float:
+        total = 0.0
+        for name in os.listdir("/proc") if os.path.isdir("/proc") else []:
+            if not name.isdigit():
+                continue
+            command, cpu = _cpu_of(int(name))
+            if command != "postgres":
+                continue
+            try:
+                with open(f"/proc/{name}/cmdline", encoding="utf-8", errors="replace") as fh:
+                    words = fh.read().replace("\0", " ").split()
+            except OSError:
+                continue
+            # a connection's backend reads "postgres: <cluster>: <user> <database> <host(port)> <state>"
+            connection = any((w.endswith(")") and "(" in w) or w == "[local]" for w in words)
+            if not connection or database in words:
+                total += cpu
+        return total
+
+    return spent
 
 
 def own_cpu() -> float:
