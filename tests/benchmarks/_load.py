@@ -295,7 +295,7 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-# -- CPU clocks (Linux /proc; elsewhere they read nothing and the figures print as "-") ---------------
+# -- CPU clocks (Linux /proc, as the memory figures; a process that exits takes its CPU time with it) ---
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
