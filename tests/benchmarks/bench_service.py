@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import copy
 import json
+import math
 import os
 import random
 import re
@@ -688,9 +689,11 @@ def cpu_data(o: Outcome) -> dict[str, Any]:
 def cpu_text(o: Outcome) -> str:
     d = cpu_data(o)
     per = d["cpu_ms_per_request"]
-    parts = " / ".join(f"{per[k]:.2f}" if per[k] == per[k] else "-" for k in ("server", "postgresql", "load generator"))
+    parts = " / ".join(
+        "-" if math.isnan(per[k]) else f"{per[k]:.2f}" for k in ("server", "postgresql", "load generator")
+    )
     busy = d["machine_busy"]
-    return f"{parts} ms; busy {busy:.0%}" if busy == busy else f"{parts} ms"
+    return f"{parts} ms" if math.isnan(busy) else f"{parts} ms; busy {busy:.0%}"
 
 
 async def _ensure_and_run(
@@ -839,10 +842,12 @@ def list_rows(run: Run, data: Data) -> None:
     worker = roles["caseworker"][0]
     eng = create_engine(data.url)
 
-    def ctx_of(session: Any, name: str) -> Context:
-        user = accounts.find_user(session, name)
+    def context(session: Any, user: Any) -> Context:
         assert user is not None
         return Context(session, user, accounts.actor_for(session, user, module), module, policy, ip="127.0.0.1")
+
+    def ctx_of(session: Any, name: str) -> Context:
+        return context(session, accounts.find_user(session, name))
 
     sessions: dict[str, str] = {}
 
@@ -854,9 +859,7 @@ def list_rows(run: Run, data: Data) -> None:
                 user = accounts.find_user(s, name)
                 assert user is not None
                 sessions[name] = accounts.start_session(s, user, "127.0.0.1")
-        user = accounts.resume_session(session, sessions[name], timedelta(hours=1))
-        assert user is not None
-        return Context(session, user, accounts.actor_for(session, user, module), module, policy, ip="127.0.0.1")
+        return context(session, accounts.resume_session(session, sessions[name], timedelta(hours=1)))
 
     with db.transaction() as session:
         w = accounts.find_user(session, worker)
