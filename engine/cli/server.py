@@ -25,6 +25,7 @@ from engine.language.demo import read_demo
 from engine.runtime.registry import Registry
 from engine.service import accounts, seeding
 from engine.service.database import Database, display_url
+from engine.service.replica import Replica, ReplicaError
 from engine.web.app import DEFAULT_THREADS, Settings, create_app, secret_key
 
 
@@ -39,6 +40,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 _demo(reg, db)
             reseal_if_needed(db, list(reg.modules.values()))
             db.answer_indexes(reg.modules.values(), announce=say)
+            if args.reports_db:
+                _check_replica(args.reports_db, db)
         finally:
             db.dispose()
         settings = Settings(
@@ -48,6 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             secret_key=secret_key(),
             idle_minutes=args.idle_minutes,
             threads=threads,
+            reports_database_url=args.reports_db,
         )
         names = ", ".join(f"{m.id} {m.version}" for m in reg.modules.values())
         where = _address(args.host, int(sock.getsockname()[1]))
@@ -82,6 +86,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_replica(url: str, db: Database) -> None:
+    """--reports-db: a PostgreSQL database that answers, at the schema of `db`; else a CliError that says
+    what is wrong (a typo in the URL fails here, not in every report)."""
+    try:
+        replica = Replica.open(url, db.key_source)
+    except ReplicaError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        replica.check(db.head())
+    except ReplicaError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        replica.dispose()
+    say(f"reports are counted on {display_url(url)}")
+
+
 # -- several processes --------------------------------------------------------------------------------
 #: what each worker process starts from (set by `serve --workers N` for the processes it starts)
 WORKER_ENV = "SANAD_SERVE_WORKER"
@@ -100,6 +120,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, sock: socket.so
             "key_file": settings.key_file,
             "idle_minutes": settings.idle_minutes,
             "threads": settings.threads,
+            "reports_database_url": settings.reports_database_url,
             "access_log": bool(args.access_log),
         }
     )
@@ -130,6 +151,7 @@ def worker_app() -> ASGIApp:
         secret_key=secret_key(),
         idle_minutes=conf["idle_minutes"],
         threads=conf["threads"],
+        reports_database_url=conf.get("reports_database_url"),
     )
     app: ASGIApp = create_app(settings, Registry.load(conf["definitions"]))
     return AccessLog(app) if conf["access_log"] else app
@@ -420,6 +442,15 @@ def add_commands(sub: Any) -> None:
         metavar="N",
         help=f"requests each process works on at once; the others wait their turn (default: {DEFAULT_THREADS}, or "
         "$SANAD_THREADS). More rarely helps: Python runs one thread at a time",
+    )
+    p.add_argument(
+        "--reports-db",
+        metavar="URL",
+        default=os.environ.get("SANAD_REPORTS_DATABASE_URL") or None,
+        help="count reports on this PostgreSQL replica of --db (a streaming replica, a hot standby), not on "
+        "the main database (default: $SANAD_REPORTS_DATABASE_URL; none). Who may run a report, and its "
+        "audit entry, stay on the main database; when the replica cannot be reached, reports are counted "
+        "there too",
     )
     p.add_argument(
         "--idle-minutes",

@@ -9,7 +9,7 @@ import uuid
 import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, Integer, String, bindparam, cast, event, literal, null, select, union_all
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
@@ -31,6 +31,9 @@ from engine.storage.models import (
 )
 from engine.storage.scope import OPEN_REFERRAL, among, live_grant
 
+if TYPE_CHECKING:
+    from engine.service.replica import Replica
+
 
 @dataclass
 class Context:
@@ -45,6 +48,8 @@ class Context:
     locale: str = "en"
     #: records read under an emergency grant in this unit of work (each audited once)
     emergency_reads: set[str] = field(default_factory=set)
+    #: where reports count (service/replica.py); None: in this unit of work, on the main database
+    replica: Replica | None = None
 
     def __post_init__(self) -> None:
         sealing.register(self.module)  # which answers are sealed at rest (once per module)

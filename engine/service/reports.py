@@ -9,6 +9,7 @@ The result is the documented JSON contract (docs/reports.md):
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from itertools import product
@@ -87,7 +88,9 @@ def run(
     first, last = parse_period(start, end)
     chosen = _filters(ctx.module, report, filters or {})
     scope = [records_held(ctx.policy.reach(ctx.actor)), *aggregate.filters_sql(chosen)]
-    result = compute(ctx.session, ctx.module, report, first, last, scope)
+    # counted on the replica when there is one; decided above and audited below on the main database
+    with ctx.replica.reading(ctx.session) if ctx.replica else nullcontext(ctx.session) as reader:
+        result = compute(reader, ctx.module, report, first, last, scope)
     result["filters"] = chosen
     audit.record(
         ctx.session,

@@ -18,6 +18,7 @@ from engine.i18n import _
 from engine.runtime.registry import Registry
 from engine.service import accounts
 from engine.service.database import Database, data_dir, private_folder
+from engine.service.replica import Replica
 from engine.service.throttle import Limits, Throttle
 from engine.web import api, pages
 from engine.web.context import State, handler, http_error, is_api, log, unexpected
@@ -42,6 +43,8 @@ class Settings:
     throttle: tuple[int, int, int, float] = (5, 20, 10, 900.0)
     #: requests that work at once in this process (engine.web.context.in_thread); the rest queue
     threads: int = DEFAULT_THREADS
+    #: a PostgreSQL replica of the database that reports count on (service/replica.py); None: the database
+    reports_database_url: str | None = None
 
 
 def secret_key(explicit: str | None = None) -> str:
@@ -63,6 +66,9 @@ def secret_key(explicit: str | None = None) -> str:
 def create_app(settings: Settings, registry: Registry | None = None) -> Starlette:
     registry = registry or Registry.load(settings.definitions)
     database = Database.open(settings.database_url, settings.key_file)
+    replica = (
+        Replica.open(settings.reports_database_url, database.key_source) if settings.reports_database_url else None
+    )
     st = State(
         settings=settings,
         registry=registry,
@@ -72,6 +78,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Starlett
         signer=URLSafeSerializer(settings.secret_key, salt="sanad-session"),
         device_signer=URLSafeTimedSerializer(settings.secret_key, salt="sanad-device"),
         threads=settings.threads,
+        replica=replica,
     )
     app = Starlette(
         routes=[*(Route(path, handler(fn), methods=methods) for path, fn, methods in api.ROUTES), *pages.ROUTES],

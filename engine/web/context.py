@@ -23,6 +23,7 @@ from engine.service import accounts, audit
 from engine.service.context import Context
 from engine.service.database import Database, Unit
 from engine.service.errors import ServiceError, Unauthorized
+from engine.service.replica import Replica
 from engine.service.throttle import Throttle
 from engine.web.inputs import parse_json
 from engine.web.limits import BodyTooLarge
@@ -47,6 +48,8 @@ class State:
     device_signer: URLSafeTimedSerializer
     #: how many requests work (in threads) at once; the others wait their turn (see in_thread)
     threads: int
+    #: where reports count (Settings.reports_database_url); None: on the database
+    replica: Replica | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     #: one limiter per event loop: a server process runs one, a test's clients one each, and an
     #: asyncio primitive must never be shared between loops (a waiter on another loop is never woken)
@@ -185,7 +188,9 @@ def current_context(request: Request, session: Unit) -> Context:
         request.query_params.get("locale"), user.locale, request.headers.get("accept-language"), module.locales
     )
     i18n.use(i18n.translator_for(module, locale))
-    return Context(session, user, actor, module, st.registry.policies[module.id], client_ip(request), locale)
+    return Context(
+        session, user, actor, module, st.registry.policies[module.id], client_ip(request), locale, replica=st.replica
+    )
 
 
 async def in_context(request: Request, fn: Callable[[Context], T]) -> T:
