@@ -1,7 +1,8 @@
-"""Counting records in the database, for reports: one GROUP BY per table (several, joined with
-UNION ALL, for a table that counts by several fields), on SQLite and PostgreSQL alike. Answers are
-read from the JSON column with the same expressions the lists use; subform rows are unnested by the
-database (json_each / jsonb_array_elements). Nothing here loops over records in Python.
+"""Counting records in the database, for reports: one statement for a report's tables
+(`count_tables`): the records the report counts selected once, then a GROUP BY per table over them,
+joined with UNION ALL, on SQLite and PostgreSQL alike. Answers are read from the JSON column with the
+same expressions the lists use; subform rows are unnested by the database (json_each /
+jsonb_array_elements). Nothing here loops over records in Python.
 
 The rule of which records count is built from the report's definition: its period, its `where`
 expression (compiled to SQL: fields, literals, comparisons, and/or/not), the user's reach, and
@@ -20,14 +21,18 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    cast,
     column,
     false,
     func,
     literal,
+    literal_column,
     not_,
+    null,
     or_,
     select,
     true,
+    type_coerce,
     union_all,
     values,
 )
@@ -228,22 +233,22 @@ def period_sql(report: ReportDefinition, start: date | None, end: date | None) -
 
 
 # -- the dimensions ------------------------------------------------------------------------------------
-def _month(session: Session, report: ReportDefinition) -> ColumnElement[Any]:
+def _month(session: Session, report: ReportDefinition, rec: Any = Record) -> ColumnElement[Any]:
     if report.period != "created":
-        return func.substr(_answer(Record, report.period), 1, 7)
+        return func.substr(_answer(rec, report.period), 1, 7)
     if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(Record.created_at, "YYYY-MM")
-    return func.strftime("%Y-%m", Record.created_at)
+        return func.to_char(rec.created_at, "YYYY-MM")
+    return func.strftime("%Y-%m", rec.created_at)
 
 
-def _column(session: Session, report: ReportDefinition, d: Dimension) -> ColumnElement[Any]:
+def _column(session: Session, report: ReportDefinition, d: Dimension, rec: Any = Record) -> ColumnElement[Any]:
     if d.kind == "field":
         assert d.field is not None
-        return _answer(Record, d.field)
+        return _answer(rec, d.field)
     if d.kind == "month":
-        return _month(session, report)
+        return _month(session, report, rec)
     if d.kind == "stage":
-        return func.coalesce(Record.stage, "")
+        return func.coalesce(rec.stage, "")
     raise ValueError(d.kind)  # pragma: no cover - owner, rows, flags and fields are built apart
 
 
@@ -254,97 +259,193 @@ def count(
     rt: RecordType,
     conditions: Sequence[ColumnElement[bool]],
 ) -> Counts:
-    """The table's counts by category codes (one per dimension; '' for no answer), non-zero only."""
-    base_conditions = list(conditions)
+    """One table's counts by category codes (one per dimension; '' for no answer), non-zero only."""
+    return count_tables(session, report, [table], rt, conditions)[1][table.id]
+
+
+def records_counted(
+    session: Session, report: ReportDefinition, rt: RecordType, conditions: Sequence[ColumnElement[bool]]
+) -> int:
+    """How many records the report counts (its rule only, no table's)."""
+    return count_tables(session, report, [], rt, conditions)[0]
+
+
+class _Counted:
+    """The records a report counts, as its tables read them: the columns of the `counted` CTE under the
+    names of Record's, so that the expressions built for a record (answers, `where`, months) read it."""
+
+    def __init__(self, counted: Any) -> None:
+        self.id = counted.c.id
+        self.stage = counted.c.stage
+        self.owner_id = counted.c.owner_id
+        self.created_at = counted.c.created_at
+        self.data = counted.c.data
+
+
+def count_tables(
+    session: Session,
+    report: ReportDefinition,
+    tables: Sequence[ReportTable],
+    rt: RecordType,
+    conditions: Sequence[ColumnElement[bool]],
+) -> tuple[int, dict[str, Counts]]:
+    """How many records the report counts, and the counts of each table (by category codes, one per
+    dimension, '' for no answer; non-zero only), in one statement.
+
+    The records the report counts (`conditions`: its period and the reader's reach; its rule; consent,
+    with the linked record joined once) are selected once, as a common table expression that holds
+    only the answers the tables read, and each table is a GROUP BY over it, joined with UNION ALL. One
+    table per statement found, joined and tested the same records once per table, and read every
+    record's whole answers each time: at 100,000 cases, a year of the ISP set took 23 s in 14
+    statements. Tables with a measure are counted apart (`days_until`)."""
+    dialect = session.get_bind().dialect.name
+    rule = list(conditions)
     linked = None
     if report.consent is not None:
         condition, linked = consent_sql(report.consent)
-        base_conditions.append(condition)
+        rule.append(condition)
     if report.where is not None:
-        base_conditions.append(where_sql(report.where.ast, rt))
+        rule.append(where_sql(report.where.ast, rt))
+    answers = _answers_read(report, tables)
+    chosen = select(
+        Record.id, Record.stage, Record.owner_id, Record.created_at, _only(dialect, answers).label("data")
+    ).select_from(Record)
+    if linked is not None and report.consent is not None and report.consent.linked_type is not None:
+        chosen = _join_linked(chosen, linked, report.consent.linked_type, rt, within=conditions)
+    counted = chosen.where(*rule).cte("counted").prefix_with("MATERIALIZED", dialect="postgresql")
+    rec = _Counted(counted)
+    width = max((len(_key_order(t)) for t in tables), default=0)
+
+    def labelled(t: int, keys: list[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
+        """The columns every part gives: its table, its keys padded to the widest table's, its count."""
+        padded = [*keys, *(cast(null(), String) for _ in range(width - len(keys)))]
+        return [
+            literal_column(str(t)).label("t"),
+            *(k.label(f"k{j}") for j, k in enumerate(padded)),
+            func.count().label("n"),
+        ]
+
+    selects = [select(*labelled(-1, [])).select_from(counted)]
+    for i, table in enumerate(tables):
+        q, keys = _table_query(session, report, table, rt, rec, counted)
+        selects.append(
+            q.with_only_columns(*labelled(i, keys)).group_by(*keys) if keys else q.with_only_columns(*labelled(i, []))
+        )
+    statement = union_all(*selects) if len(selects) > 1 else selects[0]
+    records = 0
+    out: dict[str, Counts] = {t.id: {} for t in tables}
+    for row in session.execute(statement):
+        t, n = int(row[0]), int(row[-1])
+        if t < 0:
+            records = n
+            continue
+        table = tables[t]
+        key = tuple(_code(v) for v in row[1 : 1 + len(_key_order(table))])
+        if n:
+            out[table.id][key] = out[table.id].get(key, 0) + n
+    return records, out
+
+
+def _table_query(
+    session: Session, report: ReportDefinition, table: ReportTable, rt: RecordType, rec: _Counted, counted: Any
+) -> tuple[Select[Any], list[ColumnElement[Any]]]:
+    """A table's part of `count_tables`: the counted records it counts (its own `where`, its stages),
+    joined with what its dimensions need, and its keys in `_key_order`."""
+    conds: list[ColumnElement[bool]] = []
     if table.where is not None:
-        base_conditions.append(where_sql(table.where.ast, rt))
+        conds.append(where_sql(table.where.ast, rt, rec))
     if table.stages:
-        base_conditions.append(Record.stage.in_(table.stages))
-
-    linked_type = report.consent.linked_type if report.consent is not None else None
-
-    def start(columns: list[ColumnElement[Any]], extra: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
-        q = select(*columns).select_from(Record)
-        if linked is not None and linked_type is not None:
-            q = _join_linked(q, linked, linked_type, rt, within=conditions)
-        return q.where(*base_conditions, *extra)
-
-    plain = [d for d in table.dimensions if d.kind in ("field", "month", "stage")]
-    owner = next((d for d in table.dimensions if d.kind == "owner"), None)
-    special = next((d for d in table.dimensions if d.kind in ("flags", "fields", "row")), None)
+        conds.append(rec.stage.in_(table.stages))
     dialect = session.get_bind().dialect.name
+    q = select(rec.id).select_from(counted)
+    keys: list[ColumnElement[Any]] = []
+    for d in table.dimensions:
+        if d.kind in ("field", "month", "stage"):
+            keys.append(_column(session, report, d, rec))
+        elif d.kind == "owner":
+            q = q.outerjoin(User, User.id == rec.owner_id)
+            keys.append(func.coalesce(User.username, ""))
+        elif d.kind in ("flags", "fields"):
+            # the fields turned into (field, answer) rows by the database, then grouped
+            pairs = _unpivot(dialect, d.fields, rec)
+            answer = func.coalesce(pairs.c.value, "")
+            q = q.join(pairs, true())
+            keys.append(pairs.c.key)
+            if d.kind == "flags":
+                conds.append(answer == "yes")
+            else:
+                assert d.value_id is not None
+                keys.append(answer)
+                conds.append(answer != "")
+        else:  # rows of a subform, each counted
+            assert d.subform is not None and d.field is not None
+            if dialect == "postgresql":
+                rows = func.jsonb_array_elements(rec.data[d.subform]).table_valued("value").lateral("row_")
+                value = func.coalesce(rows.c.value.op("->>")(d.field), "")
+                conds.append(func.jsonb_typeof(rec.data[d.subform]) == "array")
+            else:
+                rows = func.json_each(rec.data, f"$.{d.subform}").table_valued("value").alias("row_")
+                value = func.coalesce(func.json_extract(rows.c.value, f"$.{d.field}"), "")
+                conds.append(func.json_type(rec.data, f"$.{d.subform}") == "array")
+            q = q.join(rows, true())
+            keys.append(value)
+    return q.where(*conds), keys
 
-    def columns_for(extra: list[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
-        cols = []
+
+def _answers_read(report: ReportDefinition, tables: Sequence[ReportTable]) -> list[str]:
+    """The top-level answers the tables read: their dimensions' fields, subforms and month, and the
+    fields their own `where` names."""
+    names: list[str] = []
+    for table in tables:
         for d in table.dimensions:
-            if d in plain:
-                cols.append(_column(session, report, d).label(d.id))
-            elif d is owner:
-                cols.append(func.coalesce(User.username, "").label(d.id))
-        return cols + extra
-
-    def grouped(q: Select[Any], columns: list[ColumnElement[Any]]) -> Select[Any]:
-        """Grouped by every column but the count."""
-        keys = columns[:-1]
-        return q.group_by(*keys) if keys else q
-
-    queries: list[Select[Any]] = []
-    if special is None:
-        cols = columns_for([func.count().label("n")])
-        q = start(cols)
-        if owner is not None:
-            q = q.outerjoin(User, User.id == Record.owner_id)
-        queries.append(grouped(q, cols))
-    elif special.kind in ("flags", "fields"):
-        # one pass over the records: the fields are turned into (field, answer) rows by the
-        # database (json_each / jsonb_each_text over an object built from them), then grouped
-        pairs = _unpivot(dialect, special.fields)
-        answer = func.coalesce(pairs.c.value, "")
-        if special.kind == "flags":
-            cols = columns_for([pairs.c.key.label(special.id), func.count().label("n")])
-            q = start(cols, [answer == "yes"]).join(pairs, true())
-        else:
-            assert special.value_id is not None
-            cols = columns_for([pairs.c.key.label(special.id), answer.label(special.value_id), func.count().label("n")])
-            q = start(cols, [answer != ""]).join(pairs, true())
-        if owner is not None:
-            q = q.outerjoin(User, User.id == Record.owner_id)
-        queries.append(grouped(q, cols))
-    else:  # rows of a subform, each counted
-        assert special.subform is not None and special.field is not None
-        if dialect == "postgresql":
-            rows = func.jsonb_array_elements(Record.data[special.subform]).table_valued("value").lateral("row_")
-            value = func.coalesce(rows.c.value.op("->>")(special.field), "")
-            kind_ok = func.jsonb_typeof(Record.data[special.subform]) == "array"
-        else:
-            rows = func.json_each(Record.data, f"$.{special.subform}").table_valued("value").alias("row_")
-            value = func.coalesce(func.json_extract(rows.c.value, f"$.{special.field}"), "")
-            kind_ok = func.json_type(Record.data, f"$.{special.subform}") == "array"
-        cols = columns_for([value.label(special.id), func.count().label("n")])
-        q = start(cols, [kind_ok]).join(rows, true())
-        queries.append(grouped(q, cols))
-    statement = queries[0] if len(queries) == 1 else union_all(*queries)
-    keys = _key_order(table)
-    out: Counts = {}
-    for row in session.execute(statement).mappings():
-        key = tuple(_code(row[k]) for k in keys)
-        out[key] = out.get(key, 0) + int(row["n"])
-    return out
+            if d.kind == "field" and d.field:
+                names.append(d.field)
+            elif d.kind == "month" and report.period != "created":
+                names.append(report.period)
+            elif d.kind in ("flags", "fields"):
+                names.extend(d.fields)
+            elif d.kind == "row" and d.subform:
+                names.append(d.subform)
+        if table.where is not None:
+            names.extend(_refs(table.where.ast))
+    return list(dict.fromkeys(names))
 
 
-def _unpivot(dialect: str, names: Sequence[str]) -> Any:
+def _refs(node: Node) -> list[str]:
+    if node["op"] == "ref":
+        return [node["name"]]
+    return [name for a in node.get("args", ()) for name in _refs(a)]
+
+
+#: PostgreSQL's functions take at most 100 arguments: jsonb_build_object at most 50 answers at once
+_MOST_AT_ONCE = 50
+
+
+def _only(dialect: str, names: Sequence[str]) -> ColumnElement[Any]:
+    """A record's answers reduced to `names` (PostgreSQL), to be kept once per counted record: each
+    answer is read from the stored (compressed) answers once, not once per table, and the kept rows
+    stay small. Absent answers are left out (`jsonb_strip_nulls`), so they read as absent. SQLite keeps
+    the answers as they are."""
+    if dialect != "postgresql":
+        whole: ColumnElement[Any] = Record.__table__.c.data
+        return whole
+    parts: list[ColumnElement[Any]] = [
+        func.jsonb_build_object(*(x for name in chunk for x in (literal(name), Record.data[name])))
+        for chunk in (names[i : i + _MOST_AT_ONCE] for i in range(0, len(names), _MOST_AT_ONCE))
+    ] or [func.jsonb_build_object()]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.op("||")(part)
+    return type_coerce(func.jsonb_strip_nulls(joined), Record.data.type)
+
+
+def _unpivot(dialect: str, names: Sequence[str], rec: Any = Record) -> Any:
     """A table-valued (key, value) of the named answers of each record (PostgreSQL: a row per name
     in a LATERAL VALUES list, no object built and taken apart again)."""
     if dialect == "postgresql":
-        rows = [(literal(name), Record.data[name].as_string()) for name in names]
+        rows = [(literal(name), rec.data[name].as_string()) for name in names]
         return values(column("key", String), column("value", String), name="pairs").data(rows).lateral()
-    args = (x for name in names for x in (literal(name), func.json_extract(Record.data, f"$.{name}")))
+    args = (x for name in names for x in (literal(name), func.json_extract(rec.data, f"$.{name}")))
     return func.json_each(func.json_object(*args)).table_valued("key", "value").alias("pairs")
 
 
@@ -363,22 +464,6 @@ def _code(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def records_counted(
-    session: Session, report: ReportDefinition, rt: RecordType, conditions: Sequence[ColumnElement[bool]]
-) -> int:
-    """How many records the report counts (its rule only, no table's)."""
-    q = select(func.count()).select_from(Record)
-    cond = list(conditions)
-    if report.consent is not None:
-        condition, linked = consent_sql(report.consent)
-        cond.append(condition)
-        if linked is not None and report.consent.linked_type is not None:
-            q = _join_linked(q, linked, report.consent.linked_type, rt, within=conditions)
-    if report.where is not None:
-        cond.append(where_sql(report.where.ast, rt))
-    return int(session.scalar(q.where(*cond)) or 0)
 
 
 def days_until(

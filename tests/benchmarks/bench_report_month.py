@@ -10,7 +10,7 @@ bench_reports restricted to the same month — with the same expression for the 
 the last day; the links to the cases read for the month's incidents only, as Sanad does. Measured first without the report indexes (every query reads every incident), then
 after they are made (as `sanad serve` and `sanad db upgrade` make them) and ANALYZE. Every side
 must give the same counts (exit 2 otherwise). Target: with the indexes, Sanad within 1.5x of the
-hand-written SQL, and at least 3x faster than without them.
+hand-written SQL, and at least 1.3x faster than without them (INDEX_GAIN).
 
     python -m tests.benchmarks.bench_report_month [--incidents N] [--month YYYY-MM] [--repeat R] [--db URL]
 
@@ -57,6 +57,13 @@ def hand_month(start: date, end: date) -> dict[str, str]:
     return out
 
 
+#: how much faster the month must be with the report indexes than without. It was 3x while each table
+#: read the incidents again (a month cost 14 reads of the whole table without the index); since a
+#: report reads them once (aggregate.count_tables), the index spares one read of the table: 1.6x at
+#: 1,000,000 incidents, 1.7x at 200,000. Below 1.3x the index is not doing its work
+INDEX_GAIN = 1.3
+
+
 def sanad_counts(session: Any, module: Any, start: date, end: date) -> dict[str, dict[tuple[str, ...], int]]:
     """The raw counts Sanad's engine gets for each table of the month (before suppression)."""
     from engine.storage import aggregate
@@ -65,11 +72,10 @@ def sanad_counts(session: Any, module: Any, start: date, end: date) -> dict[str,
     report = module.reports["isp_monthly"]
     rt = module.record_types[report.record_type]
     base = [Record.module == module.id, Record.record_type == rt.id, *aggregate.period_sql(report, start, end)]
-    out = {}
-    for t in report.tables:
-        counts = aggregate.count(session, report, t, rt, base)
-        out[t.id] = {tuple(str(x) for x in k): v for k, v in counts.items() if v}
-    out["records"] = {(): aggregate.records_counted(session, report, rt, base)}
+    # as a report runs: the records counted and every table's counts in one statement
+    records, counted = aggregate.count_tables(session, report, list(report.tables), rt, base)
+    out = {tid: {tuple(str(x) for x in k): v for k, v in counts.items() if v} for tid, counts in counted.items()}
+    out["records"] = {(): records}
     return out
 
 
@@ -150,8 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(rows) < 2:
         return 1
     (_, before, _), (_, after, hand_after) = rows
-    ok = after / hand_after <= 1.5 and before / after >= 3
-    print(f"  indexes: {before / after:.1f}x faster; target >= 3x and <= 1.5x of hand SQL {'OK' if ok else 'MISSED'}")
+    ok = after / hand_after <= 1.5 and before / after >= INDEX_GAIN
+    print(
+        f"  indexes: {before / after:.1f}x faster; target >= {INDEX_GAIN}x and <= 1.5x of hand SQL "
+        f"{'OK' if ok else 'MISSED'}"
+    )
     return 0 if ok else 1
 
 

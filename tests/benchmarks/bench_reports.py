@@ -259,11 +259,9 @@ def sanad_counts(session: Any, module: Any) -> dict[str, dict[tuple[str, ...], i
     report = module.reports["isp_monthly"]
     rt = module.record_types[report.record_type]
     base = [Record.module == module.id, Record.record_type == rt.id]
-    out = {}
-    for t in report.tables:
-        counts = aggregate.count(session, report, t, rt, base)
-        out[t.id] = {tuple(str(x) for x in k): v for k, v in counts.items() if v}
-    aggregate.records_counted(session, report, rt, base)
+    # as a report runs: the records counted and every table's counts in one statement
+    _records, counted = aggregate.count_tables(session, report, list(report.tables), rt, base)
+    out = {tid: {tuple(str(x) for x in k): v for k, v in counts.items() if v} for tid, counts in counted.items()}
     return out
 
 

@@ -345,3 +345,29 @@ def test_the_dashboard_page_and_the_files(srv: Server) -> None:
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     fr = c.get("/reports/monthly", params={"locale": "fr"})
     assert '<html lang="fr"' in fr.text
+
+
+def test_a_report_reads_its_records_in_one_statement(srv: Server) -> None:
+    """The records counted and every table's counts come from one statement that selects the counted
+    records once (storage.aggregate.count_tables): one statement per table selected them, joined their
+    cases and tested their consent again for each table (a year of the ISP set at 100,000 cases: 14
+    statements, 23 s; in one, 4 s)."""
+    from sqlalchemy import event
+
+    sam = srv.client("sam")
+    run(sam)  # warm
+    sent: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    engine = srv.app.state.sanad.database.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        result = run(sam)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert result["records"] == 16 and len(result["tables"]) == 6
+    reading = [x for x in sent if "FROM records" in x and not x.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    assert len(reading) == 1, reading
+    assert reading[0].lstrip().startswith("WITH counted AS")
