@@ -73,8 +73,7 @@ class Replica:
         try:
             found = db.current_revision(self.engine)
         except DBAPIError as exc:
-            why = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
-            raise ReplicaError(f"the reports database {where} cannot be reached: {why}") from None
+            raise ReplicaError(f"the reports database {where} cannot be reached: {_why(exc)}") from None
         if found != head:
             raise ReplicaError(
                 f"the reports database {where} is at schema {found or 'none'}, the main database at {head}: "
@@ -117,17 +116,22 @@ class Replica:
 
     def _failed(self, exc: DBAPIError) -> None:
         self.down_until = time.monotonic() + RETRY_AFTER
-        why = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
         log.warning(
             "the reports database %s cannot be reached (%s): reports are counted on the main database for "
             "the next %d s",
             db.display_url(self.url),
-            why,
+            _why(exc),
             RETRY_AFTER,
         )
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _why(exc: DBAPIError) -> str:
+    """The driver's first line (never the statement or its values)."""
+    text_ = str(exc.orig).strip()
+    return text_.splitlines()[0] if text_ else type(exc.orig).__name__
 
 
 def _with_timeout(url: str) -> str:
