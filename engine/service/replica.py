@@ -92,9 +92,8 @@ class Replica:
         try:
             yield session
         except DBAPIError as exc:
-            if (
-                exc.connection_invalidated
-            ):  # the replica went away during the report: the next one is counted on the primary
+            # the replica went away during the report: the next ones are counted on the primary
+            if exc.connection_invalidated:
                 self._failed(exc)
             raise
         finally:

@@ -252,24 +252,6 @@ def _column(session: Session, report: ReportDefinition, d: Dimension, rec: Any =
     raise ValueError(d.kind)  # pragma: no cover - owner, rows, flags and fields are built apart
 
 
-def count(
-    session: Session,
-    report: ReportDefinition,
-    table: ReportTable,
-    rt: RecordType,
-    conditions: Sequence[ColumnElement[bool]],
-) -> Counts:
-    """One table's counts by category codes (one per dimension; '' for no answer), non-zero only."""
-    return count_tables(session, report, [table], rt, conditions)[1][table.id]
-
-
-def records_counted(
-    session: Session, report: ReportDefinition, rt: RecordType, conditions: Sequence[ColumnElement[bool]]
-) -> int:
-    """How many records the report counts (its rule only, no table's)."""
-    return count_tables(session, report, [], rt, conditions)[0]
-
-
 class _Counted:
     """The records a report counts, as its tables read them: the columns of the `counted` CTE under the
     names of Record's, so that the expressions built for a record (answers, `where`, months) read it."""

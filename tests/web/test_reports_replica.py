@@ -218,3 +218,22 @@ def test_every_worker_process_counts_reports_on_the_replica(pair: Pair, monkeypa
     finally:
         app.state.sanad.replica.dispose()
         app.state.sanad.database.dispose()
+
+
+def test_a_replica_lost_during_a_report_is_skipped_by_the_next_ones(pair: Pair) -> None:
+    """The report that was running fails (the reader is told to try again); the next ones are counted
+    on the main database for a minute instead of waiting for the replica again."""
+    from sqlalchemy.exc import OperationalError
+
+    rep = Replica.open(pair.replica, sealing.KeySource(os.environ["SANAD_KEY_FILE"]))
+    fallback: Any = object()
+    try:
+        gone = OperationalError("SELECT 1", {}, Exception("server closed the connection"), connection_invalidated=True)
+        with pytest.raises(OperationalError), rep.reading(fallback) as session:
+            assert session is not fallback
+            raise gone
+        assert rep.down_until > time.monotonic() + replica_module.RETRY_AFTER - 5
+        with rep.reading(fallback) as session:
+            assert session is fallback
+    finally:
+        rep.dispose()
