@@ -11,6 +11,7 @@ from typing import Any
 
 import pyotp
 import pytest
+from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from engine.runtime.registry import Registry
@@ -31,6 +32,21 @@ def postgres_available() -> bool:
         return True
     except Exception:
         return False
+
+
+@contextmanager
+def statements_sent(engine: Any) -> Iterator[list[str]]:
+    """The SQL statements `engine` sends while the block runs (SQLAlchemy's `before_cursor_execute`)."""
+    sent: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 @contextmanager
@@ -148,6 +164,8 @@ class Server:
         for c in self.clients:
             c.__exit__(None, None, None)
         self.app.state.sanad.database.dispose()
+        if self.app.state.sanad.replica is not None:
+            self.app.state.sanad.replica.dispose()
 
 
 class SignInClient(TestClient):

@@ -60,12 +60,17 @@ _warned = [0.0]  # when the last warning about an unavailable database was logge
 _SQLITE_UNAVAILABLE = ("unable to open", "disk i/o", "disk is full", "readonly database")
 
 
+def driver_message(exc: DBAPIError) -> str:
+    """The driver's first line about a database error: never the statement or its values."""
+    orig = str(exc.orig).strip()
+    return orig.splitlines()[0] if orig else type(exc.orig).__name__
+
+
 def unavailable(exc: DBAPIError, dialect: str, where: str) -> ServiceError | None:
     """What a database error means to the client: `Unavailable` if the database cannot be reached or
     used; a `Conflict` (try again) if a SQLite file stayed locked past the busy timeout or PostgreSQL
     rolled the transaction back (a deadlock, a serialization failure); else None (a bug, a 500)."""
-    orig = str(exc.orig).strip()
-    why = orig.splitlines()[0] if orig else type(exc.orig).__name__  # never the statement or its values
+    why = driver_message(exc)
     if dialect == "sqlite":
         if not isinstance(exc, OperationalError):
             return None

@@ -26,6 +26,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.service.database import driver_message
 from engine.storage import db, sealing
 
 log = logging.getLogger("sanad.replica")
@@ -33,7 +34,8 @@ log = logging.getLogger("sanad.replica")
 #: after the replica failed, reports go to the primary for this long (seconds) before it is tried again:
 #: a replica that is down costs one report a connection timeout, not every report
 RETRY_AFTER = 60.0
-#: how long a report waits to connect to the replica before it is counted on the primary (seconds)
+#: how long a report waits to connect to the replica before it is counted on the primary (seconds), unless
+#: the URL sets its own `connect_timeout`
 CONNECT_TIMEOUT = 3
 
 _READ_ONLY = text("SET TRANSACTION READ ONLY")
@@ -61,7 +63,7 @@ class Replica:
                 "PostgreSQL streaming replica of the main database (give a postgresql:// URL, or no "
                 "--reports-db)"
             )
-        engine = db.make_engine(_with_timeout(url))
+        engine = db.make_engine(url, connect_timeout=CONNECT_TIMEOUT)
         sealing.bind(engine, keys)
         return cls(url, engine, db.session_factory(engine))
 
@@ -73,7 +75,7 @@ class Replica:
         try:
             found = db.current_revision(self.engine)
         except DBAPIError as exc:
-            raise ReplicaError(f"the reports database {where} cannot be reached: {_why(exc)}") from None
+            raise ReplicaError(f"the reports database {where} cannot be reached: {driver_message(exc)}") from None
         if found != head:
             raise ReplicaError(
                 f"the reports database {where} is at schema {found or 'none'}, the main database at {head}: "
@@ -119,26 +121,9 @@ class Replica:
             "the reports database %s cannot be reached (%s): reports are counted on the main database for "
             "the next %d s",
             db.display_url(self.url),
-            _why(exc),
+            driver_message(exc),
             RETRY_AFTER,
         )
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def _why(exc: DBAPIError) -> str:
-    """The driver's first line (never the statement or its values)."""
-    text_ = str(exc.orig).strip()
-    return text_.splitlines()[0] if text_ else type(exc.orig).__name__
-
-
-def _with_timeout(url: str) -> str:
-    """`url` with a short connect timeout unless it sets one: a report waits CONNECT_TIMEOUT seconds for
-    a replica that does not answer, then is counted on the primary."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if "connect_timeout" in parsed.query:
-        return url
-    return parsed.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT)}).render_as_string(hide_password=False)

@@ -296,7 +296,8 @@ def count_tables(
         chosen = _join_linked(chosen, linked, report.consent.linked_type, rt, within=conditions)
     counted = chosen.where(*rule).cte("counted").prefix_with("MATERIALIZED", dialect="postgresql")
     rec = _Counted(counted)
-    width = max((len(_key_order(t)) for t in tables), default=0)
+    widths = [len(_key_order(t)) for t in tables]
+    width = max(widths, default=0)
 
     def labelled(t: int, keys: list[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
         """The columns every part gives: its table, its keys padded to the widest table's, its count."""
@@ -310,9 +311,8 @@ def count_tables(
     selects = [select(*labelled(-1, [])).select_from(counted)]
     for i, table in enumerate(tables):
         q, keys = _table_query(session, report, table, rt, rec, counted)
-        selects.append(
-            q.with_only_columns(*labelled(i, keys)).group_by(*keys) if keys else q.with_only_columns(*labelled(i, []))
-        )
+        part = q.with_only_columns(*labelled(i, keys))
+        selects.append(part.group_by(*keys) if keys else part)
     statement = union_all(*selects) if len(selects) > 1 else selects[0]
     records = 0
     out: dict[str, Counts] = {t.id: {} for t in tables}
@@ -321,10 +321,10 @@ def count_tables(
         if t < 0:
             records = n
             continue
-        table = tables[t]
-        key = tuple(_code(v) for v in row[1 : 1 + len(_key_order(table))])
+        key = tuple(_code(v) for v in row[1 : 1 + widths[t]])
         if n:
-            out[table.id][key] = out[table.id].get(key, 0) + n
+            counts = out[tables[t].id]
+            counts[key] = counts.get(key, 0) + n
     return records, out
 
 

@@ -73,7 +73,9 @@ def display_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, connect_timeout: int = 10) -> Engine:
+    """An engine for `url`. PostgreSQL: a connection attempt gives up after `connect_timeout` seconds,
+    unless the URL sets its own `connect_timeout`."""
     if url.startswith("sqlite"):
         private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 30})
@@ -88,14 +90,15 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # a connection idle for a while is checked before use (a restarted server's dead connections are
-    # replaced: _ping_when_idle), and a connection attempt to a server that does not answer gives up after 10 s instead of hanging requests
+    # replaced: _ping_when_idle), and a connection attempt to a server that does not answer gives up
+    # after `connect_timeout` seconds instead of hanging requests
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
     timeout = (
         {}
         if "connect_timeout" in parsed.query or parsed.get_driver_name() not in ("psycopg", "psycopg2")
-        else {"connect_timeout": 10}
+        else {"connect_timeout": connect_timeout}
     )
     # per process: each server process (`serve --workers N`) has its own pool (docs/operations.md)
     pool = {

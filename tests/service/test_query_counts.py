@@ -9,12 +9,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from engine.web.pages import lists
 from tests.conftest import MakeModule
 from tests.security.conftest import ANSWERS, MODULE, USERS
-from tests.server import Server, server
+from tests.server import Server, server, statements_sent
 
 CASES = 60  # more than the largest page
 
@@ -35,17 +34,8 @@ def srv(db_url: str, make_module: MakeModule) -> Iterator[Server]:
 @contextmanager
 def counted(s: Server) -> Iterator[list[str]]:
     """The SQL statements sent while the block runs."""
-    statements: list[str] = []
-    engine = s.app.state.sanad.database.engine
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(s.app.state.sanad.database.engine) as statements:
         yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def _statements(s: Server, client: Any, url: str, items: int | None = None) -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from engine.language.loader import load_module
 from tests.conftest import MakeModule, codes
-from tests.server import Server, server
+from tests.server import Server, server, statements_sent
 
 MODULE: dict[str, str | None] = {
     "forms/intake.yaml": None,
@@ -352,21 +352,10 @@ def test_a_report_reads_its_records_in_one_statement(srv: Server) -> None:
     records once (storage.aggregate.count_tables): one statement per table selected them, joined their
     cases and tested their consent again for each table (a year of the ISP set at 100,000 cases: 14
     statements, 23 s; in one, 4 s)."""
-    from sqlalchemy import event
-
     sam = srv.client("sam")
     run(sam)  # warm
-    sent: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
-    engine = srv.app.state.sanad.database.engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with statements_sent(srv.app.state.sanad.database.engine) as sent:
         result = run(sam)
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
     assert result["records"] == 16 and len(result["tables"]) == 6
     reading = [x for x in sent if "FROM records" in x and not x.lstrip().upper().startswith(("INSERT", "UPDATE"))]
     assert len(reading) == 1, reading

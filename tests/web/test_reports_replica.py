@@ -16,19 +16,18 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from engine.cli import server as server_cli
 from engine.service import replica as replica_module
 from engine.service.replica import Replica
 from engine.storage import db, sealing
 from tests.conftest import ROOT, MakeModule
-from tests.server import PG_ADMIN, database, server
+from tests.server import PG_ADMIN, database, server, statements_sent
 from tests.service.test_reports import MODULE
 from tests.web.test_reports_scope_audit import incident
 
@@ -64,21 +63,6 @@ def pair(tmp_path: Any, make_module: MakeModule) -> Iterator[Pair]:
         yield Pair(main, copy, root)
 
 
-@contextmanager
-def _sent(engine: Any) -> Iterator[list[str]]:
-    """The statements `engine` sends while the block runs."""
-    sent: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
-
-
 def _reports_run(url: str) -> int:
     engine = db.make_engine(url)
     try:
@@ -100,7 +84,10 @@ def test_a_report_counts_on_the_replica_and_is_audited_on_the_main_database(pair
     with server(pair.main, [pair.module], reports_database_url=pair.replica) as s:
         coord = s.client("coord")
         assert _monthly(coord)["records"] == COPIED  # what the replica holds
-        with _sent(s.app.state.sanad.replica.engine) as on_replica, _sent(s.app.state.sanad.database.engine) as on_main:
+        with (
+            statements_sent(s.app.state.sanad.replica.engine) as on_replica,
+            statements_sent(s.app.state.sanad.database.engine) as on_main,
+        ):
             page = coord.get("/reports/monthly", params=NOV)
         assert page.status_code == 200, page.text[:300]
         # the dashboard counts on the replica; who may run it is decided, and its run audited, on the main one
@@ -110,7 +97,6 @@ def test_a_report_counts_on_the_replica_and_is_audited_on_the_main_database(pair
         # a list reads the main database: the records added since the copy are there
         amina = s.client("amina")
         assert amina.get("/api/v1/records/incident").json()["total"] == COPIED + ADDED
-        s.app.state.sanad.replica.dispose()
     # both runs audited on the main database, none written to the replica
     assert _reports_run(pair.main) == before_main + 2
     assert _reports_run(pair.replica) == before_replica
@@ -163,7 +149,6 @@ def test_a_replica_that_cannot_be_reached_leaves_reports_on_the_main_database(
             rep.down_until = time.monotonic() - 1
             assert _monthly(coord)["records"] == COPIED + ADDED
             assert len([r for r in caplog.records if r.name == "sanad.replica"]) == 2
-        rep.dispose()
 
 
 def _serve(tmp_path: Any, main: str, reports_db: str, module: str) -> subprocess.CompletedProcess[str]:
