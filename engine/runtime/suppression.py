@@ -15,9 +15,9 @@ the others together are the row (a one-dimension table is a single row). Zero ce
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 Key = tuple[Hashable, ...]
 Shown = int | str
@@ -94,7 +94,8 @@ def suppress_together(tables: Sequence[Table], threshold: int) -> list[Suppresse
     status: dict[_Aggregate, str] = {}
     if threshold > 0:
         status = {a: "primary" for a, v in value.items() if 0 < v < threshold}
-        groups = _groups(value)
+        order = _ordering(tables)
+        groups = _groups(value, order)
         changed = True
         while changed:
             changed = False
@@ -102,12 +103,12 @@ def suppress_together(tables: Sequence[Table], threshold: int) -> list[Suppresse
                 hidden = sum(1 for p in parts if p in status)
                 if whole not in status and hidden == 1:
                     others = [p for p in parts if p not in status and value[p] > 0]
-                    status[min(others, key=lambda p: (value[p], _order(p))) if others else whole] = "complementary"
+                    status[min(others, key=lambda p: (value[p], order(p))) if others else whole] = "complementary"
                     changed = True
                 elif whole in status and hidden == 0:
                     others = [p for p in parts if value[p] > 0]
                     if others:
-                        status[min(others, key=lambda p: (value[p], _order(p)))] = "complementary"
+                        status[min(others, key=lambda p: (value[p], order(p)))] = "complementary"
                         changed = True
 
     def show(a: _Aggregate) -> Shown:
@@ -158,7 +159,9 @@ def _aggregates(
     return shown, value
 
 
-def _groups(value: Mapping[_Aggregate, int]) -> list[tuple[_Aggregate, list[_Aggregate]]]:
+def _groups(
+    value: Mapping[_Aggregate, int], order: Callable[[_Aggregate], Any]
+) -> list[tuple[_Aggregate, list[_Aggregate]]]:
     """Every shown count with the shown counts that split it exactly: for two sets of dimensions
     K ⊂ E shown in the same universe, each count on K with the counts on E that agree with it."""
     by_level: dict[tuple[Hashable, frozenset[Hashable]], list[_Aggregate]] = {}
@@ -177,13 +180,30 @@ def _groups(value: Mapping[_Aggregate, int]) -> list[tuple[_Aggregate, list[_Agg
                 members = parts.get(whole[1], [])
                 if len(members) >= 2 and sum(value[m] for m in members) == value[whole]:
                     groups.append((whole, members))
-    # the finest splits first: a cell's row and column before wider ones, as a reader would check
-    groups.sort(key=lambda g: (-len(g[0][1]), -len(g[1][0][1])))
+    # the finest splits first: a cell's row and column before wider ones, as a reader would check;
+    # then in the fixed order of what they count (see `_ordering`)
+    groups.sort(key=lambda g: (-len(g[0][1]), -len(g[1][0][1]), order(g[0]), sorted(order(m) for m in g[1])))
     return groups
 
 
-def _order(a: _Aggregate) -> str:
-    return str(sorted(a[1], key=str))
+def _ordering(tables: Sequence[Table]) -> Callable[[_Aggregate], Any]:
+    """A count's place in a fixed order: its dimensions in the order the report names them (a table's
+    rows before its columns), then its categories' codes, then its universe.
+
+    Which other count is hidden beside a small one must never follow the order of a set or of the
+    database's rows: string hashing changes with every process, and the same report run twice,
+    hiding other cells each time, shows between the two runs what either one hides
+    (tests/security/test_29_suppression_order.py)."""
+    rank: dict[Hashable, int] = {}
+    for table in tables:
+        for d in table.dimensions:
+            rank.setdefault(d, len(rank))
+
+    def order(a: _Aggregate) -> Any:
+        pairs = sorted((rank.get(d, len(rank)), repr(d), repr(c)) for d, c in a[1])
+        return ([p[:2] for p in pairs], [p[2] for p in pairs], repr(a[0]))
+
+    return order
 
 
 def shown_count(value: int, threshold: int) -> Shown:
