@@ -147,8 +147,13 @@ def memo(session: Session, name: str) -> dict[Any, Any]:
     workflow steps, user names). Any write forgets it (a pending change in the session, a flush, a
     bulk UPDATE/DELETE/INSERT, the end of the transaction), so no decision ever reads what a write of
     the same unit of work has changed."""
+    if session.new or session.dirty or session.deleted:
+        # written first: the read that fills the memo would write them anyway (autoflush), and the
+        # flush would forget the memo it is about to fill, so the next ask read it all again (a save
+        # read the record's steps twice)
+        session.flush()
     memos: dict[str, dict[Any, Any]] | None = session.info.get(_MEMO)
-    if memos is None or session.new or session.dirty or session.deleted:
+    if memos is None:
         memos = session.info[_MEMO] = {}
     return memos.setdefault(name, {})
 
