@@ -15,6 +15,8 @@ Rows (each printed with Sanad's figure, the baseline's, the ratio and the goal):
   code, for a caseworker, a supervisor (group) and a manager (agency), through the service
   (`listing.list_records` in one transaction, as a request runs it) against hand-written SQL of the
   same page (scope, filter, order, 50 rows, a total capped at 1,000): <= 1.5x and p95 < 100 ms;
+- the server's CPU per request of each kind alone (home, list, case page, form page, API read,
+  save), one worker, 10 users (for information: which kind costs what at this scale; `--skip cpu`);
 - a case page, a form save, a transition: p95 at the small (1,000 cases) and the large scale, flat;
 - SQLite, 10 users, the same mixed load: no "database is locked", p95 < 500 ms;
 - the ISP monthly set against hand-written GROUP BYs and an export's peak memory (`bench_reports`,
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import functools
 import json
 import math
 import os
@@ -491,19 +494,45 @@ class Sim:
         self.steps[cid] = []
         return "transition", _err(a)
 
+    async def home(self, rng: random.Random) -> tuple[str, str | None]:
+        return await self.get("/", "home")
+
+    async def list_page(self, rng: random.Random) -> tuple[str, str | None]:
+        return await self.get("/records/case" + rng.choice(["", "", "?stage=" + self.case(rng)["stage"]]), "list")
+
+    async def case_page(self, rng: random.Random) -> tuple[str, str | None]:
+        return await self.get(f"/records/case/{self.case(rng)['id']}", "case page")
+
+    async def form_page(self, rng: random.Random) -> tuple[str, str | None]:
+        return await self.get(f"/records/case/{self.case(rng)['id']}/forms/{rng.choice(READ_FORMS)}", "form page")
+
+    async def api_read(self, rng: random.Random) -> tuple[str, str | None]:
+        return await self.get(f"/api/v1/records/case/{self.case(rng)['id']}", "API read")
+
     async def mixed(self, rng: random.Random) -> tuple[str, str | None]:
         x = rng.random()
         if x < 0.2:
-            return await self.get("/", "home")
+            return await self.home(rng)
         if x < 0.4:
-            return await self.get("/records/case" + rng.choice(["", "", "?stage=" + self.case(rng)["stage"]]), "list")
+            return await self.list_page(rng)
         if x < 0.6:
-            return await self.get(f"/records/case/{self.case(rng)['id']}", "case page")
+            return await self.case_page(rng)
         if x < 0.8:
-            return await self.get(f"/records/case/{self.case(rng)['id']}/forms/{rng.choice(READ_FORMS)}", "form page")
+            return await self.form_page(rng)
         if x < 0.9:
             return await self.save(rng)
         return await self.transition(rng)
+
+
+#: the kinds of request of the mixed load, each measured alone by `cpu_rows` (and a read of the API)
+KINDS = {
+    "home": Sim.home,
+    "list": Sim.list_page,
+    "case page": Sim.case_page,
+    "form page": Sim.form_page,
+    "API read": Sim.api_read,
+    "save": Sim.save,
+}
 
 
 def _err(a: _load.Answer) -> str:
@@ -823,6 +852,44 @@ def flat_rows(run: Run, small: dict[str, Outcome], large: dict[str, Outcome], n_
         )
 
 
+# -- CPU per request, by kind --------------------------------------------------------------------------
+
+
+def cpu_rows(run: Run, data: Data, crowd: Crowd) -> None:
+    """Each kind of request alone, on one worker, 10 users: the server's CPU per request. The mixed
+    load's CPU per request is an average over its kinds, and under 50 users it also pays for the
+    contention of threads; this says what each kind costs, at this scale."""
+    seconds = max(5.0, run.scale.duration / 4)
+    found: dict[str, Outcome] = {}
+    with sanad_server(data.url, 1, run.env, run.workdir) as srv:
+
+        async def go() -> None:
+            sims = await crowd.ensure(srv.port, 10)
+            try:
+                for kind, call in KINDS.items():
+                    users = [functools.partial(call, s) for s in sims]
+                    watch = {"server": _load.tree_cpu(srv.proc.pid)}
+                    found[kind] = await _load.run_load(users, 1, seconds, watch=watch)
+            finally:
+                await crowd.close()
+
+        asyncio.run(go())
+    for kind, o in found.items():
+        if o.error_count:
+            raise Broken(f"CPU by kind: {kind} answered {o.error_count} errors: {dict(o.errors)}")
+        run.add(
+            Row(
+                f"server CPU per request: {kind} alone, 1 worker, 10 users, {data.cases:,} cases",
+                f"{o.cpu_ms_per_request('server'):.2f} ms ({o.rate:.0f} req/s, p50 {ms(o.pct(0.5))})",
+                "",
+                None,
+                "for information",
+                None,
+                {"sanad": load_data(o), "server_cpu_ms": round(o.cpu_ms_per_request("server"), 3)},
+            )
+        )
+
+
 # -- lists: the service against hand-written SQL ---------------------------------------------------------
 
 
@@ -1122,7 +1189,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server workers (default: CPUs)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
     parser.add_argument(
-        "--skip", action="append", default=[], choices=["mixed", "lists", "flat", "sqlite", "reports", "memory"]
+        "--skip",
+        action="append",
+        default=[],
+        choices=["mixed", "lists", "cpu", "flat", "sqlite", "reports", "memory"],
     )
     parser.add_argument(
         "--keep",
@@ -1195,6 +1265,8 @@ def main(argv: list[str] | None = None) -> int:
             scaling_and_memory(run, big, crowd, at_n)
         if "lists" not in args.skip:
             list_rows(run, big)
+        if "cpu" not in args.skip:
+            cpu_rows(run, big, crowd)
         if "flat" not in args.skip:
             say(f"seeding the small {main_kind} database: {sc.small_cases:,} cases")
             small = new_db(main_kind, sc.small_cases, "small")
