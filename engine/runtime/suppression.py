@@ -15,6 +15,7 @@ the others together are the row (a one-dimension table is a single row). Zero ce
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -199,6 +200,7 @@ def _ordering(tables: Sequence[Table]) -> Callable[[_Aggregate], Any]:
         for d in table.dimensions:
             rank.setdefault(d, len(rank))
 
+    @functools.cache
     def order(a: _Aggregate) -> Any:
         pairs = sorted((rank.get(d, len(rank)), repr(d), repr(c)) for d, c in a[1])
         return ([p[:2] for p in pairs], [p[2] for p in pairs], repr(a[0]))

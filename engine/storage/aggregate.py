@@ -412,10 +412,10 @@ def _only(session: Session, names: Sequence[str]) -> ColumnElement[Any]:
     answers, 29 decompressions of each counted record (realistic incidents, 49 answers, 2.4 kB: a
     year at 100,000 cases took 216 µs a record), where `jsonb_each` takes the value apart once
     (40 µs). A small value, stored as it is, is read faster answer by answer (`jsonb_each` made a
-    month at 200,000 such incidents 17% slower), so each record is read the way its own value is
-    stored (`pg_column_compression`; before PostgreSQL 14, which has none, answer by answer). Either way an answer stored as JSON null is
-    left out, so absent and null read alike. Scalar expressions in the select list, they run for
-    the records the rule keeps only."""
+    month at 200,000 such incidents 17% slower). So each record is read the way its own value is
+    stored (`pg_column_compression`; before PostgreSQL 14, which has none, answer by answer). Either
+    way an answer stored as JSON null is left out, so absent and null read alike. Scalar expressions
+    in the select list, they run for the records the rule keeps only."""
     whole: ColumnElement[Any] = Record.__table__.c.data
     dialect = session.get_bind().dialect
     if dialect.name != "postgresql":
