@@ -524,7 +524,7 @@ class Sim:
         return await self.transition(rng)
 
 
-#: the kinds of request of the mixed load, each measured alone by `cpu_rows` (and a read of the API)
+#: the kinds of request of the mixed load, and a read of the API: each measured alone by `cpu_rows`
 KINDS = {
     "home": Sim.home,
     "list": Sim.list_page,
@@ -875,12 +875,11 @@ def cpu_rows(run: Run, data: Data, crowd: Crowd) -> None:
 
         asyncio.run(go())
     for kind, o in found.items():
-        if o.error_count:
-            raise Broken(f"CPU by kind: {kind} answered {o.error_count} errors: {dict(o.errors)}")
+        errors = f", {o.error_count} errors" if o.error_count else ""
         run.add(
             Row(
                 f"server CPU per request: {kind} alone, 1 worker, 10 users, {data.cases:,} cases",
-                f"{o.cpu_ms_per_request('server'):.2f} ms ({o.rate:.0f} req/s, p50 {ms(o.pct(0.5))})",
+                f"{o.cpu_ms_per_request('server'):.2f} ms ({o.rate:.0f} req/s, p50 {ms(o.pct(0.5))}{errors})",
                 "",
                 None,
                 "for information",
