@@ -171,13 +171,12 @@ def compute(
     t = report.suppress_below
     tr = i18n.current()
     # the records counted and every table's counts in one statement (tables with a measure apart)
-    records, raw = aggregate.count_tables(session, report, [t for t in report.tables if t.measure is None], rt, base)
-    counted = {
-        table.id: _grid(module, report, table, rt, raw[table.id]) for table in report.tables if table.measure is None
-    }
+    plain = [table for table in report.tables if table.measure is None]
+    records, raw = aggregate.count_tables(session, report, plain, rt, base)
+    counted = {table.id: _grid(module, report, table, rt, raw[table.id]) for table in plain}
     # the tables that count each record once are suppressed together: a count hidden in one table is
     # hidden wherever another shows it or parts of it (the report's count of records included)
-    linked = [table for table in report.tables if table.measure is None and table.additive]
+    linked = [table for table in plain if table.additive]
     together = suppress_together(
         [Table((), {(): records}, _universe(None))]
         + [Table(tuple(_dimension(d) for d in tb.dimensions), counted[tb.id], _universe(tb)) for tb in linked],

@@ -388,14 +388,8 @@ def _answers_read(report: ReportDefinition, tables: Sequence[ReportTable]) -> li
             elif d.kind == "row" and d.subform:
                 names.append(d.subform)
         if table.where is not None:
-            names.extend(_refs(table.where.ast))
+            names.extend(f.id for f in table.where.refs)
     return list(dict.fromkeys(names))
-
-
-def _refs(node: Node) -> list[str]:
-    if node["op"] == "ref":
-        return [node["name"]]
-    return [name for a in node.get("args", ()) for name in _refs(a)]
 
 
 #: PostgreSQL's functions take at most 100 arguments: jsonb_build_object at most 50 answers at once

@@ -22,16 +22,13 @@ from engine.runtime.suppression import Suppressed, Table, suppress_together
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-#: what a run prints: every table's shown cells and totals, keys written as text
+#: a report suppressed in a process of its own, printed as `_shown` gives it
 _RUN = """
 import json, sys
-from engine.runtime.suppression import Table, suppress_together
+from engine.runtime.suppression import suppress_together
+from tests.security.test_29_suppression_order import _shown, _tables
 spec = json.load(sys.stdin)
-tables = [Table(tuple(t["dims"]), {tuple(k): v for k, v in t["counts"]}) for t in spec["tables"]]
-out = suppress_together(tables, spec["threshold"])
-print(json.dumps([[sorted((repr(k), str(v)) for k, v in s.cells.items()),
-                   sorted((repr(k), str(v)) for k, v in s.row_totals.items()),
-                   sorted((repr(k), str(v)) for k, v in s.column_totals.items()), str(s.total)] for s in out]))
+print(json.dumps(_shown(suppress_together(_tables(spec), spec["threshold"]))))
 """
 
 
@@ -73,9 +70,21 @@ def _run_in_process(spec: dict[str, Any], hash_seed: int) -> Any:
     return json.loads(done.stdout)
 
 
+def _tables(spec: dict[str, Any]) -> list[Table]:
+    return [Table(tuple(t["dims"]), {tuple(k): v for k, v in t["counts"]}) for t in spec["tables"]]
+
+
 def _shown(result: list[Suppressed]) -> list[Any]:
+    """What a reader sees of each table (keys as text, so that it reads the same through JSON)."""
     return [
-        [sorted(s.cells.items(), key=repr), sorted(s.row_totals.items(), key=repr), s.total, s.hidden] for s in result
+        [
+            sorted((repr(k), str(v)) for k, v in s.cells.items()),
+            sorted((repr(k), str(v)) for k, v in s.row_totals.items()),
+            sorted((repr(k), str(v)) for k, v in s.column_totals.items()),
+            str(s.total),
+            s.hidden,
+        ]
+        for s in result
     ]
 
 
@@ -96,7 +105,7 @@ def test_the_order_the_counts_arrive_in_changes_nothing() -> None:
     cells are hidden."""
     for seed in range(6):
         spec = _report(seed)
-        tables = [Table(tuple(t["dims"]), {tuple(k): v for k, v in t["counts"]}) for t in spec["tables"]]
+        tables = _tables(spec)
         first = _shown(suppress_together(tables, 5))
         rng = random.Random(seed)
         for _ in range(5):

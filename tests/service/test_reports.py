@@ -389,3 +389,30 @@ def test_answers_stored_compressed_count_the_same(srv: Server, db_url: str) -> N
     compressed = run(sam)
     assert compressed["records"] == small["records"] == 16
     assert compressed["tables"] == small["tables"]
+
+
+def test_a_tables_own_where_reads_an_answer_no_dimension_reads(db_url: str, make_module: MakeModule) -> None:
+    """The counted records keep only the answers the report reads (storage.aggregate._answers_read):
+    those of the dimensions, and those a table's own `where` names, here the region."""
+    files: dict[str, str | None] = {
+        **MODULE,
+        "reports/regional.yaml": """
+            id: regional
+            title: By region
+            record_type: incident
+            period: date_of_interview
+            suppress_below: 0
+            tables:
+              - {id: north_by_sex, title: North by sex, where: "${region} = 'north'", dimensions: [survivor_sex]}
+        """,
+    }
+    with server(db_url, [make_module(files)]) as s:
+        s.add_user("amina", "caseworker")
+        s.add_user("sam", "supervisor")
+        a = s.client("amina")
+        incident(a, f"{NOV}01", "rape", "female")
+        incident(a, f"{NOV}02", "rape", "male")
+        incident(a, f"{NOV}03", "rape", "female", region="south")
+        result = run(s.client("sam"), "regional")
+    assert result["records"] == 3
+    assert cells(table(result, "north_by_sex")) == {("female",): 1, ("male",): 1}
