@@ -25,12 +25,11 @@ import time
 import uuid
 from calendar import monthrange
 from datetime import date
-from typing import Any
 
 from sqlalchemy import create_engine, text
 
 from tests.benchmarks._timing import interleaved
-from tests.benchmarks.bench_reports import ADMIN, GBV, HAND, hand_counts, populate
+from tests.benchmarks.bench_reports import ADMIN, GBV, HAND, hand_counts, populate, sanad_counts
 
 #: where the hand-written queries' rule ends (bench_reports.BASE): the month's condition goes after it
 END_OF_RULE = "ELSE r.data->>'consent_reporting' = 'yes' END\n"
@@ -62,21 +61,6 @@ def hand_month(start: date, end: date) -> dict[str, str]:
 #: report reads them once (aggregate.count_tables), the index spares one read of the table: 1.6x at
 #: 1,000,000 incidents, 1.7x at 200,000. Below 1.3x the index is not doing its work
 INDEX_GAIN = 1.3
-
-
-def sanad_counts(session: Any, module: Any, start: date, end: date) -> dict[str, dict[tuple[str, ...], int]]:
-    """The raw counts Sanad's engine gets for each table of the month (before suppression)."""
-    from engine.storage import aggregate
-    from engine.storage.models import Record
-
-    report = module.reports["isp_monthly"]
-    rt = module.record_types[report.record_type]
-    base = [Record.module == module.id, Record.record_type == rt.id, *aggregate.period_sql(report, start, end)]
-    # as a report runs: the records counted and every table's counts in one statement
-    records, counted = aggregate.count_tables(session, report, list(report.tables), rt, base)
-    out = {tid: {tuple(str(x) for x in k): v for k, v in counts.items() if v} for tid, counts in counted.items()}
-    out["records"] = {(): records}
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -251,17 +251,21 @@ def hand_counts(engine: Any, queries: dict[str, str] | None = None) -> dict[str,
     return out
 
 
-def sanad_counts(session: Any, module: Any) -> dict[str, dict[tuple[str, ...], int]]:
-    """The raw counts Sanad's engine gets from the database for each table (before suppression)."""
+def sanad_counts(
+    session: Any, module: Any, start: date | None = None, end: date | None = None
+) -> dict[str, dict[tuple[str, ...], int]]:
+    """The raw counts Sanad's engine gets from the database for each table (before suppression), and
+    the records it counts, over the period from `start` to `end` (None: all)."""
     from engine.storage import aggregate
     from engine.storage.models import Record
 
     report = module.reports["isp_monthly"]
     rt = module.record_types[report.record_type]
-    base = [Record.module == module.id, Record.record_type == rt.id]
+    base = [Record.module == module.id, Record.record_type == rt.id, *aggregate.period_sql(report, start, end)]
     # as a report runs: the records counted and every table's counts in one statement
-    _records, counted = aggregate.count_tables(session, report, list(report.tables), rt, base)
+    records, counted = aggregate.count_tables(session, report, list(report.tables), rt, base)
     out = {tid: {tuple(str(x) for x in k): v for k, v in counts.items() if v} for tid, counts in counted.items()}
+    out["records"] = {(): records}
     return out
 
 
