@@ -105,6 +105,20 @@ class Reach:
             return "emergency"
         return None
 
+    def holds(self, owner_id: int, agency_id: int | None, group_id: int | None) -> bool:
+        """Whether the user reaches a record through its holding agency from its owner, agency and
+        group alone: as owner, by group, by agency or by module. Its relation is then one of
+        HOLDING_RELATIONS whatever its assignments, referrals and emergency grants are (each comes
+        after these in `relation`), and every one of those gives the role's own capabilities
+        (`Policy.access`), so deciding access needs nothing more (`service.context.access_holdings`)."""
+        mine = self.agency_id is not None and agency_id == self.agency_id
+        return (
+            owner_id == self.user_id
+            or (group_id is not None and group_id in self.group_ids and mine)
+            or (self.agency_wide and mine)
+            or self.everything
+        )
+
     def grant(self, holding: Holding) -> Grant:
         """What the referrals that reach the user share with them."""
         out = Grant(frozenset())

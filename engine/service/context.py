@@ -16,7 +16,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from engine.i18n import _
 from engine.language.model import Module, RecordType
-from engine.runtime.policy import Access, Actor, Grant, Holding, Policy
+from engine.runtime.policy import Access, Actor, Grant, Holding, Policy, Reach
 from engine.service import audit
 from engine.service.errors import Forbidden, NotFound
 from engine.storage import sealing
@@ -136,6 +136,24 @@ def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
         )
         for r in recs
     }
+
+
+def access_holdings(session: Session, recs: list[Record], reach: Reach) -> dict[str, Holding]:
+    """Who holds each record, as far as deciding what the user of `reach` may do with it: a record
+    they hold as owner, by group, by agency or by module (`Reach.holds`) needs only its own columns,
+    since its assignments, referrals and grants change nothing of that user's access; the others'
+    are read (`holdings`), in one query, only when there are any. Not for showing who holds a record
+    (its assignees): `holdings` or `holding`. A team's or an agency's list page, and each chunk of an
+    export, is then no query at all."""
+    held = {
+        r.id: Holding(r.owner_id, r.agency_id, r.group_id)
+        for r in recs
+        if reach.holds(r.owner_id, r.agency_id, r.group_id)
+    }
+    others = [r for r in recs if r.id not in held]
+    if others:
+        held.update(holdings(session, others))
+    return held
 
 
 _MEMO = "sanad_memo"

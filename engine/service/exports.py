@@ -22,7 +22,7 @@ from engine import i18n
 from engine.i18n import _
 from engine.language.model import Consent, ExportColumn, ExportDefinition, Field, Module, RecordType
 from engine.service import accounts, audit
-from engine.service.context import Context, holdings
+from engine.service.context import Context, access_holdings
 from engine.service.errors import BadRequest, Forbidden, NotFound
 from engine.storage import aggregate
 from engine.storage.models import Agency, Record, RecordLink
@@ -166,9 +166,11 @@ def records_export(
             pseudonyms[rid] = "R-" + secrets.token_hex(4).upper()
         return pseudonyms[rid]
 
+    reach = ctx.policy.reach(ctx.actor) if ctx is not None else None
+
     def lines() -> Iterator[list[Any]]:
         for chunk in _stream(session, conditions):
-            held = holdings(session, chunk) if ctx is not None else {}
+            held = access_holdings(session, chunk, reach) if reach is not None else {}
             for rec in chunk:
                 data = rec.data
                 if ctx is not None:
@@ -311,9 +313,11 @@ def defined_export(
     total = int(session.scalar(select(func.count()).select_from(Record).where(*conditions)) or 0)
     agencies = {a.id: a for a in session.scalars(select(Agency))}
 
+    reach = ctx.policy.reach(ctx.actor) if ctx is not None else None
+
     def lines() -> Iterator[list[Any]]:
         for chunk in _stream(session, conditions):
-            held = holdings(session, chunk) if ctx is not None else {}
+            held = access_holdings(session, chunk, reach) if reach is not None else {}
             linked = (
                 _linked_data(session, chunk, d.consent.linked_type)
                 if d.consent is not None and d.consent.linked_type

@@ -26,7 +26,7 @@ from engine.i18n import _
 from engine.language.model import Field
 from engine.runtime.policy import Holding
 from engine.service import audit
-from engine.service.context import Context, audit_emergency_read, find_type, holdings, usernames
+from engine.service.context import Context, access_holdings, audit_emergency_read, find_type, usernames
 from engine.service.errors import BadRequest, Forbidden
 from engine.storage import sealing
 from engine.storage.models import Record, User
@@ -187,7 +187,7 @@ def list_records(
         total = len(items)
     else:
         total = capped_count(ctx, queries)
-    held = holdings(ctx.session, items) if holders else {}
+    held = access_holdings(ctx.session, items, reach) if holders else {}
     # a caseworker's own records need no query for their owner's name
     owners = {ctx.user.id: ctx.user.username, **usernames(ctx.session, {r.owner_id for r in items} - {ctx.user.id})}
     if ctx.actor.role.emergency_access:  # a list shows records reached by breaking the glass too

@@ -13,7 +13,7 @@ from engine.runtime.evaluation import Evaluation
 from engine.runtime.policy import Holding
 from engine.runtime.workflow import TransitionCheck, check_transition, locked_forms, transition_label
 from engine.service import audit, decisions, emergency
-from engine.service.context import Context, access, holdings, requested_by, usernames
+from engine.service.context import Context, access, access_holdings, requested_by, usernames
 from engine.service.evaluations import evaluated
 from engine.storage.models import Record, RecordLink
 
@@ -126,7 +126,7 @@ def links(ctx: Context, rec: Record) -> list[dict[str, Any]]:
         )
     ).all()
     others = [other for _link, other in rows]
-    held = holdings(ctx.session, others)
+    held = access_holdings(ctx.session, others, ctx.policy.reach(ctx.actor))
     for other in others:
         if ctx.policy.can_read(ctx.actor, other.record_type, held[other.id]):
             out.append(

@@ -76,6 +76,20 @@ def test_a_list_page_sends_as_many_statements_for_10_records_as_for_50(
     assert filtered <= counts[10] + 1
 
 
+@pytest.mark.parametrize("who", ["amina", "sara", "mona"])
+def test_a_list_of_records_held_by_owner_team_or_agency_reads_no_holders(srv: Server, who: str) -> None:
+    """Whether a user may see a listed record's answers is decided from its owner, team and agency
+    when those reach it (`context.access_holdings`): its assignments, referrals and emergency grants
+    are not read for a caseworker's own cases, a supervisor's team's or a manager's agency's."""
+    c = srv.client(who)
+    for url in ("/records/case", "/records/case?sort=created"):
+        c.get(url)
+        with counted(srv) as statements:
+            assert c.get(url).status_code == 200
+        holders = [x for x in statements if "UNION ALL" in x and "FROM emergency_grants" in x]
+        assert holders == [], holders
+
+
 def test_a_record_page_sends_as_many_statements_with_a_long_history(srv: Server) -> None:
     amina = srv.client("amina")
     short, long = (amina.get("/api/v1/records/case?page_size=2").json()["items"][i]["id"] for i in (0, 1))
