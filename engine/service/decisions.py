@@ -208,6 +208,18 @@ def _step_of(ctx: Context, row: Any) -> Step:
     return Step(**found)
 
 
+def _returned_keys(returns: dict[str, list[Transition]]) -> set[str]:
+    """`type/stage/step` for each record type, each stage a return step of it leads to, and each such
+    step (identifiers never hold a "/"): the same records as "the type, at one of those stages, whose
+    latest step is one of those"."""
+    return {
+        f"{rt}/{stage}/{t.id}"
+        for rt, steps in returns.items()
+        for stage in sorted({str(step.to) for step in steps})
+        for t in steps
+    }
+
+
 def returned_to_me(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
     """Records this user owns or is assigned that a decision sent back to them and that have not
     moved on since, the most recent first, with who sent them back, when and why."""
@@ -236,15 +248,12 @@ def returned_to_me(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
         .where(
             Record.module == ctx.module.id,
             or_(Record.owner_id == ctx.user.id, id_in(assigned)),
-            or_(
-                *(
-                    and_(
-                        Record.record_type == rt,
-                        Record.stage.in_(sorted({str(t.to) for t in steps})),
-                        TransitionLog.transition.in_([t.id for t in steps]),
-                    )
-                    for rt, steps in returns.items()
-                )
+            # each type's return steps and the stages they lead to, as one text compared with a list:
+            # written as an OR of (type, stages, steps) over the two tables, PostgreSQL weighed every
+            # index of `records` for each part, and planning took 4.3 ms of a 1.6 ms query on every
+            # home page (0.4 ms this way; the same rows)
+            (Record.record_type + "/" + Record.stage + "/" + TransitionLog.transition).in_(
+                sorted(_returned_keys(returns))
             ),
             TransitionLog.to_stage == Record.stage,
             TransitionLog.user_id != ctx.user.id,
