@@ -215,7 +215,7 @@ def _returned_keys(returns: dict[str, list[Transition]]) -> set[str]:
     return {
         f"{rt}/{stage}/{t.id}"
         for rt, steps in returns.items()
-        for stage in sorted({str(step.to) for step in steps})
+        for stage in {str(step.to) for step in steps}
         for t in steps
     }
 
