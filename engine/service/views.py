@@ -114,18 +114,21 @@ def view(ctx: Context, rec: Record, hold: Holding, ev: Evaluation | None = None)
 
 
 def links(ctx: Context, rec: Record) -> list[dict[str, Any]]:
-    """Records linked to this one (either direction) that the user may read."""
+    """Records linked to this one (either direction) that the user may read. Only the columns shown
+    and those deciding access are read: loading each linked record whole read its answers (a large
+    value, stored apart) and opened its sealed ones, for a link that shows a number and a stage."""
     out = []
-    rows = ctx.session.execute(
-        select(RecordLink, Record).join(
-            Record,
-            or_(
-                and_(RecordLink.from_id == rec.id, Record.id == RecordLink.to_id),
-                and_(RecordLink.to_id == rec.id, Record.id == RecordLink.from_id),
-            ),
+    others: list[Any] = list(
+        ctx.session.execute(
+            select(*_LINKED).join(
+                RecordLink,
+                or_(
+                    and_(RecordLink.from_id == rec.id, Record.id == RecordLink.to_id),
+                    and_(RecordLink.to_id == rec.id, Record.id == RecordLink.from_id),
+                ),
+            )
         )
-    ).all()
-    others = [other for _link, other in rows]
+    )
     held = access_holdings(ctx.session, others, ctx.policy.reach(ctx.actor))
     for other in others:
         if ctx.policy.can_read(ctx.actor, other.record_type, held[other.id]):
@@ -133,3 +136,15 @@ def links(ctx: Context, rec: Record) -> list[dict[str, Any]]:
                 {"id": other.id, "short_id": other.short_id, "record_type": other.record_type, "stage": other.stage}
             )
     return out
+
+
+#: what a link shows of a linked record, and what decides whether the user may read it
+_LINKED = (
+    Record.id,
+    Record.short_id,
+    Record.record_type,
+    Record.stage,
+    Record.owner_id,
+    Record.agency_id,
+    Record.group_id,
+)

@@ -148,6 +148,19 @@ def test_a_record_page_reads_the_record_its_holders_and_its_steps_once(srv: Serv
     assert not [x for x in sent if "1 != 1" in x], "a query with nothing to look for was sent"
 
 
+def test_a_record_page_reads_no_answers_of_its_linked_records(srv: Server) -> None:
+    """A link shows a number and a stage: the linked records' answers (a large value, stored apart,
+    and opened when sealed) are not read to show it."""
+    amina = srv.client("amina")
+    rid = amina.get("/api/v1/records/case?page_size=1").json()["items"][0]["id"]
+    r = amina.post("/api/v1/records/case", json={"data": {**ANSWERS, "code": "GBV-LINK"}, "link_to": rid})
+    assert r.status_code == 201, r.text
+    sent = _sql(srv, amina, f"/records/case/{rid}")
+    linked = [x for x in sent if "record_links" in x and x.startswith("SELECT")]
+    assert linked, sent
+    assert not [x for x in linked if "records.data" in x or "records.blind" in x], linked
+
+
 def test_a_save_and_a_step_read_nothing_twice(srv: Server) -> None:
     """A save writes the record and its history, then builds the record's view, which asks for the
     record's steps from several places. Those asks are read once per unit of work (context.memo);
