@@ -155,6 +155,10 @@ class Policy:
         # the fields a role sees or writes depend only on the record type, the role's sensitivity
         # levels and the forms it may read or write there: worked out once per combination
         self._field_sets: dict[tuple[str, str, frozenset[str], frozenset[str]], frozenset[str]] = {}
+        # what a role may do on a record type whatever the record (forms it reads and writes; may it
+        # assign, refer), and the capabilities of each relation that gives the role's own: worked out
+        # once per (role, record type, relation), not for each row of a list (see `access`)
+        self._capabilities: dict[tuple[int, str, str], tuple[Role, Access]] = {}
 
     # -- record types and scope --------------------------------------------------------------
     def may(self, actor: Actor, permission: str) -> bool:
@@ -212,30 +216,52 @@ class Policy:
         relation = reach.relation(holding)
         if relation is None:
             return None
+        if relation == "referral":
+            own, grant = self._own(actor, record_type, "owner"), reach.grant(holding)
+            return Access(
+                relation,
+                own.read_forms & grant.forms,
+                own.write_forms & grant.write_forms & grant.forms,
+                False,
+                False,
+                False,
+                False,
+            )
+        return self._own(actor, record_type, relation)
+
+    def _own(self, actor: Actor, record_type: str, relation: str) -> Access:
+        """The capabilities of a relation that is not a referral, for the actor's role on the record
+        type: a holding relation (HOLDING_RELATIONS) gives the role's own; "emergency" its forms,
+        read-only, nothing else. Kept per (role, record type, relation): a role is part of the
+        definitions, and a new definitions version is a new Policy."""
         role = actor.role
+        key = (id(role), record_type, relation)
+        kept = self._capabilities.get(key)
+        if kept is not None and kept[0] is role:
+            return kept[1]
         rt = self.module.record_types[record_type]
         read = frozenset(f for f in rt.form_ids if role.may_read_form(f))
-        write = (
-            frozenset(f for f in rt.form_ids if role.may_write_form(f))
-            if self.may_on_type(actor, record_type, "write")
-            else frozenset()
-        )
-        if relation == "referral":
-            grant = reach.grant(holding)
-            return Access(
-                relation, read & grant.forms, write & grant.write_forms & grant.forms, False, False, False, False
-            )
         if relation == "emergency":  # what the role reads on a record in its scope; nothing more, no change
-            return Access(relation, read, frozenset(), False, False, False, False)
-        return Access(
-            relation,
-            read,
-            write,
-            workflow=True,
-            assign=self.may_on_type(actor, record_type, "assign"),
-            refer=self.may_on_type(actor, record_type, "refer"),
-            link=True,
-        )
+            found = Access(relation, read, frozenset(), False, False, False, False)
+        else:
+            write = (
+                frozenset(f for f in rt.form_ids if role.may_write_form(f))
+                if self.may_on_type(actor, record_type, "write")
+                else frozenset()
+            )
+            found = Access(
+                relation,
+                read,
+                write,
+                workflow=True,
+                assign=self.may_on_type(actor, record_type, "assign"),
+                refer=self.may_on_type(actor, record_type, "refer"),
+                link=True,
+            )
+        if len(self._capabilities) >= FIELD_SETS_KEPT:
+            self._capabilities.clear()
+        self._capabilities[key] = (role, found)
+        return found
 
     def can_read(self, actor: Actor, record_type: str, holding: Holding) -> bool:
         return self.access(actor, record_type, holding) is not None
