@@ -219,6 +219,9 @@ def test_names_are_masked_in_lists_until_revealed_and_the_reveal_is_audited(srv:
     save(a, rid, "survivor_information", 1, survivor_code="GBV-0042", sex="female", name="Zaynab Haddad")
     listing = a.get("/records/case")
     assert "Zaynab" not in listing.text and "••••••" in listing.text and "GBV-0042" in listing.text
+    # the masked cell's words, in the reader's language
+    french = a.get("/records/case", params={"locale": "fr"}).text
+    assert '<span class="visually-hidden">masqué</span>' in french and ">Afficher<span" in french
     shown = a.post(f"/records/case/{rid}/reveal", data={"back": "/records/case"})
     assert "Zaynab Haddad" in shown.text
     assert "Zaynab" not in a.get("/records/case").text  # shown once, not remembered
