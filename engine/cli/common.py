@@ -25,7 +25,10 @@ def say(message: str) -> None:
 
 def database(args: argparse.Namespace, *, create: bool = False) -> Database:
     """The database of --db (or the default), ready to use; set up when new and `create`."""
-    db = Database.open(resolve_url(args.db), getattr(args, "key_file", None))
+    try:
+        db = Database.open(resolve_url(args.db), getattr(args, "key_file", None))
+    except DatabaseUnavailable as exc:  # a setting of the environment that cannot be used
+        raise CliError(str(exc)) from None
     try:
         db.ready(create=create, announce=say)
     except DatabaseUnavailable as exc:

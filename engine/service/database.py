@@ -55,7 +55,8 @@ class Unavailable(ServiceError):
 
 
 log = logging.getLogger("sanad.database")
-_warned = [0.0]  # when the last warning about an unavailable database was logged (one per 10 s)
+#: when the last warning was logged (one per 10 s): [the database unavailable, a prepared statement gone]
+_warned = [0.0, 0.0]
 #: SQLite errors about the file rather than the statement (a statement's error stays a bug: a 500)
 _SQLITE_UNAVAILABLE = ("unable to open", "disk i/o", "disk is full", "readonly database")
 
@@ -78,14 +79,33 @@ def unavailable(exc: DBAPIError, dialect: str, where: str) -> ServiceError | Non
             return Conflict("the database is busy; try again")
         if not any(part in why.lower() for part in _SQLITE_UNAVAILABLE):
             return None
+    elif _sqlstate(exc) == _NO_SUCH_PREPARED_STATEMENT:
+        if time.monotonic() - _warned[1] > 10:
+            _warned[1] = time.monotonic()
+            log.error(
+                "a statement prepared on this connection is gone (%s): behind PgBouncer in transaction "
+                "mode before 1.21, or without max_prepared_statements, set %s=off (docs/operations.md)",
+                why,
+                db.PREPARED_STATEMENTS,
+            )
+        return None
     elif not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
         return None
-    elif str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "").startswith("40"):
+    elif _sqlstate(exc).startswith("40"):
         return Conflict("that collided with another change saved at the same moment; try again")
     if time.monotonic() - _warned[0] > 10:  # an outage is logged, not each of its requests
         _warned[0] = time.monotonic()
         log.warning("the database %s is unavailable: %s", where, why)
     return Unavailable(_("The database cannot be reached at the moment. Try again in a minute."), retry_after=5)
+
+
+#: PostgreSQL's "prepared statement … does not exist": a pooler lent the transaction another server
+#: connection than the one the statement was prepared on
+_NO_SUCH_PREPARED_STATEMENT = "26000"
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    return str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
 
 
 @dataclass
@@ -99,7 +119,10 @@ class Database:
     def open(cls, url: str, key_file: str | None = None) -> Database:
         """The database at `url`, its sealed answers opened with the key file `key_file` (default:
         $SANAD_KEY_FILE, else sanad.key in the data folder)."""
-        engine = db.make_engine(url)
+        try:
+            engine = db.make_engine(url)
+        except db.SettingError as exc:
+            raise DatabaseUnavailable(str(exc)) from None
         source = sealing.KeySource(key_file or db.default_key_file())
         sealing.bind(engine, source)
         return cls(url, engine, db.session_factory(engine), source)

@@ -102,12 +102,53 @@ def make_engine(url: str, connect_timeout: int = 10) -> Engine:
     )
     # per process: each server process (`serve --workers N`) has its own pool (docs/operations.md)
     pool = {
-        "pool_size": int(os.environ.get("SANAD_DB_POOL_SIZE") or 5),
-        "max_overflow": int(os.environ.get("SANAD_DB_MAX_OVERFLOW") or 10),
+        "pool_size": _whole_setting("SANAD_DB_POOL_SIZE", 5, 1),
+        "max_overflow": _whole_setting("SANAD_DB_MAX_OVERFLOW", 10, 0),
     }
-    engine = create_engine(url, connect_args=timeout, **pool)
+    connect: dict[str, Any] = dict(timeout)
+    if parsed.get_driver_name() == "psycopg" and not prepared_statements():
+        connect["prepare_threshold"] = None  # psycopg never prepares a statement on the server
+    engine = create_engine(url, connect_args=connect, **pool)
     _ping_when_idle(engine)
     return engine
+
+
+class SettingError(ValueError):
+    """A database setting of the environment that cannot be used: says which, and what it takes."""
+
+
+#: psycopg prepares a statement on the server after it ran this often on a connection (its default);
+#: `SANAD_DB_PREPARED_STATEMENTS=off` turns that off, for a pooler that cannot keep them (PgBouncer in
+#: transaction mode before 1.21, or without `max_prepared_statements`)
+PREPARED_STATEMENTS = "SANAD_DB_PREPARED_STATEMENTS"
+_ON, _OFF = ("on", "yes", "true", "1"), ("off", "no", "false", "0")
+
+
+def prepared_statements() -> bool:
+    """Whether PostgreSQL statements run often are prepared on the server ($SANAD_DB_PREPARED_STATEMENTS,
+    on by default)."""
+    text = (os.environ.get(PREPARED_STATEMENTS) or "on").strip().lower()
+    if text in _ON:
+        return True
+    if text in _OFF:
+        return False
+    raise SettingError(
+        f"{PREPARED_STATEMENTS}={os.environ.get(PREPARED_STATEMENTS)!r}: give 'on' (the default) or 'off' "
+        "(off behind PgBouncer in transaction mode older than 1.21, or without max_prepared_statements)"
+    )
+
+
+def _whole_setting(name: str, default: int, low: int) -> int:
+    text = (os.environ.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        n = int(text)
+    except ValueError:
+        n = low - 1
+    if n < low:
+        raise SettingError(f"{name}={text!r}: give a whole number of connections, {low} or more (default {default})")
+    return n
 
 
 #: a pooled connection that has been idle longer than this (seconds) is checked before use
