@@ -46,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -56,6 +57,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from tests.benchmarks import _load
 from tests.benchmarks._load import Connection, Outcome, ServerProcess
@@ -244,6 +246,74 @@ def vacuum_hot_tables(url: str, run: Run) -> None:
     note = "PostgreSQL runs without autovacuum: " + ", ".join(HOT_TABLES) + " are vacuumed before each load"
     if note not in run.notes:
         run.notes.append(note)
+
+
+class ChainWatch:
+    """How busy the audit chain's end is while a load runs (PostgreSQL): every request that writes
+    an audit entry locks that one row at commit, and holds it until its commit is done, so requests/s
+    can never pass 1 / the time it is held. A thread looks at `pg_stat_activity` every 50 ms from
+    `delay` seconds on (after the warm-up): a connection whose last statement took the lock or wrote
+    the entries, or that is committing, holds it; one waiting for a lock in a statement on
+    `audit_chain` waits for it. (A commit of a transaction that wrote no entry counts as held too:
+    nearly every request writes one.)"""
+
+    INTERVAL = 0.05
+
+    def __init__(self, url: str, delay: float) -> None:
+        self.url, self.delay = url, delay
+        self.samples = self.held = self.waiting = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> ChainWatch:
+        if self.url.startswith("postgresql"):
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _sample(self) -> None:
+        eng = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            with eng.connect() as conn:
+                if self._stop.wait(self.delay):
+                    return
+                while not self._stop.wait(self.INTERVAL):
+                    row = conn.execute(_CHAIN_ACTIVITY).one()
+                    self.samples += 1
+                    self.held += 1 if row.held else 0
+                    self.waiting += int(row.waiting or 0)
+        finally:
+            eng.dispose()
+
+    def data(self) -> dict[str, Any]:
+        if not self.samples:
+            return {}
+        return {
+            "samples": self.samples,
+            "held": round(self.held / self.samples, 3),
+            "waiting": round(self.waiting / self.samples, 2),
+        }
+
+    def text(self) -> str:
+        d = self.data()
+        return f"held {d['held']:.0%} of the time; {d['waiting']:.1f} requests waiting on average" if d else "-"
+
+
+#: the connections of this database, other than the watcher's own, that hold the audit chain's end
+#: (their last statement locked it or wrote the entries, or they are committing) or wait for it
+_CHAIN_ACTIVITY = text(
+    "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock' AND query LIKE '%audit_chain%') AS waiting, "
+    "count(*) FILTER (WHERE (wait_event_type IS DISTINCT FROM 'Lock') AND ("
+    "  (query LIKE 'SELECT seq, hash FROM audit_chain%' AND state IN ('active', 'idle in transaction'))"
+    "  OR (query LIKE 'WITH entries AS (INSERT INTO audit_log%' AND state IN ('active', 'idle in transaction'))"
+    "  OR (query = 'COMMIT' AND state = 'active'))) > 0 AS held "
+    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND backend_type = 'client backend'"
+)
 
 
 def seed_command() -> bool:
@@ -649,11 +719,18 @@ def mixed_rows(run: Run, data: Data, crowd: Crowd, label: str) -> dict[int, Outc
     """The mixed load at each user count, Sanad then the baseline, same workers, same generator."""
     sc = run.scale
     out: dict[int, Outcome] = {}
+    chains: dict[int, ChainWatch] = {}
     with sanad_server(data.url, run.workers, run.env, run.workdir) as srv:
         for n in sc.users:
             vacuum_hot_tables(data.url, run)
-            sims = asyncio.run(_ensure_and_run(crowd, srv.port, n, sc.warmup, sc.duration, cpu_clocks(srv, data.url)))
+            # the watcher starts with the load; the users' sign-ins come first, so it may look at a
+            # little of the warm-up too (the figure is for information)
+            with ChainWatch(data.url, sc.warmup) as watched:
+                sims = asyncio.run(
+                    _ensure_and_run(crowd, srv.port, n, sc.warmup, sc.duration, cpu_clocks(srv, data.url))
+                )
             out[n] = sims
+            chains[n] = watched
             if "locked" in srv.log_text():
                 out[n].errors["server log: database is locked"] += 1
     base: dict[int, Outcome] = {}
@@ -692,6 +769,19 @@ def mixed_rows(run: Run, data: Data, crowd: Crowd, label: str) -> dict[int, Outc
             {"sanad": cpu_data(s), "baseline": cpu_data(b)},
         )
     )
+    if data.url.startswith("postgresql"):
+        run.add(
+            Row(
+                f"audit chain's end, mixed load, {' / '.join(str(k) for k in sc.users)} users",
+                " | ".join(f"{k}: {chains[k].text()}" for k in sc.users),
+                "",
+                None,
+                "for information: one row every request locks at commit; held near 100%, it caps "
+                "requests/s at 1 / the time it is held",
+                None,
+                {str(k): chains[k].data() for k in sc.users},
+            )
+        )
     return out
 
 

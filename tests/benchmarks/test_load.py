@@ -42,3 +42,47 @@ def test_the_cpu_clocks_see_work_done() -> None:
     assert after[1] - before[1] >= 0.15
     assert after[2] - before[2] >= 0.1
     assert _load.postgres_cpu("postgres")() >= 0.0
+
+
+def test_the_chain_watch_sees_who_holds_the_audit_chain_and_who_waits(tmp_path: object) -> None:
+    """bench_service's "audit chain's end" row: one transaction holds the chain's end as a request
+    does between its lock and its commit, another waits for it; the watcher sees both, and neither
+    once they are done."""
+    import threading
+
+    from sqlalchemy import text
+
+    from engine.storage import db
+    from tests.benchmarks.bench_service import ChainWatch
+    from tests.server import database
+
+    with database("postgresql", tmp_path) as url:
+        engine = db.make_engine(url)
+        with engine.begin() as conn:  # a database made by migrations has the chain's end
+            assert conn.execute(text("SELECT count(*) FROM audit_chain")).scalar() == 1
+        lock = "SELECT seq, hash FROM audit_chain WHERE id = 1 FOR UPDATE"
+        holder = engine.connect()
+        holder.begin()
+        holder.execute(text(lock))
+        waited = threading.Event()
+
+        def wait_for_it() -> None:
+            with engine.begin() as conn:
+                conn.execute(text(lock))
+            waited.set()
+
+        waiter = threading.Thread(target=wait_for_it)
+        waiter.start()
+        time.sleep(0.3)
+        with ChainWatch(url, 0.0) as busy:
+            time.sleep(0.5)
+        holder.rollback()
+        holder.close()
+        waiter.join(10)
+        assert waited.is_set()
+        with ChainWatch(url, 0.0) as idle:
+            time.sleep(0.3)
+        engine.dispose()
+    assert busy.samples >= 5 and busy.data()["held"] == 1.0 and busy.data()["waiting"] == 1.0, busy.data()
+    assert idle.samples >= 3 and idle.data()["held"] == 0.0 and idle.data()["waiting"] == 0.0, idle.data()
+    assert busy.text() == "held 100% of the time; 1.0 requests waiting on average"
