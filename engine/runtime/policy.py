@@ -155,9 +155,9 @@ class Policy:
         # the fields a role sees or writes depend only on the record type, the role's sensitivity
         # levels and the forms it may read or write there: worked out once per combination
         self._field_sets: dict[tuple[str, str, frozenset[str], frozenset[str]], frozenset[str]] = {}
-        # what a role may do on a record type whatever the record (forms it reads and writes; may it
-        # assign, refer), and the capabilities of each relation that gives the role's own: worked out
-        # once per (role, record type, relation), not for each row of a list (see `access`)
+        # the capabilities a relation other than a referral gives a role on a record type (the forms
+        # it reads and writes, whether it may assign or refer): the same for every record, so worked
+        # out once per (role, record type, relation), not for each row of a list (see `_own`)
         self._capabilities: dict[tuple[int, str, str], tuple[Role, Access]] = {}
 
     # -- record types and scope --------------------------------------------------------------

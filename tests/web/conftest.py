@@ -1,5 +1,10 @@
 """The seeded demo site the browser tests share: one GBV demo database, one live server and one
-headless Chromium for the whole run (seeding the demo is the slow part)."""
+headless Chromium for the whole of tests/web (seeding the demo is the slow part).
+
+It ends with the package: Playwright's sync API keeps an event loop running in the main thread
+while it lives, and a later test that runs `asyncio.run` in that thread (tests/security/test_09
+did, when run after tests/web) failed with "asyncio.run() cannot be called from a running event
+loop"."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from tests.server import database, server
 GBV = f"{ROOT}/definitions/gbv"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     chromium_or_skip()
     with database("sqlite", tmp_path_factory.mktemp("browser")) as url, server(url, [GBV]) as srv:
