@@ -30,7 +30,12 @@ from engine.web.app import DEFAULT_THREADS, Settings, create_app, secret_key
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    threads = args.threads if args.threads is not None else _threads_from_env()
+    threads = args.threads if args.threads is not None else _from_env("SANAD_THREADS", _threads, DEFAULT_THREADS)
+    idle_minutes = (
+        args.idle_minutes
+        if args.idle_minutes is not None
+        else _from_env("SANAD_IDLE_MINUTES", _minutes, DEFAULT_IDLE_MINUTES)
+    )
     reg = registry(args)
     sock = bind(args.host, args.port)  # before the slow part: a busy port fails at once
     try:
@@ -49,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             database_url=db.url,
             key_file=db.key_source.path,
             secret_key=secret_key(),
-            idle_minutes=args.idle_minutes,
+            idle_minutes=idle_minutes,
             threads=threads,
             reports_database_url=args.reports_db,
         )
@@ -173,14 +178,34 @@ def _threads(text: str) -> int:
     return n
 
 
-def _threads_from_env() -> int:
-    text = os.environ.get("SANAD_THREADS")
-    if not text:
-        return DEFAULT_THREADS
+#: minutes of inactivity after which a session ends (--idle-minutes, $SANAD_IDLE_MINUTES)
+DEFAULT_IDLE_MINUTES = 30
+MAX_IDLE_MINUTES = 7 * 24 * 60
+
+
+def _minutes(text: str) -> int:
+    """--idle-minutes: a whole number of minutes, from 1 to a week."""
     try:
-        return _threads(text)
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_IDLE_MINUTES:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a number of minutes: give a whole number from 1 to {MAX_IDLE_MINUTES} (a week)"
+        )
+    return n
+
+
+def _from_env(name: str, parse: Callable[[str], int], default: int) -> int:
+    """The environment's value of a `serve` option (when not given on the command line), checked as
+    the option is: a bad one is one line naming the variable, before anything is set up."""
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        return parse(text)
     except argparse.ArgumentTypeError as exc:
-        raise CliError(f"SANAD_THREADS: {exc}") from None
+        raise CliError(f"{name}: {exc}") from None
 
 
 def _workers(text: str) -> int:
@@ -454,9 +479,9 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument(
         "--idle-minutes",
-        type=int,
-        default=int(os.environ.get("SANAD_IDLE_MINUTES", "30")),
-        help="sign users out after this many idle minutes (default: 30, or $SANAD_IDLE_MINUTES)",
+        type=_minutes,
+        default=None,
+        help=f"sign users out after this many idle minutes (default: {DEFAULT_IDLE_MINUTES}, or $SANAD_IDLE_MINUTES)",
     )
     p.add_argument(
         "--access-log",

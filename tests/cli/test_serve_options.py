@@ -291,6 +291,35 @@ def test_a_bad_sanad_threads_is_one_clear_line_before_anything_is_done(tmp_path:
     assert not os.listdir(str(tmp_path)), "nothing is made before the setting is checked"
 
 
+@pytest.mark.parametrize("value", ["0", "10081", "soon"])
+def test_idle_minutes_out_of_range_are_refused_by_the_parser(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--idle-minutes", value])
+    assert exit_.value.code == 2 and "give a whole number from 1 to 10080 (a week)" in capsys.readouterr().err
+
+
+def test_a_bad_sanad_idle_minutes_is_one_clear_line_not_a_traceback(tmp_path: object) -> None:
+    """It was read with int() while the command line was being built: every sanad command, even
+    `sanad validate`, ended in a traceback."""
+    env = {**_env(tmp_path), "SANAD_IDLE_MINUTES": "half an hour"}
+    r = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "serve", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 1
+    assert r.stderr.strip() == (
+        "sanad: SANAD_IDLE_MINUTES: 'half an hour' is not a number of minutes: give a whole number from 1 to 10080 (a week)"
+    )
+    assert not os.listdir(str(tmp_path)), "nothing is made before the setting is checked"
+    other = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "validate", "--help"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert other.returncode == 0 and "Traceback" not in other.stderr
+
+
 def test_each_worker_process_gets_the_threads_asked_for(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
     url = f"sqlite:///{tmp_path}/w.db"
     Database.open(url).dispose()
