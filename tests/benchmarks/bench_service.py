@@ -255,7 +255,8 @@ class ChainWatch:
     `delay` seconds on (after the warm-up): a connection whose last statement took the lock or wrote
     the entries, or that is committing, holds it; one waiting for a lock in a statement on
     `audit_chain` waits for it. (A commit of a transaction that wrote no entry counts as held too:
-    nearly every request writes one.)"""
+    nearly every request writes one. PostgreSQL shows the statement that writes the entries on
+    several lines, as SQLAlchemy wrote it: the patterns allow for that.)"""
 
     INTERVAL = 0.05
 
@@ -308,8 +309,9 @@ class ChainWatch:
 _CHAIN_ACTIVITY = text(
     "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock' AND query LIKE '%audit_chain%') AS waiting, "
     "count(*) FILTER (WHERE (wait_event_type IS DISTINCT FROM 'Lock') AND ("
-    "  (query LIKE 'SELECT seq, hash FROM audit_chain%' AND state IN ('active', 'idle in transaction'))"
-    "  OR (query LIKE 'WITH entries AS (INSERT INTO audit_log%' AND state IN ('active', 'idle in transaction'))"
+    "  (query ~ '^SELECT seq, hash FROM audit_chain .*FOR UPDATE$' AND state IN ('active', 'idle in transaction'))"
+    "  OR (query ~ '^WITH entries AS\\s+\\(INSERT INTO audit_log '"
+    "      AND state IN ('active', 'idle in transaction'))"
     "  OR (query = 'COMMIT' AND state = 'active'))) > 0 AS held "
     "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
     "AND backend_type = 'client backend'"

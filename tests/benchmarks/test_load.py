@@ -47,12 +47,15 @@ def test_the_cpu_clocks_see_work_done() -> None:
 def test_the_chain_watch_sees_who_holds_the_audit_chain_and_who_waits(tmp_path: object) -> None:
     """bench_service's "audit chain's end" row: one transaction holds the chain's end as a request
     does between its lock and its commit, another waits for it; the watcher sees both, and neither
-    once they are done."""
+    once they are done; one whose statement wrote its entries and moved the end holds it until it
+    ends. The statements are the ones the service sends, as PostgreSQL shows them: the one that
+    writes the entries on several lines, which a pattern on one line missed."""
     import threading
+    from datetime import UTC, datetime
 
     from sqlalchemy import text
 
-    from engine.storage import db
+    from engine.storage import chain, db
     from tests.benchmarks.bench_service import ChainWatch
     from tests.server import database
 
@@ -60,7 +63,7 @@ def test_the_chain_watch_sees_who_holds_the_audit_chain_and_who_waits(tmp_path: 
         engine = db.make_engine(url)
         with engine.begin() as conn:  # a database made by migrations has the chain's end
             assert conn.execute(text("SELECT count(*) FROM audit_chain")).scalar() == 1
-        lock = "SELECT seq, hash FROM audit_chain WHERE id = 1 FOR UPDATE"
+        lock = str(chain._LOCK_END_ROW)
         holder = engine.connect()
         holder.begin()
         holder.execute(text(lock))
@@ -82,7 +85,20 @@ def test_the_chain_watch_sees_who_holds_the_audit_chain_and_who_waits(tmp_path: 
         assert waited.is_set()
         with ChainWatch(url, 0.0) as idle:
             time.sleep(0.3)
+        # the statement that writes an entry and moves the end, as a request sends it after the lock
+        writer = engine.connect()
+        writer.begin()
+        end = writer.execute(chain._LOCK_END_ROW).one()
+        row = {c: None for c in chain._COLUMNS} | {"at": datetime.now(UTC), "action": "test.held", "details": {}}
+        row |= {"seq": end.seq + 1, "prev_hash": end.hash, "hash": "not checked here"}
+        values = {f"{c}_0": v for c, v in row.items()} | {"end_seq": row["seq"], "end_hash": row["hash"]}
+        writer.execute(chain._appending(1), values)
+        with ChainWatch(url, 0.0) as moving:
+            time.sleep(0.3)
+        writer.rollback()
+        writer.close()
         engine.dispose()
+    assert moving.samples >= 3 and moving.data()["held"] == 1.0, moving.data()
     assert busy.samples >= 5 and busy.data()["held"] == 1.0 and busy.data()["waiting"] == 1.0, busy.data()
     assert idle.samples >= 3 and idle.data()["held"] == 0.0 and idle.data()["waiting"] == 0.0, idle.data()
     assert busy.text() == "held 100% of the time; 1.0 requests waiting on average"
