@@ -1,8 +1,10 @@
 """Writing the audit chain (storage.chain): one entry per transaction (a page read, on a statement
 compiled once) and several (a change with its side effects) are chained in order, stored as given,
-and the whole log verifies, on SQLite and PostgreSQL."""
+and the whole log verifies, on SQLite and PostgreSQL, also when many transactions commit at once."""
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 from sqlalchemy import select, text
@@ -70,5 +72,54 @@ def test_on_postgresql_a_transaction_leaves_one_old_version_of_the_chains_end(db
             with database.transaction() as s:
                 audit.record(s, "test.read", username="nobody", n=n)
         assert versions() - before == 5
+    finally:
+        database.dispose()
+
+
+def _actions(database: Database) -> list[str]:
+    """The log's actions in chain order, after checking that the whole chain verifies."""
+    with database.transaction() as s:
+        result = chain.verify(s, sealing.session_ring(s), full=True)
+        assert result.ok, result.problems
+        rows = s.execute(select(AuditEntry.seq, AuditEntry.action).order_by(AuditEntry.seq)).all()
+    assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+    return [r.action for r in rows]
+
+
+def _write(database: Database, *actions: str) -> None:
+    with database.transaction() as s:
+        for action in actions:
+            audit.record(s, action, username="nobody")
+
+
+def test_many_transactions_at_once_make_one_chain(db_url: str) -> None:
+    """Eight threads each commit transactions of one to three entries: every entry is in the chain
+    once, in a place of its own, and the chain verifies."""
+    database = Database.open(db_url)
+    failures: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(15):
+                _write(database, *(f"test.t{n}_{i}_{k}" for k in range(1 + (n + i) % 3)))
+        except BaseException as exc:  # reported below, with the thread's number
+            failures.append(exc)
+
+    try:
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not failures, failures
+        actions = _actions(database)
+        expected = {f"test.t{n}_{i}_{k}" for n in range(8) for i in range(15) for k in range(1 + (n + i) % 3)}
+        assert sorted(actions) == sorted(expected)
+        # each transaction's entries stay together and in order
+        for n in range(8):
+            for i in range(15):
+                mine = [a for a in actions if a.startswith(f"test.t{n}_{i}_")]
+                start = actions.index(mine[0])
+                assert actions[start : start + len(mine)] == sorted(mine)
     finally:
         database.dispose()
