@@ -185,6 +185,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: object) -> object:
         yield url
 
 
+#: records whose `last_step` (storage/migrations 0013) is not the transition of their latest step that
+#: moved them (the latest `transitions` row with a `to_stage`; none: NULL)
+STALE_LAST_STEPS = """
+SELECT r.short_id, r.last_step FROM records r
+WHERE COALESCE(r.last_step, '') <> COALESCE((
+    SELECT t.transition FROM transitions t WHERE t.record_id = r.id AND t.to_stage IS NOT NULL
+    ORDER BY t.id DESC LIMIT 1
+), '')
+"""
+
+
 def stored_record(owner: Any, **fields: Any) -> Any:
     """A case row written straight to the database (tests of scope and holding that need many
     records fast): the owner's agency, stage `engagement`, version 1, no answers, unless given."""

@@ -95,6 +95,7 @@ RECORD_COLUMNS = (
     "saved_forms",
     "key_id",
     "blind",
+    "last_step",
 )
 HISTORY_COLUMNS = ("record_id", "version", "user_id", "at", "action", "changes")
 STEP_COLUMNS = ("record_id", "transition", "from_stage", "to_stage", "user_id", "at", "comment", "override_reason")
@@ -671,6 +672,7 @@ class _Seeder:
         at = created
         version = 1
         last_by = uid
+        last_step = None  # the latest step that moved it (records.last_step)
         remaining = (self.now - created).total_seconds()
         gap = min(remaining, 200 * 86400.0) / (len(t.steps) + 1)
         for step in t.steps:
@@ -697,6 +699,8 @@ class _Seeder:
             )
             batch.steps.append((rid, step.transition, step.from_stage, step.to_stage, by, T(at), comment, None))
             last_by = by
+            if step.to_stage is not None:
+                last_step = step.transition
         batch.records.append(
             (
                 rid,
@@ -717,6 +721,7 @@ class _Seeder:
                 as_json(t.saved_forms),
                 self.ring.current,
                 as_json(blind),
+                last_step,
             )
         )
         if parent_id is not None:

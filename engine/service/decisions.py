@@ -233,8 +233,10 @@ def returned_to_me(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
     if not returns:
         return []
     assigned = select(Assignment.record_id).where(Assignment.user_id == ctx.user.id, Assignment.active.is_(True))
-    # the latest step of each of this user's records, looked up record by record (an index probe on
-    # transitions.record_id), never grouped over the whole transitions table
+    # the latest step of each record whose latest step (kept on the record, `last_step`) is a return,
+    # looked up record by record (an index probe on transitions.record_id): this user's other records
+    # at those stages are passed over without reading their steps (a caseworker's 165 at 500,000
+    # cases, 1,400 pages read for each home page)
     last_step = (
         select(func.max(TransitionLog.id))
         .where(TransitionLog.record_id == Record.id, TransitionLog.to_stage.is_not(None))
@@ -249,12 +251,11 @@ def returned_to_me(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
             Record.module == ctx.module.id,
             or_(Record.owner_id == ctx.user.id, id_in(assigned)),
             # each type's return steps and the stages they lead to, as one text compared with a list:
-            # written as an OR of (type, stages, steps) over the two tables, PostgreSQL weighed every
-            # index of `records` for each part, and planning took 4.3 ms of a 1.6 ms query on every
-            # home page (0.4 ms this way; the same rows)
-            (Record.record_type + "/" + Record.stage + "/" + TransitionLog.transition).in_(
-                sorted(_returned_keys(returns))
-            ),
+            # written as an OR of (type, stages, steps), PostgreSQL weighed every index of `records`
+            # for each part, and planning took 4.3 ms of a 1.6 ms query on every home page
+            (Record.record_type + "/" + Record.stage + "/" + Record.last_step).in_(sorted(_returned_keys(returns))),
+            # the step itself says what the record says: the one shown, leading to where it is now
+            TransitionLog.transition == Record.last_step,
             TransitionLog.to_stage == Record.stage,
             TransitionLog.user_id != ctx.user.id,
             records_held(ctx.policy.reach(ctx.actor)),

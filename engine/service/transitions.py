@@ -91,6 +91,7 @@ def log_transition(ctx: Context, rec: Record, t: Transition, comment: str | None
     before = rec.stage
     if t.to is not None:
         rec.stage = t.to
+        rec.last_step = t.id  # the latest step that moved it (storage/migrations 0013)
         rec.updated_at, rec.updated_by = at, ctx.user.id
         ctx.session.flush()
         add_history(ctx, rec, at, "transition", [{"field": "(stage)", "old": before, "new": t.to}])

@@ -129,6 +129,10 @@ class Record(Base):
     # the blind indexes of its direct answers shown in lists (see storage.sealing)
     key_id: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     blind: Mapped[dict[str, str] | None] = mapped_column(JSONType, nullable=True)
+    # the transition of its latest workflow step that moved it (the latest `transitions` row with a
+    # `to_stage`; None: none yet), kept by service.transitions.log_transition (0013): a home page finds
+    # the records sent back to their user among hers without reading each one's steps
+    last_step: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative API
     __table_args__ = (Index("ix_records_group", "group_id"),)

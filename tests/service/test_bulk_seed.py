@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from engine.cli import main
@@ -22,7 +22,7 @@ from engine.service import bulk_seed
 from engine.service.bulk_seed import SeedError, SeedSummary
 from engine.storage import chain, db, sealing
 from engine.storage.models import Record, RecordHistory, RecordLink, TransitionLog, User
-from tests.conftest import ROOT
+from tests.conftest import ROOT, STALE_LAST_STEPS
 from tests.server import PASSWORD, database, server
 
 GBV = os.path.join(ROOT, "definitions", "gbv")
@@ -132,6 +132,10 @@ def test_history_and_steps_follow_the_workflow(session: Session) -> None:
     create = next(h for h in history if h.action == "create")
     assert {c["field"] for c in create.changes} == set(rec.data)  # opened by the ORM
     assert all(c["new"] == rec.data[c["field"]] for c in create.changes)
+    # every record names its latest step, as the app keeps it (a home page's "returned to you")
+    assert rec.last_step == steps[-1].transition
+    assert session.execute(text(STALE_LAST_STEPS)).all() == []
+    assert session.scalar(select(func.count()).where(Record.last_step.is_not(None))) > 0
 
 
 def test_identifying_answers_are_sealed_at_rest_with_blind_indexes(session: Session) -> None:

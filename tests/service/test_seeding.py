@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from engine.runtime.evaluation import evaluate
@@ -31,7 +31,7 @@ from engine.storage.models import (
     TransitionLog,
     User,
 )
-from tests.conftest import ROOT
+from tests.conftest import ROOT, STALE_LAST_STEPS
 from tests.server import database, server
 
 GBV = os.path.join(ROOT, "definitions", "gbv")
@@ -181,6 +181,9 @@ def test_history_transitions_and_approvals_by_someone_else(session: Session) -> 
     assert history["transition"] > 0
     ips = set(session.scalars(select(AuditEntry.ip)))
     assert "demo" in ips
+    # each step that moved a record is the one the record names (a home page's "returned to you")
+    assert session.execute(text(STALE_LAST_STEPS)).all() == []
+    assert "reject_action_plan" in set(session.scalars(select(Record.last_step)))
 
 
 def test_referrals_and_an_assignment(session: Session) -> None:
