@@ -1,8 +1,15 @@
-"""The baseline of the service benchmark's mixed load: a bare Starlette app whose one route does one
-primary-key SELECT on the same database as Sanad (`records` by id), with the same engine settings
-(`engine.storage.db.make_engine`: driver, pool) and the same way of running blocking database work
-(Starlette's thread pool, 40 threads; Sanad's requests go through its own limit, `serve --threads`,
-4 by default), served by uvicorn with the same number of workers.
+"""The baselines of the service benchmark's mixed load: a bare Starlette app on the same database as
+Sanad, with the same engine settings (`engine.storage.db.make_engine`: driver, pool) and the same way
+of running blocking database work (Starlette's thread pool, 40 threads; Sanad's requests go through
+its own limit, `serve --threads`, 4 by default), served by uvicorn with the same number of workers.
+
+- `/`: one primary-key SELECT (`records` by id), the issue's baseline.
+- `/floor`: what every request of Sanad's must do whatever it shows, and nothing else, in one
+  transaction: read the signed-in user (by primary key; Sanad reads the session row with its user),
+  read one record by primary key, and write one audit entry through Sanad's own hash chain
+  (`engine.storage.chain`: lock the chain's end, hash and seal, write, commit). A request of Sanad's
+  can be no cheaper than this; the ratio to it says what Sanad's own work costs (access rules,
+  evaluation, rendering) beyond the work it may not skip.
 
     BASELINE_DB=URL python -m uvicorn tests.benchmarks._baseline_app:app --port P [--workers N]
 """
@@ -13,6 +20,7 @@ import contextlib
 import os
 import random
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -22,18 +30,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.storage import db
+from engine.service.database import Database
+from engine.storage import chain, db
+from engine.storage.models import AuditEntry
 
 _engine: Any = None
+_database: Database | None = None
 _ids: list[str] = []
+_users: list[int] = []
 
 
 def _setup() -> None:
-    global _engine
+    global _engine, _database
     if _engine is None:
         _engine = db.make_engine(os.environ["BASELINE_DB"])
+        # the floor's: the key file is the one Sanad's server uses ($SANAD_KEY_FILE)
+        _database = Database.open(os.environ["BASELINE_DB"])
         with _engine.connect() as conn:
             _ids.extend(str(x) for x in conn.execute(text("SELECT id FROM records LIMIT 10000")).scalars())
+            _users.extend(int(x) for x in conn.execute(text("SELECT id FROM users LIMIT 1000")).scalars())
 
 
 def _one() -> dict[str, Any]:
@@ -47,11 +62,44 @@ async def one(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(_one))
 
 
+_USER = text("SELECT id, username, agency_id, disabled FROM users WHERE id = :id")
+_RECORD = text("SELECT id, short_id, stage, version, agency_id FROM records WHERE id = :id")
+
+
+def _floor() -> dict[str, Any]:
+    assert _database is not None
+    rid, uid = random.choice(_ids) if _ids else "", random.choice(_users) if _users else 0
+    with _database.transaction() as session:
+        user = session.execute(_USER, {"id": uid}).first()
+        row = session.execute(_RECORD, {"id": rid}).first()
+        chain.append(
+            session,
+            AuditEntry(
+                at=datetime.now(UTC),
+                user_id=user.id if user else None,
+                username=user.username if user else None,
+                ip="127.0.0.1",
+                action="record.read",
+                record_id=rid,
+                details={"via": "benchmark floor"},
+                agency_id=user.agency_id if user else None,
+                record_agency_id=row.agency_id if row else None,
+            ),
+        )
+    return {"id": row[0], "short_id": row[1], "stage": row[2], "version": row[3]} if row else {}
+
+
+async def floor(request: Request) -> Response:
+    return JSONResponse(await run_in_threadpool(_floor))
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     _setup()
     yield
     _engine.dispose()
+    if _database is not None:
+        _database.dispose()
 
 
-app = Starlette(routes=[Route("/", one)], lifespan=_lifespan)
+app = Starlette(routes=[Route("/", one), Route("/floor", floor)], lifespan=_lifespan)

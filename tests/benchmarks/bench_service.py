@@ -318,6 +318,20 @@ _CHAIN_ACTIVITY = text(
 )
 
 
+#: PostgreSQL's settings that the figures depend on (docs/operations.md, "PostgreSQL's own settings")
+PG_SETTINGS = ("server_version", "shared_buffers", "effective_cache_size", "synchronous_commit", "autovacuum")
+
+
+def pg_settings(url: str) -> str:
+    """`name=value` for each of PG_SETTINGS, as the database reports them."""
+    eng = create_engine(url, poolclass=NullPool)
+    try:
+        with eng.connect() as conn:
+            return ", ".join(f"{name}={conn.execute(text(f'SHOW {name}')).scalar_one()}" for name in PG_SETTINGS)
+    finally:
+        eng.dispose()
+
+
 def seed_command() -> bool:
     return os.path.exists(os.path.join(ROOT, "engine", "cli", "seed.py"))
 
@@ -681,13 +695,20 @@ class Crowd:
 
 
 async def baseline_load(
-    port: int, users: int, warmup: float, duration: float, watch: dict[str, _load.Clock] | None = None
+    port: int,
+    users: int,
+    warmup: float,
+    duration: float,
+    watch: dict[str, _load.Clock] | None = None,
+    path: str = "/",
 ) -> Outcome:
+    """`users` connections asking the baseline app for `path` (`/`: one SELECT; `/floor`: what every
+    request of Sanad's must do, see _baseline_app) one request after another."""
     conns = [Connection("127.0.0.1", port) for _ in range(users)]
 
     def step(c: Connection) -> _load.Step:
         async def one(rng: random.Random) -> tuple[str, str | None]:
-            a = await c.request("GET", "/")
+            a = await c.request("GET", path)
             return "select", None if a.status == 200 else f"{a.status}"
 
         return one
@@ -736,9 +757,15 @@ def mixed_rows(run: Run, data: Data, crowd: Crowd, label: str) -> dict[int, Outc
             if "locked" in srv.log_text():
                 out[n].errors["server log: database is locked"] += 1
     base: dict[int, Outcome] = {}
+    floor: dict[int, Outcome] = {}
     with baseline_server(data.url, run.workers, run.env, run.workdir) as bsrv:
         for n in sc.users:
             base[n] = asyncio.run(baseline_load(bsrv.port, n, sc.warmup, sc.duration, cpu_clocks(bsrv, data.url)))
+        for n in sc.users:
+            vacuum_hot_tables(data.url, run)
+            floor[n] = asyncio.run(
+                baseline_load(bsrv.port, n, sc.warmup, sc.duration, cpu_clocks(bsrv, data.url), path="/floor")
+            )
     for n in sc.users:
         s, b = out[n], base[n]
         ratio = s.rate / b.rate if b.rate else None
@@ -758,8 +785,21 @@ def mixed_rows(run: Run, data: Data, crowd: Crowd, label: str) -> dict[int, Outc
                 {"sanad": load_data(s), "baseline": load_data(b)},
             )
         )
+    for n in sc.users:
+        s, f = out[n], floor[n]
+        run.add(
+            Row(
+                f"mixed load against the floor (session, record, audit entry, commit), {n} users",
+                load_text(s),
+                load_text(f),
+                s.rate / f.rate if f.rate else None,
+                "for information: what Sanad's own work costs beyond the work no request may skip",
+                None,
+                {"sanad": load_data(s), "floor": load_data(f)},
+            )
+        )
     n = max((k for k in sc.users if k <= 50), default=min(sc.users))
-    s, b = out[n], base[n]
+    s, b, f = out[n], base[n], floor[n]
     run.add(
         Row(
             f"CPU per request, mixed load, {n} users: server / PostgreSQL / load generator; machine busy",
@@ -769,6 +809,17 @@ def mixed_rows(run: Run, data: Data, crowd: Crowd, label: str) -> dict[int, Outc
             f"for information: requests/s is at most {os.cpu_count()} CPUs / the CPU of one request",
             None,
             {"sanad": cpu_data(s), "baseline": cpu_data(b)},
+        )
+    )
+    run.add(
+        Row(
+            f"CPU per request, the floor, {n} users: server / PostgreSQL / load generator; machine busy",
+            cpu_text(f),
+            cpu_text(b),
+            f.cpu_ms_per_request("server") / b.cpu_ms_per_request("server") if b.cpu.get("server") else None,
+            "for information: the floor against the one SELECT",
+            None,
+            {"floor": cpu_data(f), "baseline": cpu_data(b)},
         )
     )
     if data.url.startswith("postgresql"):
@@ -1347,6 +1398,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             say(f"seeding the {main_kind} database: {sc.cases:,} cases")
             big = new_db(main_kind, sc.cases, "large")
+        if big.url.startswith("postgresql"):
+            run.notes.append(f"PostgreSQL: {pg_settings(big.url)}")
         crowd = Crowd(big)
         at_n: Outcome | None = None
         if "mixed" not in args.skip:

@@ -1,5 +1,6 @@
 """The load generator's CPU figures (bench_service's "CPU per request" row): each watched clock is read
-from the end of the warm-up to the last answer, and divided by the requests counted in that window."""
+from the end of the warm-up to the last answer, and divided by the requests counted in that window.
+Also the suite's other instruments: the audit chain's watcher and the baselines' routes."""
 
 from __future__ import annotations
 
@@ -102,3 +103,43 @@ def test_the_chain_watch_sees_who_holds_the_audit_chain_and_who_waits(tmp_path: 
     assert busy.samples >= 5 and busy.data()["held"] == 1.0 and busy.data()["waiting"] == 1.0, busy.data()
     assert idle.samples >= 3 and idle.data()["held"] == 0.0 and idle.data()["waiting"] == 0.0, idle.data()
     assert busy.text() == "held 100% of the time; 1.0 requests waiting on average"
+
+
+def test_the_floor_route_reads_and_writes_one_chained_audit_entry(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench_service's "floor" baseline (_baseline_app `/floor`) does what every request of Sanad's
+    must do: one entry in the audit log, through the hash chain, which still verifies."""
+    from sqlalchemy import func, select
+    from starlette.testclient import TestClient
+
+    from engine.service.database import Database
+    from engine.storage import chain, sealing
+    from engine.storage.models import AuditEntry
+    from tests.benchmarks import _baseline_app
+
+    monkeypatch.setenv("BASELINE_DB", db_url)
+    for name, value in (("_engine", None), ("_database", None), ("_ids", []), ("_users", [])):
+        monkeypatch.setattr(_baseline_app, name, value)
+    with TestClient(_baseline_app.app) as client:
+        assert client.get("/").status_code == 200
+        for _ in range(3):
+            assert client.get("/floor").status_code == 200
+    database = Database.open(db_url)
+    try:
+        with database.transaction() as s:
+            actions = s.scalars(select(AuditEntry.action).where(AuditEntry.seq.is_not(None))).all()
+            assert actions.count("record.read") == 3
+            assert s.scalar(select(func.count()).select_from(AuditEntry)) == len(actions)
+            assert chain.verify(s, sealing.session_ring(s), full=True).ok
+    finally:
+        database.dispose()
+
+
+def test_the_suite_names_the_postgresql_settings_it_ran_with(tmp_path: object) -> None:
+    """The figures depend on PostgreSQL's memory settings: the suite's notes name them."""
+    from tests.benchmarks.bench_service import PG_SETTINGS, pg_settings
+    from tests.server import database
+
+    with database("postgresql", tmp_path) as url:
+        said = pg_settings(url)
+    assert [part.split("=", 1)[0] for part in said.split(", ")] == list(PG_SETTINGS)
+    assert "shared_buffers=" in said and "shared_buffers=," not in said
