@@ -4,6 +4,7 @@ what they add from what the database held."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -31,6 +32,15 @@ def test_0013_names_each_records_latest_step_that_moved_it(db_url: str) -> None:
     """A database upgraded from 0012: each record's `last_step` is the transition of its latest step
     with a `to_stage` (a step that moved it), whatever came after it; none for a record with none."""
     engine = db.make_engine(db_url)
+    try:
+        found = _upgraded_from_0012(engine)
+    finally:
+        engine.dispose()
+    assert found == {"r-returned": "reject_action_plan", "r-noted": "start_assessment", "r-new": None}
+
+
+def _upgraded_from_0012(engine: Any) -> dict[str, str | None]:
+    """Each record's `last_step` after 0013 ran on records and steps written at 0012."""
     config = db.alembic_config(engine)
     command.downgrade(config, "0012")
     at = datetime(2026, 11, 1, tzinfo=UTC)
@@ -73,7 +83,5 @@ def test_0013_names_each_records_latest_step_that_moved_it(db_url: str) -> None:
                     )
     command.upgrade(config, "head")
     with engine.connect() as conn:
-        found = dict(conn.execute(text("SELECT id, last_step FROM records")).tuples().all())
         assert conn.execute(text(STALE_LAST_STEPS)).all() == []
-    engine.dispose()
-    assert found == {"r-returned": "reject_action_plan", "r-noted": "start_assessment", "r-new": None}
+        return {str(rid): step for rid, step in conn.execute(text("SELECT id, last_step FROM records"))}
