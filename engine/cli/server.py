@@ -162,38 +162,31 @@ def worker_app() -> ASGIApp:
     return AccessLog(app) if conf["access_log"] else app
 
 
+def _whole_number(what: str, most: int, said: str = "") -> Callable[[str], int]:
+    """An option's type: a whole number of `what` from 1 to `most` (`said` tells what `most` is)."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = 0
+        if not 1 <= n <= most:
+            raise argparse.ArgumentTypeError(
+                f"'{text}' is not a number of {what}: give a whole number from 1 to {most}{said}"
+            )
+        return n
+
+    return parse
+
+
 MAX_THREADS = 256
-
-
-def _threads(text: str) -> int:
-    """--threads: a whole number from 1 to 256."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if not 1 <= n <= MAX_THREADS:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a number of threads: give a whole number from 1 to {MAX_THREADS}"
-        )
-    return n
-
+#: --threads, $SANAD_THREADS
+_threads = _whole_number("threads", MAX_THREADS)
 
 #: minutes of inactivity after which a session ends (--idle-minutes, $SANAD_IDLE_MINUTES)
 DEFAULT_IDLE_MINUTES = 30
 MAX_IDLE_MINUTES = 7 * 24 * 60
-
-
-def _minutes(text: str) -> int:
-    """--idle-minutes: a whole number of minutes, from 1 to a week."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if not 1 <= n <= MAX_IDLE_MINUTES:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a number of minutes: give a whole number from 1 to {MAX_IDLE_MINUTES} (a week)"
-        )
-    return n
+_minutes = _whole_number("minutes", MAX_IDLE_MINUTES, " (a week)")
 
 
 def _from_env(name: str, parse: Callable[[str], int], default: int) -> int:

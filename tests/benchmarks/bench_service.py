@@ -57,8 +57,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
 
+from engine.storage import chain
 from tests.benchmarks import _load
 from tests.benchmarks._load import Connection, Outcome, ServerProcess
 from tests.benchmarks._timing import table
@@ -255,8 +257,7 @@ class ChainWatch:
     `delay` seconds on (after the warm-up): a connection whose last statement took the lock or wrote
     the entries, or that is committing, holds it; one waiting for a lock in a statement on
     `audit_chain` waits for it. (A commit of a transaction that wrote no entry counts as held too:
-    nearly every request writes one. PostgreSQL shows the statement that writes the entries on
-    several lines, as SQLAlchemy wrote it: the patterns allow for that.)"""
+    nearly every request writes one.)"""
 
     INTERVAL = 0.05
 
@@ -305,16 +306,19 @@ class ChainWatch:
 
 
 #: the connections of this database, other than the watcher's own, that hold the audit chain's end
-#: (their last statement locked it or wrote the entries, or they are committing) or wait for it
+#: (their last statement locked it or wrote the entries, or they are committing) or wait for it. The
+#: statements are the chain's own (storage.chain), as PostgreSQL shows them: the one that writes the
+#: entries by its start, which holds no parameter
 _CHAIN_ACTIVITY = text(
     "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock' AND query LIKE '%audit_chain%') AS waiting, "
     "count(*) FILTER (WHERE (wait_event_type IS DISTINCT FROM 'Lock') AND ("
-    "  (query ~ '^SELECT seq, hash FROM audit_chain .*FOR UPDATE$' AND state IN ('active', 'idle in transaction'))"
-    "  OR (query ~ '^WITH entries AS\\s+\\(INSERT INTO audit_log '"
-    "      AND state IN ('active', 'idle in transaction'))"
+    "  ((query = :lock OR starts_with(query, :append)) AND state IN ('active', 'idle in transaction'))"
     "  OR (query = 'COMMIT' AND state = 'active'))) > 0 AS held "
     "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
     "AND backend_type = 'client backend'"
+).bindparams(
+    lock=str(chain._LOCK_END_ROW),
+    append=str(chain._appending(1).compile(dialect=postgresql.dialect())).split(" (", 1)[0],
 )
 
 

@@ -34,6 +34,17 @@ def _env(tmp_path: object) -> dict[str, str]:
     return env
 
 
+def _serve_with(tmp_path: object, **setting: str) -> subprocess.CompletedProcess[str]:
+    """`sanad serve` with one more environment setting: it should stop before it makes anything."""
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", "serve", "--port", "0"],
+        env={**_env(tmp_path), **setting},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -276,14 +287,7 @@ def test_threads_out_of_range_are_refused_by_the_parser(value: str, capsys: pyte
 
 
 def test_a_bad_sanad_threads_is_one_clear_line_before_anything_is_done(tmp_path: object) -> None:
-    env = {**_env(tmp_path), "SANAD_THREADS": "lots"}
-    r = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "serve", "--port", "0"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = _serve_with(tmp_path, SANAD_THREADS="lots")
     assert r.returncode == 1
     assert (
         r.stderr.strip() == "sanad: SANAD_THREADS: 'lots' is not a number of threads: give a whole number from 1 to 256"
@@ -301,19 +305,13 @@ def test_idle_minutes_out_of_range_are_refused_by_the_parser(value: str, capsys:
 def test_a_bad_sanad_idle_minutes_is_one_clear_line_not_a_traceback(tmp_path: object) -> None:
     """It was read with int() while the command line was being built: every sanad command, even
     `sanad validate`, ended in a traceback."""
-    env = {**_env(tmp_path), "SANAD_IDLE_MINUTES": "half an hour"}
-    r = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "serve", "--port", "0"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = _serve_with(tmp_path, SANAD_IDLE_MINUTES="half an hour")
     assert r.returncode == 1
     assert r.stderr.strip() == (
         "sanad: SANAD_IDLE_MINUTES: 'half an hour' is not a number of minutes: give a whole number from 1 to 10080 (a week)"
     )
     assert not os.listdir(str(tmp_path)), "nothing is made before the setting is checked"
+    env = {**_env(tmp_path), "SANAD_IDLE_MINUTES": "half an hour"}
     other = subprocess.run(
         [sys.executable, "-m", "engine.cli", "validate", "--help"], env=env, capture_output=True, text=True, timeout=120
     )
