@@ -25,6 +25,9 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
         raise CliError(f"cannot migrate {display_url(url)}: {str(exc).splitlines()[0]}") from None
     try:
         before = db.revision()
+        if before is not None:  # one line before each (some rewrite every record: minutes at scale)
+            for revision, title in db.pending_migrations():
+                say(f"migrating to {revision}: {title}")
         db.upgrade()
         after = db.revision()
         # made here too, by the owner of the tables: an application role may not make them itself

@@ -176,6 +176,10 @@ class Database:
     def upgrade(self) -> None:
         db.upgrade(self.engine)
 
+    def pending_migrations(self) -> list[tuple[str, str]]:
+        """(revision, title) of each migration `upgrade` would run, oldest first."""
+        return db.pending_migrations(self.engine)
+
     def answer_indexes(self, modules: Iterable[Module], announce: Callable[[str], Any] | None = None) -> None:
         """The indexes the definitions ask for on answers, made where missing: the reports' periods and
         the lists' searched answers. `serve`, `db upgrade` (as the owner of the tables: an application

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -213,6 +214,14 @@ def head_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
+
+
+def pending_migrations(engine: Engine) -> list[tuple[str, str]]:
+    """The migrations `upgrade` would run, oldest first: each one's revision and title (its docstring
+    up to the first colon or full stop)."""
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    found = reversed(list(script.iterate_revisions("head", current_revision(engine) or "base")))
+    return [(r.revision, re.split(r"(?<=[a-z)`])[:.] ", " ".join((r.doc or "").split()), maxsplit=1)[0]) for r in found]
 
 
 def is_new(engine: Engine) -> bool:

@@ -31,8 +31,9 @@ def test_users_and_audit_commands(
 ) -> None:
     url = f"sqlite:///{tmp_path}/cli.db"
     assert run(capsys, "users", "list", "--db", url)[0] == 1  # no tables yet: told to upgrade
-    code, out, _ = run(capsys, "db", "upgrade", "--db", url)
+    code, out, err = run(capsys, "db", "upgrade", "--db", url)
     assert code == 0 and re.search(r"migrated from empty to \d{4}\n", out), out
+    assert "migrating to" not in err  # a new database is set up, not walked through each migration
     assert "already up to date" in run(capsys, "db", "upgrade", "--db", url)[1]
     monkeypatch.setattr(sys, "stdin", io.StringIO("a long enough password\n"))
     code, out, err = run(
@@ -141,3 +142,24 @@ def test_serve_demo_seeds_the_module_that_has_demo_data(tmp_path: object) -> Non
         out, err = proc.communicate(timeout=20)
     assert "creating the demo of 'child_protection'" in err and "17 of 17 people" in err, err
     assert "cp_caseworker2" in out and "cp_supervisor" in out and "tracing_officer" in out, out
+
+
+def test_db_upgrade_names_each_migration_before_it_runs(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    """Some migrations rewrite every record (0013: minutes at national scale): the person running
+    the upgrade is told which ones run, by their titles, before they start."""
+    from alembic import command
+
+    from engine.storage import db
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    command.downgrade(db.alembic_config(engine), "0011")
+    engine.dispose()
+    code, out, err = run(capsys, "db", "upgrade", "--db", url)
+    assert code == 0 and "migrated from 0011 to" in out
+    lines = [line for line in err.splitlines() if "migrating to" in line]
+    assert lines[:2] == [
+        "sanad: migrating to 0012: The agency's indexes in list order (issue 16)",
+        "sanad: migrating to 0013: Each record's latest workflow step (issue 16)",
+    ]
