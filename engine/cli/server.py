@@ -18,6 +18,7 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.supervisors import Multiprocess
 
+from engine.cli import heap
 from engine.cli.common import CliError, data_options, database, definition_paths, plural, registry, say
 from engine.cli.protection import reseal_if_needed
 from engine.diagnostics import Report
@@ -65,9 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if workers > 1:
             _serve_workers(args, settings, sock, workers, f"serving {names} on http://{where} (database {kind})")
             return 0
-        app: ASGIApp = create_app(settings, reg)
-        if args.access_log:
-            app = AccessLog(app)
+        app = serving_app(settings, reg, access_log=bool(args.access_log))
 
         def started() -> None:
             say(f"serving {names} on http://{where} (database {kind}); press Ctrl+C to stop")
@@ -158,8 +157,17 @@ def worker_app() -> ASGIApp:
         threads=conf["threads"],
         reports_database_url=conf.get("reports_database_url"),
     )
-    app: ASGIApp = create_app(settings, Registry.load(conf["definitions"]))
-    return AccessLog(app) if conf["access_log"] else app
+    return serving_app(settings, Registry.load(conf["definitions"]), access_log=conf["access_log"])
+
+
+def serving_app(settings: Settings, reg: Registry, *, access_log: bool) -> ASGIApp:
+    """The app a server process answers with (one process, or each worker): built, with the access
+    log if asked, and what it keeps for its life set apart from the garbage collector (`heap`)."""
+    app: ASGIApp = create_app(settings, reg)
+    if access_log:
+        app = AccessLog(app)
+    heap.settle()
+    return app
 
 
 def _whole_number(what: str, most: int, said: str = "") -> Callable[[str], int]:

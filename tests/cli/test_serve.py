@@ -163,3 +163,28 @@ def test_db_upgrade_names_each_migration_before_it_runs(tmp_path: object, capsys
         "sanad: migrating to 0012: The agency's indexes in list order (issue 16)",
         "sanad: migrating to 0013: Each record's latest workflow step (issue 16)",
     ]
+
+
+def test_a_server_process_leaves_what_it_keeps_out_of_the_collectors_passes(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app a server answers with (one process or each worker) is built, then what start-up made
+    (the definitions, compiled) is frozen: the garbage collector's full passes under load no longer
+    walk it (engine/cli/heap.py)."""
+    import gc
+
+    from engine.cli.server import serving_app
+    from engine.runtime.registry import Registry
+    from engine.web.app import Settings
+
+    monkeypatch.setenv("SANAD_DATA_DIR", str(tmp_path))
+    reg = Registry.load([GBV])
+    settings = Settings(definitions=[GBV], database_url=f"sqlite:///{tmp_path}/s.db", secret_key="k" * 40)
+    gc.unfreeze()
+    assert any(o is reg for o in gc.get_objects())  # walked by every full pass
+    try:
+        app = serving_app(settings, reg, access_log=True)
+        assert gc.get_freeze_count() > 0
+        assert not any(o is reg or o is app for o in gc.get_objects())
+    finally:
+        gc.unfreeze()  # this test process goes on building and dropping apps
