@@ -7,6 +7,7 @@ referral never sees them (their access has no `workflow` capability)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -132,11 +133,14 @@ def _requests(ctx: Context, recs: list[Any]) -> dict[str, TransitionLog]:
 
 def _is_request(wf: Workflow, t: Transition | None) -> bool:
     """Does `t` ask for a decision (it leads to a stage that approval steps leave)?"""
-    return (
-        t is not None
-        and t.to is not None
-        and any(t.to in o.from_states and o.approval for o in wf.transitions.values())
-    )
+    return t is not None and t.to is not None and t.to in _decided_at(wf)
+
+
+@functools.lru_cache(maxsize=256)
+def _decided_at(wf: Workflow) -> frozenset[str]:
+    """The stages that approval steps leave, worked out once per workflow (a home page asks for each
+    step it shows, and went through every transition of the workflow each time)."""
+    return frozenset(stage for o in wf.transitions.values() if o.approval for stage in o.from_states)
 
 
 def step_view(ctx: Context, wf: Workflow, log: TransitionLog | Step, names: dict[int, str]) -> dict[str, Any]:
@@ -196,13 +200,14 @@ class Step:
     override_reason: str | None
 
 
-#: a Step's columns, named apart from the record's in the same row
-_STEP_COLUMNS = [getattr(TransitionLog, f.name).label(f"step_{f.name}") for f in fields(Step)]
+#: a Step's fields, and its columns named apart from the record's in the same row
+_STEP_FIELDS = tuple(f.name for f in fields(Step))
+_STEP_COLUMNS = [getattr(TransitionLog, name).label(f"step_{name}") for name in _STEP_FIELDS]
 
 
 def _step_of(ctx: Context, row: Any) -> Step:
     """The step of a returned record's row, its sealed texts (comment, reason) opened."""
-    found = {f.name: getattr(row, f"step_{f.name}") for f in fields(Step)}
+    found = {name: getattr(row, f"step_{name}") for name in _STEP_FIELDS}
     for column in sealing.TEXT_COLUMNS[TransitionLog]:
         found[column] = sealing.opened_text(ctx.session, TransitionLog, column, row.id, found[column])
     return Step(**found)

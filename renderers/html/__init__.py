@@ -97,7 +97,9 @@ def isolated(message: str, **values: Any) -> Markup:
     text = i18n.current().plain_text(message)
     if not same_placeholders(message, text):
         text = message
-    return escape(text) % {k: Markup("<bdi>%s</bdi>") % v for k, v in values.items()}
+    # formatted as plain text, every piece escaped first: Markup's own % wraps each value in a helper
+    # object, and a home page isolates a name or code in every row it shows
+    return Markup(str(escape(text)) % {k: "<bdi>" + str(escape(v)) + "</bdi>" for k, v in values.items()})
 
 
 _SLOT = re.compile("\x00([0-9]+)\x00")

@@ -309,3 +309,25 @@ def test_lists_and_counts_follow_the_readers_language() -> None:
     fr = i18n.translator_for(module, "fr")
     assert fr.ngettext("%(num)s more answer", "%(num)s more answers", 1) == "1 autre réponse"
     assert fr.gettext("%(action)s: %(changes)s", action="modifié", changes="Nom") == "modifié\u00a0: Nom"
+
+
+def test_a_messages_values_are_isolated_and_escaped_in_every_language() -> None:
+    """`isolated` puts each value of a message (a name, a code) in its own <bdi>, escaped: a name
+    typed as HTML shows as text, in English and in Arabic, and markup made by the app stays markup."""
+    from markupsafe import Markup
+
+    from engine.i18n import translator
+    from renderers.html import isolated
+
+    module = load_module(GBV).module
+    assert module is not None
+    for locale in ("en", "ar"):
+        token = i18n.use(i18n.translator_for(module, locale))
+        try:
+            html = isolated("Assigned to %(name)s: %(what)s", name="<script>x</script>", what=Markup("<i>1</i>"))
+            assert isinstance(html, Markup)
+            assert "<bdi>&lt;script&gt;x&lt;/script&gt;</bdi>" in html and "<script>" not in html
+            assert "<bdi><i>1</i></bdi>" in html
+            assert isolated("100%% & <b> %(n)s", n=None) == "100% &amp; &lt;b&gt; <bdi>None</bdi>"
+        finally:
+            translator._current.reset(token)
