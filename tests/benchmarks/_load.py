@@ -263,12 +263,34 @@ class ServerProcess:
             return ""
 
 
-def start(cmd: list[str], env: dict[str, str], port: int, log: str) -> ServerProcess:
+def wait_settled(proc: subprocess.Popen[bytes], workers: int, timeout: float = 120.0) -> None:
+    """Wait until every worker process of a server has started and finished starting: the port
+    answers as soon as one worker listens, and users who connect before the others are ready all go
+    to that one and stay there (a keep-alive connection stays with its process). Measured at 50
+    users, such a run gave 130 requests/s from one worker while the other served nothing. Ready:
+    `workers` processes below the supervisor, and the whole tree idle (under 20 ms of CPU in 0.5 s)."""
+    t_end = time.monotonic() + timeout
+    last = -1.0
+    while time.monotonic() < t_end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode} while starting")
+        tree = _tree(proc.pid)
+        spent = sum(_cpu_of(p)[1] for p in tree)
+        if len(tree) > (workers if workers > 1 else 0) and 0 <= spent - last < 0.02:
+            return
+        last = spent
+        time.sleep(0.5)
+    raise RuntimeError(f"the server's {workers} worker processes were still starting after {timeout:.0f} s")
+
+
+def start(cmd: list[str], env: dict[str, str], port: int, log: str, workers: int = 1) -> ServerProcess:
+    """A server started with `cmd`, once it listens on `port` and all its `workers` have started."""
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     server = ServerProcess(proc, port, log)
     try:
         wait_port(port, proc)
+        wait_settled(proc, workers)
     except RuntimeError:
         server.stop()
         print(server.log_text()[-3000:], file=sys.stderr)

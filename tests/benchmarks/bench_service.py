@@ -474,7 +474,7 @@ def sanad_server(url: str, workers: int, env: dict[str, str], logdir: str) -> It
     cmd = [PY, "-m", "engine.cli", "serve", "--db", url, "--port", str(port), "--idle-minutes", "600"]
     if workers > 1:
         cmd += ["--workers", str(workers)]
-    srv = _load.start(cmd, env, port, os.path.join(logdir, f"sanad-{port}.log"))
+    srv = _load.start(cmd, env, port, os.path.join(logdir, f"sanad-{port}.log"), workers)
     try:
         yield srv
     finally:
@@ -486,7 +486,7 @@ def baseline_server(url: str, workers: int, env: dict[str, str], logdir: str) ->
     port = _load.free_port()
     cmd = [PY, "-m", "uvicorn", "tests.benchmarks._baseline_app:app", "--port", str(port), "--log-level", "warning"]
     cmd += ["--no-access-log", "--workers", str(workers)]
-    srv = _load.start(cmd, {**env, "BASELINE_DB": url}, port, os.path.join(logdir, f"baseline-{port}.log"))
+    srv = _load.start(cmd, {**env, "BASELINE_DB": url}, port, os.path.join(logdir, f"baseline-{port}.log"), workers)
     try:
         yield srv
     finally:

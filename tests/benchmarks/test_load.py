@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
 import time
 
 import pytest
@@ -43,6 +44,36 @@ def test_the_cpu_clocks_see_work_done() -> None:
     assert after[1] - before[1] >= 0.15
     assert after[2] - before[2] >= 0.1
     assert _load.postgres_cpu("postgres")() >= 0.0
+
+
+_SLOW_WORKERS = """
+import subprocess, sys, time
+# two 'workers': one ready at once, one that starts for a second (loading its definitions)
+quick = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+slow = subprocess.Popen([sys.executable, "-c", "import time; t = time.time() + 1.0; "
+                         "[0 for _ in iter(lambda: time.time() < t, False)]; time.sleep(60)"])
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="the process tree is read from Linux's /proc")
+def test_a_server_is_ready_once_every_worker_has_started() -> None:
+    """Users connect only once every worker has finished starting: connected earlier, they all
+    stay with the first worker ready (130 requests/s from one worker, the other idle)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_WORKERS], start_new_session=True)
+    try:
+        t0 = time.monotonic()
+        _load.wait_settled(proc, 2)
+        assert time.monotonic() - t0 >= 1.0  # waited for the slow one
+        assert len(_load._tree(proc.pid)) == 3
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the 'workers' too
+    proc.wait()
+    with pytest.raises(RuntimeError, match="exited"):
+        _load.wait_settled(proc, 2)
 
 
 def test_the_chain_watch_sees_who_holds_the_audit_chain_and_who_waits(tmp_path: object) -> None:
