@@ -33,6 +33,16 @@ def spread() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
+def supervisor(config: Config, sock: socket.socket, workers: int) -> Multiprocess:
+    """The supervisor of `workers` processes serving on the port `sock` is bound to: a socket each
+    where the system can spread connections over them (`sock` then closed), else `sock` shared.
+    An OSError: the port could not be listened on."""
+    if spread():
+        return Supervisor(config, one_each(sock, workers))
+    sock.listen(BACKLOG)  # connections wait in the queue while the workers start
+    return Multiprocess(config, sockets=[sock])
+
+
 def one_each(first: socket.socket, workers: int) -> list[socket.socket]:
     """`workers` listening sockets on the address `first` is bound to, `first` closed. `first` was
     bound without SO_REUSEPORT, so a port another server holds failed there, with a clear message; a
@@ -111,8 +121,7 @@ class Supervisor(Multiprocess):
     def handle_ttin(self) -> None:
         # one more worker, with a socket of its own
         first = self.each[0]
-        host, port = first.getsockname()[:2]
-        self.each.append(listener(first.family, host, port))
+        self.each.append(listener(first.family, *first.getsockname()[:2]))
         self.processes_num += 1
         self.processes.append(self._start(len(self.processes)))
 

@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.supervisors import Multiprocess
 
 from engine.cli import heap, listeners
 from engine.cli.common import CliError, data_options, database, definition_paths, plural, registry, say
@@ -113,10 +112,10 @@ WORKER_ENV = "SANAD_SERVE_WORKER"
 
 def _serve_workers(args: argparse.Namespace, settings: Settings, sock: socket.socket, workers: int, what: str) -> None:
     """`workers` processes, each with the whole app and, on Linux, a listening socket of its own on
-    the port (`listeners`; elsewhere they share one); uvicorn's supervisor restarts one that dies. They share nothing in memory: sessions, sign-in throttling,
-    the audit chain, emergency grants and the keys' check values are in the database; the secret key
-    comes from $SANAD_SECRET_KEY or the data folder's file (as it did here), the key file from the
-    same path."""
+    the port (`listeners`; elsewhere they share one); the supervisor restarts one that dies. They
+    share nothing in memory: sessions, sign-in throttling, the audit chain, emergency grants and the
+    keys' check values are in the database; the secret key comes from $SANAD_SECRET_KEY or the data
+    folder's file (as it did here), the key file from the same path."""
     os.environ[WORKER_ENV] = json.dumps(
         {
             "definitions": definition_paths(args),
@@ -138,17 +137,11 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, sock: socket.so
         forwarded_allow_ips=args.behind_proxy or None,
     )
     try:
-        if listeners.spread():  # a socket per worker, connections spread over them
-            each = listeners.one_each(sock, workers)
-        else:  # one socket for all
-            sock.listen(listeners.BACKLOG)  # connections wait in the queue while the workers start
+        supervisor = listeners.supervisor(config, sock, workers)
     except OSError as exc:
         raise CliError(_bind_error(args.host, args.port, exc)) from None
     say(f"{what} with {workers} worker processes; press Ctrl+C to stop")
-    if listeners.spread():
-        listeners.Supervisor(config, each).run()
-    else:
-        Multiprocess(config, sockets=[sock]).run()
+    supervisor.run()
 
 
 def worker_app() -> ASGIApp:

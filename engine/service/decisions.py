@@ -242,7 +242,7 @@ def returned_to_me(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
     # looked up record by record (an index probe on transitions.record_id): this user's other records
     # at those stages are passed over without reading their steps (a caseworker's 165 at 500,000
     # cases, 1,400 pages read for each home page)
-    last_step = (
+    latest_step_id = (
         select(func.max(TransitionLog.id))
         .where(TransitionLog.record_id == Record.id, TransitionLog.to_stage.is_not(None))
         .correlate(Record)
@@ -251,7 +251,7 @@ def returned_to_me(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
     query = (
         select(Record.id, Record.short_id, Record.record_type, Record.stage, Record.owner_id, Record.updated_at)
         .add_columns(*_STEP_COLUMNS)
-        .join(TransitionLog, TransitionLog.id == last_step)
+        .join(TransitionLog, TransitionLog.id == latest_step_id)
         .where(
             Record.module == ctx.module.id,
             or_(Record.owner_id == ctx.user.id, id_in(assigned)),

@@ -217,11 +217,19 @@ def upgrade(engine: Engine) -> None:
 
 
 def pending_migrations(engine: Engine) -> list[tuple[str, str]]:
-    """The migrations `upgrade` would run, oldest first: each one's revision and title (its docstring
-    up to the first colon or full stop)."""
+    """The migrations `upgrade` would run, oldest first: each one's revision and title."""
     script = ScriptDirectory.from_config(alembic_config(engine))
     found = reversed(list(script.iterate_revisions("head", current_revision(engine) or "base")))
-    return [(r.revision, re.split(r"(?<=[a-z)`])[:.] ", " ".join((r.doc or "").split()), maxsplit=1)[0]) for r in found]
+    return [(r.revision, _title(r.doc or "")) for r in found]
+
+
+#: where a migration's title ends: a colon or full stop after a word, a bracket or `code`
+_TITLE_END = re.compile(r"(?<=[a-z)`])[:.] ")
+
+
+def _title(doc: str) -> str:
+    """A migration's title: its docstring on one line, up to the end of its first clause."""
+    return _TITLE_END.split(" ".join(doc.split()), maxsplit=1)[0]
 
 
 def is_new(engine: Engine) -> bool:
