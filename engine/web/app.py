@@ -27,7 +27,7 @@ from engine.web.pages import common
 from engine.web.security import HEADERS, SecurityMiddleware
 
 #: see Settings.threads and docs/operations.md (measured with tests/benchmarks/bench_service.py)
-DEFAULT_THREADS = 4
+DEFAULT_THREADS = 2
 
 
 @dataclass

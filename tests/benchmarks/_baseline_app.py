@@ -1,7 +1,7 @@
 """The baselines of the service benchmark's mixed load: a bare Starlette app on the same database as
 Sanad, with the same engine settings (`engine.storage.db.make_engine`: driver, pool) and the same way
 of running blocking database work (Starlette's thread pool, 40 threads; Sanad's requests go through
-its own limit, `serve --threads`, 4 by default), served by uvicorn with the same number of workers.
+its own limit, `serve --threads`, 2 by default), served by uvicorn with the same number of workers.
 
 - `/`: one primary-key SELECT (`records` by id), the issue's baseline.
 - `/floor`: what every request of Sanad's must do whatever it shows, and nothing else, in one
