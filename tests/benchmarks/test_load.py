@@ -46,6 +46,35 @@ def test_the_cpu_clocks_see_work_done() -> None:
     assert _load.postgres_cpu("postgres")() >= 0.0
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="the CPU clocks read Linux's /proc")
+def test_postgresql_cpu_counts_a_connection_that_closed_during_the_window() -> None:
+    """A backend that ends between two readings still counts: its CPU was not lost from the sum."""
+    from tests.server import PG_ADMIN, postgres_available
+
+    if not postgres_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN}, and CI requires it")
+        pytest.skip("PostgreSQL is not reachable")
+    import psycopg
+
+    database = PG_ADMIN.rsplit("/", 1)[1]
+    clock = _load.postgres_cpu(database)
+    before = clock()
+    with psycopg.connect(PG_ADMIN.replace("+psycopg", "")) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        # a few tenths of a second of the backend's CPU, then the connection closes
+        conn.execute("SELECT count(*) FROM generate_series(1, 4000000) AS x(n) WHERE n % 7 = 3").fetchone()
+        spent = _load._cpu_of(int(row[0]))[1]
+    deadline = time.monotonic() + 5
+    after = clock()
+    while after - before < spent and time.monotonic() < deadline:
+        time.sleep(0.1)  # the postmaster waits for the ended backend: its CPU moves to the postmaster
+        after = clock()
+    assert spent >= 0.1
+    assert after - before >= spent  # without the ended backends, the sum had lost all of it
+
+
 _SLOW_WORKERS = """
 import subprocess, sys, time
 # two 'workers': one ready at once, one that starts for a second (loading its definitions)
