@@ -163,6 +163,24 @@ class Outcome:
         return sum(self.errors.values())
 
 
+def merged(outcomes: list[Outcome]) -> Outcome:
+    """Several measured windows of one load as one: their requests together, over their seconds
+    together, with the CPU each clock spent in them. Windows of two loads taken in turns (Sanad, the
+    baseline, Sanad, …) see the same drift of a shared machine, where one long window of each, minutes
+    apart, did not."""
+    if not outcomes:
+        raise ValueError("no outcome to merge")
+    out = Outcome(outcomes[0].users, sum(o.seconds for o in outcomes))
+    for o in outcomes:
+        out.latencies += o.latencies
+        for kind, xs in o.by_kind.items():
+            out.by_kind.setdefault(kind, []).extend(xs)
+        out.errors.update(o.errors)
+    clocks = set.intersection(*(set(o.cpu) for o in outcomes))
+    out.cpu = {name: sum(o.cpu[name] for o in outcomes) for name in sorted(clocks)}
+    return out
+
+
 async def run_load(
     steps: list[Step],
     warmup: float,

@@ -291,6 +291,16 @@ class ChainWatch:
         finally:
             eng.dispose()
 
+    @classmethod
+    def together(cls, watches: list[ChainWatch]) -> ChainWatch:
+        """The samples of several watches (the rounds of one user count) as one watch's."""
+        total = cls("", 0.0)
+        for w in watches:
+            total.samples += w.samples
+            total.held += w.held
+            total.waiting += w.waiting
+        return total
+
     def data(self) -> dict[str, Any]:
         if not self.samples:
             return {}
@@ -736,6 +746,8 @@ class Run:
     workers: int
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the mixed load's rounds at each user count, each load in turn (see mixed_rows)
+    rounds: int = 3
 
     def add(self, row: Row) -> None:
         self.rows.append(row)
@@ -743,33 +755,63 @@ class Run:
 
 
 def mixed_rows(run: Run, data: Data, crowd: Crowd, label: str) -> dict[int, Outcome]:
-    """The mixed load at each user count, Sanad then the baseline, same workers, same generator."""
+    """The mixed load at each user count on Sanad, the baseline and the floor, same workers, same
+    generator. Both servers run at once, and at each user count the three loads take turns, `--rounds`
+    times, each for its share of the scale's duration: a shared machine's speed drifts by a fifth
+    within minutes, and one long run of each, minutes apart, measured the drift as much as the
+    servers (at 50 users a lone run gave 179 requests/s where runs in turns just before gave
+    197-206). Each figure is of its rounds together (`_load.merged`); the rows say the spread."""
     sc = run.scale
-    out: dict[int, Outcome] = {}
-    chains: dict[int, ChainWatch] = {}
-    with sanad_server(data.url, run.workers, run.env, run.workdir) as srv:
+    rounds = max(1, run.rounds)
+    share = sc.duration / rounds
+    runs: dict[str, dict[int, list[Outcome]]] = {"sanad": {}, "baseline": {}, "floor": {}}
+    chains: dict[int, list[ChainWatch]] = {}
+    with (
+        sanad_server(data.url, run.workers, run.env, run.workdir) as srv,
+        baseline_server(data.url, run.workers, run.env, run.workdir) as bsrv,
+    ):
         for n in sc.users:
-            vacuum_hot_tables(data.url, run)
-            # the watcher starts with the load; the users' sign-ins come first, so it may look at a
-            # little of the warm-up too (the figure is for information)
-            with ChainWatch(data.url, sc.warmup) as watched:
-                sims = asyncio.run(
-                    _ensure_and_run(crowd, srv.port, n, sc.warmup, sc.duration, cpu_clocks(srv, data.url))
+            for r in range(rounds):
+                # the first round at each user count warms the servers up; the later ones only
+                # their connections
+                warmup = sc.warmup if r == 0 else min(sc.warmup, 3.0)
+                vacuum_hot_tables(data.url, run)
+                # the watcher starts with the load; the users' sign-ins come first, so it may look at
+                # a little of the warm-up too (the figure is for information)
+                with ChainWatch(data.url, warmup) as watched:
+                    o = asyncio.run(_ensure_and_run(crowd, srv.port, n, warmup, share, cpu_clocks(srv, data.url)))
+                runs["sanad"].setdefault(n, []).append(o)
+                chains.setdefault(n, []).append(watched)
+                if "locked" in srv.log_text():
+                    o.errors["server log: database is locked"] += 1
+                b = asyncio.run(baseline_load(bsrv.port, n, warmup, share, cpu_clocks(bsrv, data.url)))
+                runs["baseline"].setdefault(n, []).append(b)
+                vacuum_hot_tables(data.url, run)
+                f = asyncio.run(baseline_load(bsrv.port, n, warmup, share, cpu_clocks(bsrv, data.url), path="/floor"))
+                runs["floor"].setdefault(n, []).append(f)
+                say(
+                    f"mixed load, {n} users, round {r + 1} of {rounds}: Sanad {o.rate:.1f}, baseline "
+                    f"{b.rate:.1f}, floor {f.rate:.1f} req/s"
                 )
-            out[n] = sims
-            chains[n] = watched
-            if "locked" in srv.log_text():
-                out[n].errors["server log: database is locked"] += 1
-    base: dict[int, Outcome] = {}
-    floor: dict[int, Outcome] = {}
-    with baseline_server(data.url, run.workers, run.env, run.workdir) as bsrv:
-        for n in sc.users:
-            base[n] = asyncio.run(baseline_load(bsrv.port, n, sc.warmup, sc.duration, cpu_clocks(bsrv, data.url)))
-        for n in sc.users:
-            vacuum_hot_tables(data.url, run)
-            floor[n] = asyncio.run(
-                baseline_load(bsrv.port, n, sc.warmup, sc.duration, cpu_clocks(bsrv, data.url), path="/floor")
-            )
+    out = {n: _load.merged(xs) for n, xs in runs["sanad"].items()}
+    base = {n: _load.merged(xs) for n, xs in runs["baseline"].items()}
+    floor = {n: _load.merged(xs) for n, xs in runs["floor"].items()}
+
+    def spread(n: int) -> dict[str, Any]:
+        return {
+            "rounds": rounds,
+            "seconds_each": round(share, 1),
+            **{f"{k}_rps_by_round": [round(o.rate, 1) for o in runs[k][n]] for k in runs},
+        }
+
+    def rounds_text(n: int) -> str:
+        if rounds == 1:
+            return ""
+        by_round = " / ".join(
+            f"{s_.rate:.0f}:{b_.rate:.0f}" for s_, b_ in zip(runs["sanad"][n], runs["baseline"][n], strict=True)
+        )
+        return f" [{rounds} rounds of {share:.0f} s in turns; req/s Sanad:baseline {by_round}]"
+
     for n in sc.users:
         s, b = out[n], base[n]
         ratio = s.rate / b.rate if b.rate else None
@@ -781,12 +823,12 @@ def mixed_rows(run: Run, data: Data, crowd: Crowd, label: str) -> dict[int, Outc
         run.add(
             Row(
                 f"mixed load, {label}, {data.cases:,} cases, {n} users, {run.workers} worker(s)",
-                load_text(s),
+                load_text(s) + rounds_text(n),
                 load_text(b),
                 ratio,
                 goal,
                 ok,
-                {"sanad": load_data(s), "baseline": load_data(b)},
+                {"sanad": load_data(s), "baseline": load_data(b), "rounds": spread(n)},
             )
         )
     for n in sc.users:
@@ -830,13 +872,13 @@ def mixed_rows(run: Run, data: Data, crowd: Crowd, label: str) -> dict[int, Outc
         run.add(
             Row(
                 f"audit chain's end, mixed load, {' / '.join(str(k) for k in sc.users)} users",
-                " | ".join(f"{k}: {chains[k].text()}" for k in sc.users),
+                " | ".join(f"{k}: {ChainWatch.together(chains[k]).text()}" for k in sc.users),
                 "",
                 None,
                 "for information: one row every request locks at commit; held near 100%, it caps "
                 "requests/s at 1 / the time it is held",
                 None,
-                {str(k): chains[k].data() for k in sc.users},
+                {str(k): ChainWatch.together(chains[k]).data() for k in sc.users},
             )
         )
     return out
@@ -1328,12 +1370,29 @@ def report_rows(run: Run) -> None:
 # -- main ------------------------------------------------------------------------------------------------
 
 
+def _rounds(text_: str) -> int:
+    try:
+        n = int(text_)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 20:
+        raise argparse.ArgumentTypeError(f"'{text_}' is not a number of rounds: give a whole number from 1 to 20")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=list(SCALES), default="small")
     parser.add_argument("--db", choices=["postgresql", "sqlite", "both"], default="both")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server workers (default: CPUs)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
+    parser.add_argument(
+        "--rounds",
+        type=_rounds,
+        default=3,
+        help="the mixed load's rounds at each user count: Sanad, the baseline and the floor take turns, each "
+        "round a share of the scale's duration (default: 3; 1 measures each load in one run)",
+    )
     parser.add_argument(
         "--skip",
         action="append",
@@ -1369,7 +1428,7 @@ def main(argv: list[str] | None = None) -> int:
             args.key_file or os.environ["SANAD_KEY_FILE"]
         )
     workers = args.workers
-    run = Run(args, sc, env, workdir, workers)
+    run = Run(args, sc, env, workdir, workers, rounds=args.rounds)
     if workers > 1 and not serve_has_workers(env):
         run.notes.append(
             f"'sanad serve' has no --workers in this checkout: every server runs 1 worker (asked {workers})"

@@ -203,3 +203,75 @@ def test_the_suite_names_the_postgresql_settings_it_ran_with(tmp_path: object) -
         said = pg_settings(url)
     assert [part.split("=", 1)[0] for part in said.split(", ")] == list(PG_SETTINGS)
     assert "shared_buffers=" in said and "shared_buffers=," not in said
+
+
+def test_windows_of_one_load_merge_into_one_measurement() -> None:
+    one = _load.Outcome(50, 10.0, [0.1] * 100, {"home": [0.1] * 100}, cpu={"server": 0.5, "machine": 15.0})
+    one.errors["home: 500"] += 2
+    two = _load.Outcome(50, 30.0, [0.3] * 500, {"home": [0.3] * 200, "save": [0.3] * 300}, cpu={"server": 2.5})
+    two.errors["home: 500"] += 1
+    out = _load.merged([one, two])
+    assert out.requests == 600 and out.seconds == 40.0
+    assert out.rate == 15.0  # 600 requests in 40 s: not the mean of 10 and 16.7 req/s
+    assert out.pct(0.95) == 0.3 and out.pct(0.1) == 0.1
+    assert (len(out.by_kind["home"]), len(out.by_kind["save"])) == (300, 300)
+    assert out.errors["home: 500"] == 3
+    assert out.cpu_ms_per_request("server") == pytest.approx(5.0)
+    assert "machine" not in out.cpu  # a clock one window did not watch is no figure of the whole
+    assert one.requests == 100 and two.requests == 500  # the windows themselves are left as they were
+
+
+def test_the_mixed_load_takes_turns_with_its_baselines(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    """At each user count Sanad, the baseline and the floor run in turns, `rounds` times, each for its
+    share of the duration; each row is of its rounds together and says how each round went."""
+    import argparse
+    import contextlib
+    from collections.abc import Iterator
+    from typing import Any
+
+    from tests.benchmarks import bench_service as bs
+
+    calls: list[tuple[str, int, float, float]] = []
+    rates = iter(range(100, 10_000, 10))
+
+    def outcome(users: int, duration: float) -> _load.Outcome:
+        rate = next(rates)
+        return _load.Outcome(users, duration, [0.05] * int(rate * duration), cpu={"server": 1.0})
+
+    class Srv:
+        port = 1
+
+        def log_text(self) -> str:
+            return ""
+
+    @contextlib.contextmanager
+    def server(*_: Any) -> Iterator[Srv]:
+        yield Srv()
+
+    async def sanad(_crowd: Any, _port: int, n: int, warmup: float, duration: float, _watch: Any) -> _load.Outcome:
+        calls.append(("sanad", n, warmup, duration))
+        return outcome(n, duration)
+
+    async def baseline(_port: int, n: int, warmup: float, duration: float, _w: Any, path: str = "/") -> _load.Outcome:
+        calls.append(("floor" if path == "/floor" else "baseline", n, warmup, duration))
+        return outcome(n, duration)
+
+    monkeypatch.setattr(bs, "sanad_server", server)
+    monkeypatch.setattr(bs, "baseline_server", server)
+    monkeypatch.setattr(bs, "_ensure_and_run", sanad)
+    monkeypatch.setattr(bs, "baseline_load", baseline)
+    monkeypatch.setattr(bs, "cpu_clocks", lambda *_: {})
+    monkeypatch.setattr(bs, "say", lambda _msg: None)
+    scale = bs.SCALES["small"]  # users 10 and 50, warm-up 3 s, 12 s each
+    run = bs.Run(argparse.Namespace(), scale, {}, str(tmp_path), 2, rounds=3)
+    out = bs.mixed_rows(run, bs.Data("sqlite:///nothing", 10, "test", {}), None, "sqlite")  # type: ignore[arg-type]
+
+    assert [c[:2] for c in calls] == [
+        (kind, n) for n in (10, 50) for _ in range(3) for kind in ("sanad", "baseline", "floor")
+    ]
+    assert {c[3] for c in calls} == {4.0}  # each round a third of the 12 s
+    assert [c[2] for c in calls if c[1] == 10][:3] == [3.0] * 3  # the first round warms up fully
+    assert out[10].requests == sum(int(r * 4.0) for r in (100, 130, 160))  # Sanad's three rounds, merged
+    row = next(r for r in run.rows if r.what.startswith("mixed load, sqlite") and "10 users" in r.what)
+    assert "3 rounds of 4 s in turns" in row.sanad and "100:110 / 130:140 / 160:170" in row.sanad
+    assert row.data["rounds"]["sanad_rps_by_round"] == [100.0, 130.0, 160.0]
