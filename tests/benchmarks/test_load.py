@@ -194,6 +194,32 @@ def test_the_floor_route_reads_and_writes_one_chained_audit_entry(db_url: str, m
         database.dispose()
 
 
+def test_the_select_baseline_opens_no_connection_beyond_its_pool(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many requests at once on the one-SELECT route work on the pool's connections, never more: with
+    Starlette's 40 threads on a pool of 5, every fifth request opened (and closed) a connection, and
+    the baseline measured PostgreSQL starting backends."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import event
+    from starlette.testclient import TestClient
+
+    from tests.benchmarks import _baseline_app
+
+    monkeypatch.setenv("BASELINE_DB", db_url)
+    for name, value in (("_engine", None), ("_database", None), ("_ids", []), ("_users", [])):
+        monkeypatch.setattr(_baseline_app, name, value)
+    with TestClient(_baseline_app.app) as client:
+        engine = _baseline_app._engine
+        opened = []
+        event.listen(engine, "connect", lambda *_: opened.append(1))
+        with ThreadPoolExecutor(30) as pool:
+            statuses = list(pool.map(lambda _: client.get("/").status_code, range(300)))
+        assert statuses == [200] * 300
+        assert engine.pool.size() == 5
+        # the one the setup opened stays in the pool; at most 5 at work at once
+        assert len(opened) <= 5
+
+
 def test_the_suite_names_the_postgresql_settings_it_ran_with(tmp_path: object) -> None:
     """The figures depend on PostgreSQL's memory settings: the suite's notes name them."""
     from tests.benchmarks.bench_service import PG_SETTINGS, pg_settings
