@@ -408,7 +408,7 @@ class ExportDefinition:
     roles: tuple[str, ...] = ()
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False, slots=True, weakref_slot=True)  # weakly held by storage.sealing's register
 class Module:
     id: str
     title: str

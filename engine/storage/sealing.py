@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -56,7 +57,10 @@ class Spec:
 
 
 _specs: dict[tuple[str, str], Spec] = {}
-_registered: set[int] = set()
+#: the modules whose fields are learnt, held weakly: a set of their id()s, as before, kept the id of a
+#: module that was gone, and a new module given the same id (Python reuses them) was taken as learnt,
+#: its direct answers never sealed (seen once in the test suite, where modules come and go)
+_registered: weakref.WeakSet[Module] = weakref.WeakSet()
 _lock = threading.Lock()
 _merged: Spec | None = None  # every module's direct fields together (spec_for), dropped by register
 
@@ -65,7 +69,7 @@ def register(module: Module) -> None:
     """Learn a module's direct fields (once per loaded module). Modules sharing an id (a country overlay
     of the reference module) add up: an answer direct in either is sealed."""
     global _merged
-    if id(module) in _registered:
+    if module in _registered:
         return
     with _lock:
         for rt in module.record_types.values():
@@ -79,7 +83,7 @@ def register(module: Module) -> None:
                     direct = {s.id for s in f.subform.fields.values() if s.sensitivity == "direct"}
                     if direct:
                         spec.rows.setdefault(f.id, set()).update(direct)
-        _registered.add(id(module))
+        _registered.add(module)
         _merged = None  # after the specs changed: a merge made meanwhile is dropped too
 
 
