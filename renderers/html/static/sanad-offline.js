@@ -631,15 +631,19 @@
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(function () {});
   hookSignIn();
   var signingIn = sessionStorage.getItem("sanad.signingIn");
+  var confirmed = Promise.resolve();
   // the second step of a sign-in (a code, setting one up) is not signed in yet: wait for the page after it
   if (signingIn && S && !document.querySelector("form[data-second-step]")) {
-    // the page after a sign-in: signed in means the server accepted the password just typed
-    sessionStorage.removeItem("sanad.signingIn");
-    S.confirmRekey(signingIn, user === signingIn).catch(function () {});
+    // the page after a sign-in: signed in means the server accepted the password just typed. The
+    // page waits for this to be stored before it offers to unlock, and forgets the sign-in only once
+    // it is stored: a page left at once (a slow device, a quick click) does it again on the next.
+    confirmed = S.confirmRekey(signingIn, user === signingIn).then(function () {
+      if (sessionStorage.getItem("sanad.signingIn") === signingIn) sessionStorage.removeItem("sanad.signingIn");
+    }).catch(function () {});
   }
   if (user) localStorage.setItem("sanad.lastUser", user);
   var who = user || (app || offlineForm ? knownUser() : "");
-  var start = who && S ? S.resume(who, idle) : Promise.resolve(false);
+  var start = confirmed.then(function () { return who && S ? S.resume(who, idle) : false; });
   start.then(function (open) {
     if (!user && open) user = who;
     hookSignOut();
