@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from engine.language import packaged
 from engine.runtime.registry import DefinitionsError, Registry
@@ -16,6 +17,23 @@ class CliError(Exception):
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def whole_number(what: str, most: int, said: str = "") -> Callable[[str], int]:
+    """An option's type: a whole number of `what` from 1 to `most` (`said` tells what `most` is)."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = 0
+        if not 1 <= n <= most:
+            raise argparse.ArgumentTypeError(
+                f"'{text}' is not a number of {what}: give a whole number from 1 to {most}{said}"
+            )
+        return n
+
+    return parse
 
 
 def say(message: str) -> None:

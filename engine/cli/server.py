@@ -18,7 +18,7 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.cli import heap, listeners
-from engine.cli.common import CliError, data_options, database, definition_paths, plural, registry, say
+from engine.cli.common import CliError, data_options, database, definition_paths, plural, registry, say, whole_number
 from engine.cli.protection import reseal_if_needed
 from engine.diagnostics import Report
 from engine.language.demo import read_demo
@@ -169,31 +169,14 @@ def serving_app(settings: Settings, reg: Registry, *, access_log: bool) -> ASGIA
     return app
 
 
-def _whole_number(what: str, most: int, said: str = "") -> Callable[[str], int]:
-    """An option's type: a whole number of `what` from 1 to `most` (`said` tells what `most` is)."""
-
-    def parse(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            n = 0
-        if not 1 <= n <= most:
-            raise argparse.ArgumentTypeError(
-                f"'{text}' is not a number of {what}: give a whole number from 1 to {most}{said}"
-            )
-        return n
-
-    return parse
-
-
 MAX_THREADS = 256
 #: --threads, $SANAD_THREADS
-_threads = _whole_number("threads", MAX_THREADS)
+_threads = whole_number("threads", MAX_THREADS)
 
 #: minutes of inactivity after which a session ends (--idle-minutes, $SANAD_IDLE_MINUTES)
 DEFAULT_IDLE_MINUTES = 30
 MAX_IDLE_MINUTES = 7 * 24 * 60
-_minutes = _whole_number("minutes", MAX_IDLE_MINUTES, " (a week)")
+_minutes = whole_number("minutes", MAX_IDLE_MINUTES, " (a week)")
 
 
 def _from_env(name: str, parse: Callable[[str], int], default: int) -> int:

@@ -60,6 +60,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
 
+from engine.cli.common import whole_number
 from engine.storage import chain
 from tests.benchmarks import _load
 from tests.benchmarks._load import Connection, Outcome, ServerProcess
@@ -67,6 +68,8 @@ from tests.benchmarks._timing import table
 
 ROOT = _load.ROOT
 ADMIN = os.environ.get("SANAD_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+#: SQLite's error when a writer waited too long for another; a server's log or an answer that has it failed
+LOCKED = "database is locked"
 PASSWORD = "bench-password-0123456789"
 SECRET = "bench-secret-" + "k" * 40
 PY = sys.executable
@@ -263,7 +266,7 @@ class ChainWatch:
 
     def __init__(self, url: str, delay: float) -> None:
         self.url, self.delay = url, delay
-        self.samples = self.held = self.waiting = 0
+        self.counts = ChainCounts()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -285,21 +288,33 @@ class ChainWatch:
                     return
                 while not self._stop.wait(self.INTERVAL):
                     row = conn.execute(_CHAIN_ACTIVITY).one()
-                    self.samples += 1
-                    self.held += 1 if row.held else 0
-                    self.waiting += int(row.waiting or 0)
+                    self.counts.add(bool(row.held), int(row.waiting or 0))
         finally:
             eng.dispose()
 
+
+@dataclass
+class ChainCounts:
+    """What a `ChainWatch` saw: how many times it looked, in how many of them the chain's end was
+    held, and the requests it found waiting for it, summed over its looks."""
+
+    samples: int = 0
+    held: int = 0
+    waiting: int = 0
+
+    def add(self, held: bool, waiting: int) -> None:
+        self.samples += 1
+        self.held += 1 if held else 0
+        self.waiting += waiting
+
     @classmethod
-    def together(cls, watches: list[ChainWatch]) -> ChainWatch:
-        """The samples of several watches (the rounds of one user count) as one watch's."""
-        total = cls("", 0.0)
-        for w in watches:
-            total.samples += w.samples
-            total.held += w.held
-            total.waiting += w.waiting
-        return total
+    def of(cls, watches: list[ChainWatch]) -> ChainCounts:
+        """The looks of several watches (the rounds of one user count) together."""
+        return cls(
+            sum(w.counts.samples for w in watches),
+            sum(w.counts.held for w in watches),
+            sum(w.counts.waiting for w in watches),
+        )
 
     def data(self) -> dict[str, Any]:
         if not self.samples:
@@ -637,8 +652,8 @@ KINDS = {
 
 def _err(a: _load.Answer) -> str:
     text_ = a.body[:400].decode("utf-8", "replace")
-    if "database is locked" in text_:
-        return f"{a.status} database is locked"
+    if LOCKED in text_:
+        return f"{a.status} {LOCKED}"
     try:
         return f"{a.status} {json.loads(a.body).get('error', '')}"[:120]
     except (ValueError, AttributeError):
@@ -778,12 +793,13 @@ def mixed_rows(run: Run, data: Data, crowd: Crowd, label: str) -> dict[int, Outc
                 vacuum_hot_tables(data.url, run)
                 # the watcher starts with the load; the users' sign-ins come first, so it may look at
                 # a little of the warm-up too (the figure is for information)
+                locked = srv.log_text().count(LOCKED)
                 with ChainWatch(data.url, warmup) as watched:
                     o = asyncio.run(_ensure_and_run(crowd, srv.port, n, warmup, share, cpu_clocks(srv, data.url)))
                 runs["sanad"].setdefault(n, []).append(o)
                 chains.setdefault(n, []).append(watched)
-                if "locked" in srv.log_text():
-                    o.errors["server log: database is locked"] += 1
+                if locked := srv.log_text().count(LOCKED) - locked:  # this round's, not the log's so far
+                    o.errors[f"server log: {LOCKED}"] += locked
                 b = asyncio.run(baseline_load(bsrv.port, n, warmup, share, cpu_clocks(bsrv, data.url)))
                 runs["baseline"].setdefault(n, []).append(b)
                 vacuum_hot_tables(data.url, run)
@@ -872,13 +888,13 @@ def mixed_rows(run: Run, data: Data, crowd: Crowd, label: str) -> dict[int, Outc
         run.add(
             Row(
                 f"audit chain's end, mixed load, {' / '.join(str(k) for k in sc.users)} users",
-                " | ".join(f"{k}: {ChainWatch.together(chains[k]).text()}" for k in sc.users),
+                " | ".join(f"{k}: {ChainCounts.of(chains[k]).text()}" for k in sc.users),
                 "",
                 None,
                 "for information: one row every request locks at commit; held near 100%, it caps "
                 "requests/s at 1 / the time it is held",
                 None,
-                {str(k): ChainWatch.together(chains[k]).data() for k in sc.users},
+                {str(k): ChainCounts.of(chains[k]).data() for k in sc.users},
             )
         )
     return out
@@ -1370,16 +1386,6 @@ def report_rows(run: Run) -> None:
 # -- main ------------------------------------------------------------------------------------------------
 
 
-def _rounds(text_: str) -> int:
-    try:
-        n = int(text_)
-    except ValueError:
-        n = 0
-    if not 1 <= n <= 20:
-        raise argparse.ArgumentTypeError(f"'{text_}' is not a number of rounds: give a whole number from 1 to 20")
-    return n
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=list(SCALES), default="small")
@@ -1388,7 +1394,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
     parser.add_argument(
         "--rounds",
-        type=_rounds,
+        type=whole_number("rounds", 20),
         default=3,
         help="the mixed load's rounds at each user count: Sanad, the baseline and the floor take turns, each "
         "round a share of the scale's duration (default: 3; 1 measures each load in one run)",
@@ -1490,7 +1496,7 @@ def main(argv: list[str] | None = None) -> int:
                 log = srv.log_text()
             with baseline_server(lite.url, workers, env, workdir) as bsrv:
                 b = asyncio.run(baseline_load(bsrv.port, 10, sc.warmup, sc.duration))
-            locked = sum(v for k, v in s.errors.items() if "locked" in k) + log.count("database is locked")
+            locked = sum(v for k, v in s.errors.items() if LOCKED in k) + log.count(LOCKED)
             run.add(
                 Row(
                     f"mixed load, SQLite, {lite.cases:,} cases, 10 users, {workers} worker(s)",

@@ -159,10 +159,14 @@ def test_the_chain_watch_sees_who_holds_the_audit_chain_and_who_waits(tmp_path: 
         writer.rollback()
         writer.close()
         engine.dispose()
-    assert moving.samples >= 3 and moving.data()["held"] == 1.0, moving.data()
-    assert busy.samples >= 5 and busy.data()["held"] == 1.0 and busy.data()["waiting"] == 1.0, busy.data()
-    assert idle.samples >= 3 and idle.data()["held"] == 0.0 and idle.data()["waiting"] == 0.0, idle.data()
-    assert busy.text() == "held 100% of the time; 1.0 requests waiting on average"
+    assert moving.counts.samples >= 3 and moving.counts.data()["held"] == 1.0, moving.counts.data()
+    assert busy.counts.samples >= 5 and busy.counts.data()["held"] == 1.0 and busy.counts.data()["waiting"] == 1.0, (
+        busy.counts.data()
+    )
+    assert idle.counts.samples >= 3 and idle.counts.data()["held"] == 0.0 and idle.counts.data()["waiting"] == 0.0, (
+        idle.counts.data()
+    )
+    assert busy.counts.text() == "held 100% of the time; 1.0 requests waiting on average"
 
 
 def test_the_floor_route_reads_and_writes_one_chained_audit_entry(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -259,6 +263,7 @@ def test_the_mixed_load_takes_turns_with_its_baselines(monkeypatch: pytest.Monke
 
     calls: list[tuple[str, int, float, float]] = []
     rates = iter(range(100, 10_000, 10))
+    log: list[str] = []  # the server's log: SQLite said "locked" once, in the second round at 10 users
 
     def outcome(users: int, duration: float) -> _load.Outcome:
         rate = next(rates)
@@ -268,7 +273,7 @@ def test_the_mixed_load_takes_turns_with_its_baselines(monkeypatch: pytest.Monke
         port = 1
 
         def log_text(self) -> str:
-            return ""
+            return "\n".join(log)
 
     @contextlib.contextmanager
     def server(*_: Any) -> Iterator[Srv]:
@@ -276,6 +281,8 @@ def test_the_mixed_load_takes_turns_with_its_baselines(monkeypatch: pytest.Monke
 
     async def sanad(_crowd: Any, _port: int, n: int, warmup: float, duration: float, _watch: Any) -> _load.Outcome:
         calls.append(("sanad", n, warmup, duration))
+        if len(calls) == 4:
+            log.append("sqlite3.OperationalError: database is locked")
         return outcome(n, duration)
 
     async def baseline(_port: int, n: int, warmup: float, duration: float, _w: Any, path: str = "/") -> _load.Outcome:
@@ -301,3 +308,15 @@ def test_the_mixed_load_takes_turns_with_its_baselines(monkeypatch: pytest.Monke
     row = next(r for r in run.rows if r.what.startswith("mixed load, sqlite") and "10 users" in r.what)
     assert "3 rounds of 4 s in turns" in row.sanad and "100:110 / 130:140 / 160:170" in row.sanad
     assert row.data["rounds"]["sanad_rps_by_round"] == [100.0, 130.0, 160.0]
+    # the log's "locked" is counted in the round it appeared in, once
+    assert dict(out[10].errors) == {"server log: database is locked": 1}
+    assert not out[50].errors
+
+
+def test_a_number_of_rounds_out_of_range_is_refused_with_the_range(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.benchmarks import bench_service as bs
+
+    with pytest.raises(SystemExit) as stopped:
+        bs.main(["--rounds", "0"])
+    assert stopped.value.code == 2
+    assert "'0' is not a number of rounds: give a whole number from 1 to 20" in capsys.readouterr().err
