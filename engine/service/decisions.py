@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Executable, Select, and_, bindparam, func, or_, select
 
 from engine.language.model import Transition, Workflow
 from engine.runtime.policy import Holding
@@ -20,9 +20,8 @@ from engine.runtime.workflow import state_label, transition_label
 from engine.service import audit
 from engine.service.context import Context, access, steps_of, usernames
 from engine.service.errors import BadRequest
-from engine.storage import sealing
+from engine.storage import scope, sealing
 from engine.storage.models import Assignment, Record, TransitionLog
-from engine.storage.scope import id_in, records_held
 
 QUEUE_PAGE = 25
 MAX_PAGE = 100_000
@@ -44,12 +43,27 @@ def decision_stages(ctx: Context) -> dict[str, list[str]]:
     return out
 
 
-def _waiting_condition(ctx: Context, stages: dict[str, list[str]]) -> Any:
-    return and_(
-        Record.module == ctx.module.id,
-        or_(*(and_(Record.record_type == rt, Record.stage.in_(ss)) for rt, ss in stages.items())),
-        records_held(ctx.policy.reach(ctx.actor)),
+@functools.lru_cache(maxsize=64)
+def _waiting(
+    module: str, stages: tuple[tuple[str, tuple[str, ...]], ...], shape: scope.Shape
+) -> tuple[Executable, Executable]:
+    """The queue's statements for a user of reach `shape`, built once (see storage.scope): the
+    counts by type and stage, and a page (`:skip`, `:take`), the longest waiting first. `stages`:
+    `decision_stages`, as pairs."""
+    where = and_(
+        Record.module == module,
+        or_(*(and_(Record.record_type == rt, Record.stage.in_(ss)) for rt, ss in stages)),
+        scope.records_held(shape),
     )
+    counts = select(Record.record_type, Record.stage, func.count()).where(where)
+    page = (
+        select(Record.id, Record.short_id, Record.record_type, Record.stage, Record.owner_id, Record.updated_at)
+        .where(where)
+        .order_by(Record.updated_at, Record.id)
+        .offset(bindparam("skip"))
+        .limit(bindparam("take"))
+    )
+    return counts.group_by(Record.record_type, Record.stage), page
 
 
 def queue(ctx: Context, page: int = 1, page_size: int = QUEUE_PAGE) -> dict[str, Any]:
@@ -60,15 +74,12 @@ def queue(ctx: Context, page: int = 1, page_size: int = QUEUE_PAGE) -> dict[str,
     stages = decision_stages(ctx)
     if not stages:
         return {"groups": [], "items": [], "total": 0, "page": page, "page_size": page_size}
-    where = _waiting_condition(ctx, stages)
-    counted = {
-        (rt, stage): n
-        for rt, stage, n in ctx.session.execute(
-            select(Record.record_type, Record.stage, func.count())
-            .where(where)
-            .group_by(Record.record_type, Record.stage)
-        )
-    }
+    reach = ctx.policy.reach(ctx.actor)
+    counting, paging = _waiting(
+        ctx.module.id, tuple((rt, tuple(ss)) for rt, ss in stages.items()), scope.shape_of(reach)
+    )
+    values = scope.parameters(reach)
+    counted = {(rt, stage): n for rt, stage, n in ctx.session.execute(counting, values)}
     groups = []
     for rt_id, ss in stages.items():
         wf = ctx.module.workflow_for(rt_id)
@@ -83,15 +94,7 @@ def queue(ctx: Context, page: int = 1, page_size: int = QUEUE_PAGE) -> dict[str,
                 }
             )
     total = sum(counted.values())
-    rows: list[Any] = list(
-        ctx.session.execute(
-            select(Record.id, Record.short_id, Record.record_type, Record.stage, Record.owner_id, Record.updated_at)
-            .where(where)
-            .order_by(Record.updated_at, Record.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
-    )
+    rows: list[Any] = list(ctx.session.execute(paging, {**values, "skip": (page - 1) * page_size, "take": page_size}))
     asked = _requests(ctx, rows)
     names = usernames(ctx.session, {r.owner_id for r in rows} | {log.user_id for log in asked.values()})
     items = []
@@ -225,6 +228,50 @@ def _returned_keys(returns: dict[str, list[Transition]]) -> set[str]:
     }
 
 
+@functools.lru_cache(maxsize=64)
+def _returned_query(module: str, keys: frozenset[str], shape: scope.Shape, limit: int) -> Select[Any]:
+    """The records returned to a user (`:me`, of reach `shape`) as `returned_to_me` reads them: the
+    same for every user of a shape, so built and keyed by SQLAlchemy once. `keys` are the record
+    types, stages and return steps of `_returned_keys`."""
+    assigned = select(Assignment.record_id).where(Assignment.user_id == bindparam("me"), Assignment.active.is_(True))
+    # the latest step of each record whose latest step (kept on the record, `last_step`) is a return,
+    # looked up record by record (an index probe on transitions.record_id): this user's other records
+    # at those stages are passed over without reading their steps (a caseworker's 165 at 500,000
+    # cases, 1,400 pages read for each home page)
+    latest_step_id = (
+        select(func.max(TransitionLog.id))
+        .where(TransitionLog.record_id == Record.id, TransitionLog.to_stage.is_not(None))
+        .correlate(Record)
+        .scalar_subquery()
+    )
+    types = sorted({key.split("/")[0] for key in keys})
+    stages = sorted({key.split("/")[1] for key in keys})
+    return (
+        select(Record.id, Record.short_id, Record.record_type, Record.stage, Record.owner_id, Record.updated_at)
+        .add_columns(*_STEP_COLUMNS)
+        .join(TransitionLog, TransitionLog.id == latest_step_id)
+        .where(
+            Record.module == module,
+            or_(Record.owner_id == bindparam("me"), scope.id_in(assigned)),
+            # each type's return steps and the stages they lead to, as one text compared with a list:
+            # written as an OR of (type, stages, steps), PostgreSQL weighed every index of `records`
+            # for each part, and planning took 4.3 ms of a 1.6 ms query on every home page
+            (Record.record_type + "/" + Record.stage + "/" + Record.last_step).in_(sorted(keys)),
+            # the step itself says what the record says: the one shown, leading to where it is now
+            TransitionLog.transition == Record.last_step,
+            TransitionLog.to_stage == Record.stage,
+            TransitionLog.user_id != bindparam("me"),
+            scope.records_held(shape),
+            # the same types and stages again, outside the OR: the owner's index (owner, module, type,
+            # stage) then finds only the records at a stage a return leads to, not all of hers
+            Record.record_type.in_(types),
+            Record.stage.in_(stages),
+        )
+        .order_by(TransitionLog.id.desc())
+        .limit(limit)
+    )
+
+
 def returned_to_me(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
     """Records this user owns or is assigned that a decision sent back to them and that have not
     moved on since, the most recent first, with who sent them back, when and why."""
@@ -237,44 +284,12 @@ def returned_to_me(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
                 returns[rt.id] = steps
     if not returns:
         return []
-    assigned = select(Assignment.record_id).where(Assignment.user_id == ctx.user.id, Assignment.active.is_(True))
-    # the latest step of each record whose latest step (kept on the record, `last_step`) is a return,
-    # looked up record by record (an index probe on transitions.record_id): this user's other records
-    # at those stages are passed over without reading their steps (a caseworker's 165 at 500,000
-    # cases, 1,400 pages read for each home page)
-    latest_step_id = (
-        select(func.max(TransitionLog.id))
-        .where(TransitionLog.record_id == Record.id, TransitionLog.to_stage.is_not(None))
-        .correlate(Record)
-        .scalar_subquery()
-    )
-    query = (
-        select(Record.id, Record.short_id, Record.record_type, Record.stage, Record.owner_id, Record.updated_at)
-        .add_columns(*_STEP_COLUMNS)
-        .join(TransitionLog, TransitionLog.id == latest_step_id)
-        .where(
-            Record.module == ctx.module.id,
-            or_(Record.owner_id == ctx.user.id, id_in(assigned)),
-            # each type's return steps and the stages they lead to, as one text compared with a list:
-            # written as an OR of (type, stages, steps), PostgreSQL weighed every index of `records`
-            # for each part, and planning took 4.3 ms of a 1.6 ms query on every home page
-            (Record.record_type + "/" + Record.stage + "/" + Record.last_step).in_(sorted(_returned_keys(returns))),
-            # the step itself says what the record says: the one shown, leading to where it is now
-            TransitionLog.transition == Record.last_step,
-            TransitionLog.to_stage == Record.stage,
-            TransitionLog.user_id != ctx.user.id,
-            records_held(ctx.policy.reach(ctx.actor)),
-            # the same types and stages again, outside the OR: the owner's index (owner, module, type,
-            # stage) then finds only the records at a stage a return leads to, not all of hers
-            Record.record_type.in_(sorted(returns)),
-            Record.stage.in_(sorted({str(t.to) for steps in returns.values() for t in steps})),
-        )
-        .order_by(TransitionLog.id.desc())
-        .limit(limit)
-    )
+    reach = ctx.policy.reach(ctx.actor)
+    query = _returned_query(ctx.module.id, frozenset(_returned_keys(returns)), scope.shape_of(reach), limit)
+    rows = ctx.session.execute(query, {"me": ctx.user.id, **scope.parameters(reach)})
     # the steps as plain columns, their comments opened here: loading up to 50 steps as ORM objects
     # was most of a caseworker's home page at national scale
-    pairs = [(row, _step_of(ctx, row)) for row in ctx.session.execute(query)]
+    pairs = [(row, _step_of(ctx, row)) for row in rows]
     names = usernames(ctx.session, {log.user_id for _rec, log in pairs} | {rec.owner_id for rec, _log in pairs})
     out = []
     for rec, log in pairs:

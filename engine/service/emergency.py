@@ -11,11 +11,12 @@ see the grants on their home page; the record's history shows them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Executable, bindparam, select
 
 from engine.i18n import _, current
 from engine.language.model import Module
@@ -23,8 +24,9 @@ from engine.runtime.policy import HOLDING_RELATIONS
 from engine.service import audit
 from engine.service.context import Context, holding, is_uuid, load, usernames
 from engine.service.errors import Conflict, Forbidden, Invalid, NotFound
+from engine.storage import scope
 from engine.storage.models import EmergencyGrant, Record
-from engine.storage.scope import live_grant, records_held
+from engine.storage.scope import live_grant
 
 DEFAULT_HOURS = 24
 MAX_HOURS = 720
@@ -212,6 +214,25 @@ def mine(ctx: Context) -> list[dict[str, Any]]:
     return [as_json(g, rec, names) for g, rec in rows]
 
 
+@functools.lru_cache(maxsize=64)
+def _opened_by_others(module: str, types: frozenset[str], shape: scope.Shape, limit: int) -> Executable:
+    """`overseen`'s grants, for every user of reach `shape` (see storage.scope), built once: those of
+    others than `:me` since `:since`."""
+    return (
+        select(EmergencyGrant, Record)
+        .join(Record, Record.id == EmergencyGrant.record_id)
+        .where(
+            Record.module == module,
+            Record.record_type.in_(sorted(types)),
+            scope.records_held(shape),
+            EmergencyGrant.user_id != bindparam("me"),
+            EmergencyGrant.at >= bindparam("since"),
+        )
+        .order_by(EmergencyGrant.at.desc(), EmergencyGrant.id.desc())
+        .limit(limit)
+    )
+
+
 def overseen(ctx: Context, limit: int = RECENT_LIMIT) -> list[dict[str, Any]]:
     """Emergency access others opened, in the last RECENT_DAYS days, to records the user supervises
     (a role wider than its own records, reaching them through the agency that holds them), the
@@ -220,20 +241,10 @@ def overseen(ctx: Context, limit: int = RECENT_LIMIT) -> list[dict[str, Any]]:
     types = ctx.policy.readable_types(ctx.actor)
     if role.aggregate_only or role.scope == "own" or not types:
         return []
-    since = audit.now() - timedelta(days=RECENT_DAYS)
-    rows = ctx.session.execute(
-        select(EmergencyGrant, Record)
-        .join(Record, Record.id == EmergencyGrant.record_id)
-        .where(
-            Record.module == ctx.module.id,
-            Record.record_type.in_(sorted(types)),
-            records_held(ctx.policy.reach(ctx.actor)),
-            EmergencyGrant.user_id != ctx.user.id,
-            EmergencyGrant.at >= since,
-        )
-        .order_by(EmergencyGrant.at.desc(), EmergencyGrant.id.desc())
-        .limit(limit)
-    ).all()
+    reach = ctx.policy.reach(ctx.actor)
+    query = _opened_by_others(ctx.module.id, types, scope.shape_of(reach), limit)
+    values = {**scope.parameters(reach), "me": ctx.user.id, "since": audit.now() - timedelta(days=RECENT_DAYS)}
+    rows = ctx.session.execute(query, values).all()
     names = usernames(ctx.session, {g.user_id for g, _r in rows} | {g.ended_by for g, _r in rows if g.ended_by})
     return [as_json(g, rec, names) for g, rec in rows]
 

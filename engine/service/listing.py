@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, String, and_, any_, bindparam, func, or_, select, text, type_coerce, union
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.elements import BindParameter, UnaryExpression
 
 from engine.i18n import _
 from engine.language.model import Field
@@ -28,9 +30,9 @@ from engine.runtime.policy import Holding
 from engine.service import audit
 from engine.service.context import Context, access_holdings, audit_emergency_read, find_type, usernames
 from engine.service.errors import BadRequest, Forbidden
-from engine.storage import sealing
+from engine.storage import scope, sealing
 from engine.storage.models import Record, User
-from engine.storage.scope import reach_parts, records_in_reach
+from engine.storage.scope import records_in_reach
 from engine.storage.search_indexes import column_of, searched
 
 PAGE_SIZE = 50
@@ -83,20 +85,36 @@ def list_records(
     reach = ctx.policy.reach(ctx.actor)
     if not 1 <= page <= MAX_PAGE:
         raise BadRequest(_("'page' must be a whole number from 1 to %(max)s.", max=MAX_PAGE))
-    key = Record.created_at if sort == "created" else Record.updated_at
-    # the list's conditions but its scope and its answers', which depend on the part of the scope
-    common: list[ColumnElement[bool]] = [Record.module == ctx.module.id, Record.record_type == record_type]
+    # the list's values, as its statements' parameters
+    values: dict[str, Any] = {**scope.parameters(reach), "take": page_size + 1}
     if stage:
-        common.append(Record.stage == stage)
+        values["stage"] = stage
     if owner:
-        common.append(Record.owner_id.in_(select(User.id).where(User.username == owner)))
-    for bound, op in ((created_from, "from"), (created_to, "to")):
-        if bound:
-            day = _day(bound)
-            common.append(Record.created_at >= day if op == "from" else Record.created_at < day + timedelta(days=1))
+        values["owner"] = owner
+    if created_from:
+        values["day_from"] = _day(created_from)
+    if created_to:
+        values["day_to"] = _day(created_to) + timedelta(days=1)
     if after:
-        at, last_id = _read_cursor(after, sort)
-        common.append(and_(key <= at, or_(key < at, Record.id > last_id)))
+        values["after_at"], values["after_id"] = _read_cursor(after, sort)
+    skip = (page - 1) * page_size if not after else 0
+    if skip:
+        values["skip"] = skip
+    values["part_take"] = skip + page_size + 1
+    form = _Form(
+        ctx.module.id,
+        record_type,
+        sort,
+        postgres,
+        scope.shape_of(reach),
+        bool(stage),
+        bool(owner),
+        bool(created_from),
+        bool(created_to),
+        bool(after),
+        bool(skip),
+        fields,
+    )
     # answers a list may filter or search on: list fields this role may see (never hidden ones)
     role = ctx.actor.role
     searchable = [
@@ -109,75 +127,17 @@ def list_records(
     used_filters = {
         fid: value for fid, value in (filters or {}).items() if value and any(f.id == fid for f in searchable)
     }
-
-    # the searched answers looked up first (see _answering) for users who hold records by owner, team
-    # or assignment; an agency's or module's records are many, and found by the answers' indexes anyway
-    look_up = postgres and not (reach.agency_wide or reach.everything)
-
-    answered = _answering(ctx, answers, common[:2], look_up) if answers else None
-
-    def part_of_scope(scope: ColumnElement[bool], held: ColumnElement[bool]) -> Select[Any]:
-        """The list's records in one part of the scope. Answers only filter records the user reaches
-        through the agency that holds them (`held`): a referral shares chosen forms, and a search
-        must not tell its recipient what the other forms say."""
-        found = select(Record).where(*common, scope)
-        if q:
-            found = found.where(
-                or_(
-                    Record.short_id.like(_prefix(needle.upper()), escape="\\"),
-                    Record.id.like(_prefix(needle.lower()), escape="\\"),
-                    *([and_(held, answered)] if answered is not None else []),
-                )
-            )
-        for fid, value in used_filters.items():
-            found = found.where(held, _data_is(fid, value, postgres))
-        return found
-
-    queries = [part_of_scope(scope, held) for scope, held in reach_parts(reach)]
-    skip = (page - 1) * page_size if not after else 0
-    # SQLite walks an index in list order only for a whole agency or module, unsearched (see _unindexed)
-    walk = postgres or ((reach.agency_wide or reach.everything) and not q and not used_filters)
-
-    def in_order(n: int) -> ColumnElement[Any]:
-        """The list order for part `n` of the scope: only the first part can be a whole agency."""
-        return (key if walk and (n == 0 or postgres) else _unindexed(key.expression)).desc()
-
-    if len(queries) == 1:
-        ordered = queries[0].order_by(in_order(0), Record.id).offset(skip or None).limit(page_size + 1)
-        page_ids = ordered.with_only_columns(Record.id)
+    if q or used_filters:
+        # the searched answers looked up first (see _answering) for users who hold records by owner,
+        # team or assignment; an agency's or module's records are many, and found by the answers'
+        # indexes anyway. A search's statement depends on what it finds: built for this list only
+        look_up = postgres and not (reach.agency_wide or reach.everything)
+        kind = [Record.module == ctx.module.id, Record.record_type == record_type]
+        answered = _answering(ctx, answers, kind, look_up) if answers else None
+        page_rows, counting = _statements(form, _Search(needle, answered, tuple(used_filters.items())))
     else:
-        # each part's first records in list order, then the first of those: the agency's part walks
-        # its index and stops at a page, where one `OR` of the parts sorts every record of the agency
-        # (a manager's list at 500,000 cases). A record in two parts is one row: `UNION` keeps one.
-        firsts = union(
-            *(
-                select(
-                    found.with_only_columns(Record.id, key.label("key"))
-                    .order_by(in_order(n), Record.id)
-                    .limit(skip + page_size + 1)
-                    .subquery()
-                )
-                for n, found in enumerate(queries)
-            )
-        ).subquery()
-        first_ids = select(firsts.c.id).order_by(firsts.c.key.desc(), firsts.c.id)
-        page_ids = first_ids.offset(skip or None).limit(page_size + 1)
-    # only what a list shows, and who holds each record when answers are shown or a role may break the
-    # glass: the answers come as stored, and only the listed ones are opened (a sealed answer costs a
-    # decryption), never every answer of every record on the page
-    holders = fields or ctx.actor.role.emergency_access
-    # each listed answer on its own (`data -> 'field'`): never the whole answers of every row
-    listed = tuple(Record.data[f].label(f"listed_{i}") for i, f in enumerate(fields))
-    shown = (*_SHOWN, *_HOLDERS, *listed)
-    if listed or len(queries) > 1:
-        # the page's ids first, then the answers of those rows only: the database reads a row's
-        # answers (a large value, stored apart) for the 51 records of the page, not for every record
-        # in scope it sorts (a caseworker's 300 cases at 500,000: 7,600 pages read -> 1,600, 24 -> 6 ms)
-        ids = page_ids.subquery()
-        page_rows = select(*shown).join(ids, ids.c.id == Record.id).order_by(key.desc(), Record.id)
-    else:
-        page_rows = ordered.with_only_columns(*shown)
-    items: list[Any] = list(ctx.session.execute(page_rows))
+        page_rows, counting = _unsearched(form)
+    items: list[Any] = list(ctx.session.execute(page_rows, values))
     more = len(items) > page_size
     items = items[:page_size]
     # a first page that is the whole list is its own count
@@ -186,7 +146,11 @@ def list_records(
     elif page == 1 and not after and not more:
         total = len(items)
     else:
-        total = capped_count(ctx, queries)
+        total = ctx.session.scalar(counting, values) or 0
+    # only what a list shows, and who holds each record when answers are shown or a role may break the
+    # glass: the answers come as stored, and only the listed ones are opened (a sealed answer costs a
+    # decryption), never every answer of every record on the page
+    holders = fields or ctx.actor.role.emergency_access
     held = access_holdings(ctx.session, items, reach) if holders else {}
     # a caseworker's own records need no query for their owner's name
     owners = {ctx.user.id: ctx.user.username, **usernames(ctx.session, {r.owner_id for r in items} - {ctx.user.id})}
@@ -232,6 +196,122 @@ def list_records(
     }
 
 
+@dataclass(frozen=True)
+class _Form:
+    """What decides the form of a list's statements, its values aside (they are parameters)."""
+
+    module: str
+    record_type: str
+    sort: str
+    postgres: bool
+    shape: scope.Shape
+    stage: bool
+    owner: bool
+    created_from: bool
+    created_to: bool
+    after: bool
+    skip: bool
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Search:
+    """A list's search and filters, written into its statements (which are then not kept)."""
+
+    needle: str
+    answered: ColumnElement[bool] | None
+    filters: tuple[tuple[str, str], ...]
+
+
+def _statements(form: _Form, search: _Search | None) -> tuple[Select[Any], Select[Any]]:
+    """A list's page and its capped count, for every user of `form`, their values as parameters: the
+    reach's (storage.scope), `stage`, `owner`, `day_from`, `day_to`, `after_at` and `after_id` (the
+    cursor), `skip`, `take` (the page size and one more) and `part_take` (each part's first records)."""
+    key = Record.created_at if form.sort == "created" else Record.updated_at
+    # the list's conditions but its scope and its answers', which depend on the part of the scope
+    common: list[ColumnElement[bool]] = [Record.module == form.module, Record.record_type == form.record_type]
+    if form.stage:
+        common.append(Record.stage == bindparam("stage"))
+    if form.owner:
+        common.append(Record.owner_id.in_(select(User.id).where(User.username == bindparam("owner"))))
+    if form.created_from:
+        common.append(Record.created_at >= bindparam("day_from"))
+    if form.created_to:
+        common.append(Record.created_at < bindparam("day_to"))
+    if form.after:
+        at: BindParameter[Any] = bindparam("after_at")
+        last_id: BindParameter[Any] = bindparam("after_id")
+        common.append(and_(key <= at, or_(key < at, Record.id > last_id)))
+
+    def part_of_scope(part: ColumnElement[bool], held: ColumnElement[bool]) -> Select[Any]:
+        """The list's records in one part of the scope. Answers only filter records the user reaches
+        through the agency that holds them (`held`): a referral shares chosen forms, and a search
+        must not tell its recipient what the other forms say."""
+        found = select(Record).where(*common, part)
+        if search is None:
+            return found
+        if search.needle or search.answered is not None:
+            found = found.where(
+                or_(
+                    Record.short_id.like(_prefix(search.needle.upper()), escape="\\"),
+                    Record.id.like(_prefix(search.needle.lower()), escape="\\"),
+                    *([and_(held, search.answered)] if search.answered is not None else []),
+                )
+            )
+        for fid, value in search.filters:
+            found = found.where(held, _data_is(fid, value, form.postgres))
+        return found
+
+    queries = [part_of_scope(part, held) for part, held in scope.reach_parts(form.shape)]
+    searching = search is not None
+    # SQLite walks an index in list order only for a whole agency or module, unsearched (see _unindexed)
+    walk = form.postgres or ((form.shape.agency_wide or form.shape.everything) and not searching)
+
+    def in_order(n: int) -> ColumnElement[Any]:
+        """The list order for part `n` of the scope: only the first part can be a whole agency."""
+        return (key if walk and (n == 0 or form.postgres) else _unindexed(key.expression)).desc()
+
+    skip: BindParameter[Any] | None = bindparam("skip") if form.skip else None
+    if len(queries) == 1:
+        ordered = queries[0].order_by(in_order(0), Record.id).offset(skip).limit(bindparam("take"))
+        page_ids = ordered.with_only_columns(Record.id)
+    else:
+        # each part's first records in list order, then the first of those: the agency's part walks
+        # its index and stops at a page, where one `OR` of the parts sorts every record of the agency
+        # (a manager's list at 500,000 cases). A record in two parts is one row: `UNION` keeps one.
+        firsts = union(
+            *(
+                select(
+                    found.with_only_columns(Record.id, key.label("key"))
+                    .order_by(in_order(n), Record.id)
+                    .limit(bindparam("part_take"))
+                    .subquery()
+                )
+                for n, found in enumerate(queries)
+            )
+        ).subquery()
+        first_ids = select(firsts.c.id).order_by(firsts.c.key.desc(), firsts.c.id)
+        page_ids = first_ids.offset(skip).limit(bindparam("take"))
+    # each listed answer on its own (`data -> 'field'`): never the whole answers of every row
+    listed = tuple(Record.data[f].label(f"listed_{i}") for i, f in enumerate(form.fields))
+    shown = (*_SHOWN, *_HOLDERS, *listed)
+    if listed or len(queries) > 1:
+        # the page's ids first, then the answers of those rows only: the database reads a row's
+        # answers (a large value, stored apart) for the 51 records of the page, not for every record
+        # in scope it sorts (a caseworker's 300 cases at 500,000: 7,600 pages read -> 1,600, 24 -> 6 ms)
+        ids = page_ids.subquery()
+        page_rows = select(*shown).join(ids, ids.c.id == Record.id).order_by(key.desc(), Record.id)
+    else:
+        page_rows = ordered.with_only_columns(*shown)
+    return page_rows, _capped_count(queries)
+
+
+#: an unsearched list's statements, built once for each form (a list's own took half a millisecond
+#: of CPU to build and for SQLAlchemy to key, on every page). About 90 KB each, keyed and compiled:
+#: the 128 kept take up to 12 MB of a process; a deployment uses a few dozen forms
+_unsearched = functools.lru_cache(maxsize=128)(lambda form: _statements(form, None))
+
+
 #: the settings a list runs with on PostgreSQL, for the rest of its transaction (one round trip)
 _PLANNED_FOR_ITS_VALUES = text(
     "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true)"
@@ -261,13 +341,13 @@ def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
     return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
 
 
-def capped_count(ctx: Context, queries: list[Select[Any]]) -> int:
+def _capped_count(queries: list[Select[Any]]) -> Select[Any]:
     """How many records the parts of a scope's `queries` find together, counted up to `COUNT_CAP` + 1
     (never a scan of a whole scope). Each part is counted up to the cap too: past it in one part, the
     parts together are past it; below it in all, their union is exact."""
     capped = [found.with_only_columns(Record.id).limit(COUNT_CAP + 1) for found in queries]
     counted = (capped[0] if len(capped) == 1 else union(*(select(c.subquery()) for c in capped))).subquery()
-    return ctx.session.scalar(select(func.count()).select_from(counted)) or 0
+    return select(func.count()).select_from(counted)
 
 
 def _cursor(sort: str, rec: Record) -> str:

@@ -8,9 +8,10 @@ revokes it, and when either side closes it."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Executable, bindparam, select
 
 from engine.i18n import _, choice_path, current, field_path
 from engine.language.model import Transition
@@ -20,6 +21,7 @@ from engine.service.context import Context, access, holding, load, refusal, user
 from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from engine.service.transitions import checked, find_transition, log_transition
 from engine.service.views import view
+from engine.storage import scope
 from engine.storage.models import Agency, Record, Referral, User
 from engine.storage.scope import OPEN_REFERRAL, referral_inbox
 
@@ -170,18 +172,25 @@ def _choice_text(f: Any, value: str) -> str:
     return value
 
 
-def referrals_for(ctx: Context, status: str | None = None) -> list[dict[str, Any]]:
-    """Referrals addressed to this user, or to their agency if their role decides for it, of
-    records their role may read; only those in `status` when it is given."""
+@functools.lru_cache(maxsize=64)
+def _addressed(module: str, types: frozenset[str], shape: scope.Shape, by_status: bool) -> Executable:
+    """The referrals `referrals_for` reads, for every user of reach `shape` (see storage.scope), built
+    once; with `by_status`, those of the parameter `status` only."""
     query = (
         select(Referral, Record.id, Record.short_id, Record.record_type)  # never the answers
         .join(Record, Record.id == Referral.record_id)
-        .where(_inbox(ctx), Record.module == ctx.module.id)
+        .where(referral_inbox(shape, types), Record.module == module)
         .order_by(Referral.id.desc())
     )
-    if status is not None:
-        query = query.where(Referral.status == status)
-    rows = [(row[0], row) for row in ctx.session.execute(query)]
+    return query.where(Referral.status == bindparam("status")) if by_status else query
+
+
+def referrals_for(ctx: Context, status: str | None = None) -> list[dict[str, Any]]:
+    """Referrals addressed to this user, or to their agency if their role decides for it, of
+    records their role may read; only those in `status` when it is given."""
+    reach = ctx.policy.reach(ctx.actor)
+    query = _addressed(ctx.module.id, ctx.policy.readable_types(ctx.actor), scope.shape_of(reach), status is not None)
+    rows = [(row[0], row) for row in ctx.session.execute(query, {**scope.parameters(reach), "status": status})]
     names = usernames(ctx.session, {r.by_user_id for r, _ in rows})
     return [
         {

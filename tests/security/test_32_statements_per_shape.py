@@ -1,0 +1,143 @@
+"""Statements built once per shape of reach (storage.scope `Shape`), kept and run for every user of
+that shape with their own values: a list, the home page's "returned to you", the decisions queue and
+the referrals inbox.
+
+A kept statement must never run with the values of the user it was first built for: its reach's
+values are required parameters, so a statement run without them fails instead; and users of one
+shape, in one process, each see their own records and only those. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import StatementError
+
+from engine.service import decisions, listing, referrals
+from engine.storage import scope
+from engine.storage.models import Record
+from tests.conftest import MakeModule
+from tests.security.conftest import World
+from tests.server import PASSWORD, Server, server
+from tests.web.test_conversation import MODULE, READY
+
+
+@pytest.fixture
+def srv(db_url: str, make_module: MakeModule) -> Iterator[Server]:
+    with server(db_url, [make_module(MODULE)]) as s:
+        # two caseworkers of one team, one of another agency: the same shape of reach
+        s.add_user("amina", "caseworker")
+        s.add_user("bilal", "caseworker")
+        s.add_user("far", "caseworker", agency="agency_b", groups=("team_9",))
+        # two supervisors of two agencies' teams: the same shape of reach
+        s.add_user("sam", "supervisor")
+        s.add_user("sue", "supervisor", agency="agency_b", groups=("team_9",))
+        yield s
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def _home(srv: Server, name: str) -> str:
+    c = srv.client()
+    r = c.post("/login", data={"username": name, "password": PASSWORD, "next": "/"})
+    assert r.status_code == 200, r.text[:300]
+    return _text(c.get("/").text)
+
+
+def _requested(srv: Server, who: str, comment: str) -> tuple[str, str]:
+    """A case of `who` whose plan waits for approval: its id and case number."""
+    c = srv.client(who)
+    rec = c.post("/api/v1/records/case", json={"data": READY}).json()
+    r = c.post(f"/api/v1/records/case/{rec['id']}/transitions/request_plan", json={"comment": comment})
+    assert r.status_code == 200, r.text
+    return str(rec["id"]), str(rec["short_id"])
+
+
+def test_a_statement_built_for_a_shape_does_not_run_without_its_reachs_values(srv: Server) -> None:
+    database = srv.app.state.sanad.database
+    for flags in itertools.product([False, True], repeat=6):
+        shape = scope.Shape(*flags)
+        built = select(Record.id).where(scope.records_in_reach(shape))
+        with database.transaction() as session:
+            if shape.everything:  # every record: there is no value to give
+                session.execute(built).all()
+                continue
+            with pytest.raises(StatementError, match="A value is required for bind parameter 'scope_"):
+                session.execute(built).all()
+
+
+def test_returned_to_you_is_each_caseworkers_own(srv: Server) -> None:
+    mine, mine_no = _requested(srv, "amina", "Amina's plan")
+    theirs, theirs_no = _requested(srv, "bilal", "Bilal's plan")
+    other, other_no = _requested(srv, "far", "Far's plan")
+    sam, sue = srv.client("sam"), srv.client("sue")
+    for rid, who, why in (
+        (mine, sam, "Amina, add a goal."),
+        (theirs, sam, "Bilal, add a goal."),
+        (other, sue, "Far, add a goal."),
+    ):
+        r = who.post(f"/api/v1/records/case/{rid}/transitions/reject_plan", json={"comment": why})
+        assert r.status_code == 200, r.text
+    amina = _home(srv, "amina")
+    kept = decisions._returned_query.cache_info()
+    bilal, far = _home(srv, "bilal"), _home(srv, "far")
+    # the statement first built for amina ran for bilal and far, not built again
+    assert decisions._returned_query.cache_info().currsize == kept.currsize
+    assert decisions._returned_query.cache_info().hits >= kept.hits + 2
+    for page, own, why, others in (
+        (amina, mine_no, "Amina, add a goal.", (theirs_no, other_no, "Bilal", "Far")),
+        (bilal, theirs_no, "Bilal, add a goal.", (mine_no, other_no, "Amina", "Far")),
+        (far, other_no, "Far, add a goal.", (mine_no, theirs_no, "Amina", "Bilal")),
+    ):
+        assert "Returned to you" in page and own in page and why in page
+        for word in others:
+            assert word not in page
+
+
+def test_the_queue_is_each_supervisors_own(srv: Server) -> None:
+    _rid, ours = _requested(srv, "amina", "Amina's plan")
+    _rid, theirs = _requested(srv, "far", "Far's plan")
+    sam = _home(srv, "sam")
+    kept = decisions._waiting.cache_info()
+    sue = _home(srv, "sue")
+    assert decisions._waiting.cache_info().currsize == kept.currsize
+    assert "Waiting for your decision 1" in sam and ours in sam and theirs not in sam
+    assert "Waiting for your decision 1" in sue and theirs in sue and ours not in sue
+
+
+def test_a_list_is_each_users_own_page_after_page(srv: Server) -> None:
+    made = {name: {_requested(srv, name, "a plan")[0] for _ in range(3)} for name in ("amina", "bilal", "far")}
+    listing._unsearched.cache_clear()
+    for name, own in made.items():
+        c = srv.client(name)
+        seen: set[str] = set()
+        page = c.get("/api/v1/records/case?page_size=2").json()
+        seen |= {item["id"] for item in page["items"]}
+        second = c.get("/api/v1/records/case?page_size=2&page=2").json()  # by page number
+        by_cursor = c.get(f"/api/v1/records/case?page_size=2&after={page['next']}").json()
+        assert [i["id"] for i in second["items"]] == [i["id"] for i in by_cursor["items"]]
+        seen |= {item["id"] for item in by_cursor["items"]}
+        assert seen == own and page["total"] == 3, name
+        staged = c.get("/api/v1/records/case?stage=plan_requested").json()
+        assert {item["id"] for item in staged["items"]} == own
+    # one statement for each form of list (first page, by number, by cursor, by stage), not per user
+    assert listing._unsearched.cache_info().currsize == 4
+
+
+def test_a_referral_inbox_is_each_users_own(world: World) -> None:
+    to_bea, to_agency = world.case(), world.case()
+    assert world.refer(to_bea, to="bea").status_code == 201
+    assert world.refer(to_agency, to_agency="agency_b").status_code == 201
+    bea = {r["record_id"] for r in world.inbox("bea")}
+    kept = referrals._addressed.cache_info()
+    amina = {r["record_id"] for r in world.inbox("amina")}  # a caseworker too, of the other agency
+    assert referrals._addressed.cache_info().currsize == kept.currsize
+    assert bea == {to_bea["id"]} and amina == set()
+    max_ = {r["record_id"] for r in world.inbox("max")}  # agency B's manager decides for the agency
+    mona = {r["record_id"] for r in world.inbox("mona")}  # agency A's
+    assert max_ == {to_agency["id"]} and mona == set()
