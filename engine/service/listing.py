@@ -19,7 +19,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, any_, bindparam, func, or_, select, text, type_coerce, union
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    type_coerce,
+    union,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BindParameter, UnaryExpression
@@ -292,8 +306,14 @@ def _statements(form: _Form, search: _Search | None) -> tuple[Select[Any], Selec
         ).subquery()
         first_ids = select(firsts.c.id).order_by(firsts.c.key.desc(), firsts.c.id)
         page_ids = first_ids.offset(skip).limit(bindparam("take"))
-    # each listed answer on its own (`data -> 'field'`): never the whole answers of every row
-    listed = tuple(Record.data[f].label(f"listed_{i}") for i, f in enumerate(form.fields))
+    # only the listed answers (`data -> 'field'`), never the whole answers of every row; on PostgreSQL
+    # as one object per row, which the driver reads with one JSON parse instead of one per answer
+    # (125 on a page of 25 records and 5 columns, a tenth of the page's CPU)
+    if form.postgres and form.fields:
+        pairs = [part for f in form.fields for part in (literal(f), Record.data[f])]
+        listed: tuple[Any, ...] = (type_coerce(func.jsonb_build_object(*pairs), JSONB).label("listed"),)
+    else:
+        listed = tuple(Record.data[f].label(f"listed_{i}") for i, f in enumerate(form.fields))
     shown = (*_SHOWN, *_HOLDERS, *listed)
     if listed or len(queries) > 1:
         # the page's ids first, then the answers of those rows only: the database reads a row's
@@ -430,7 +450,10 @@ def _day(text: str) -> datetime:
 def _listed(ctx: Context, row: Any, hold: Holding, fields: tuple[str, ...]) -> dict[str, Any]:
     """The listed answers of a row (each selected as stored) that the user may see, opened."""
     values = row._mapping
-    stored = {f: values[f"listed_{i}"] for i, f in enumerate(fields) if values[f"listed_{i}"] is not None}
+    if "listed" in values:  # one object (PostgreSQL)
+        stored = {f: v for f, v in (values["listed"] or {}).items() if v is not None}
+    else:
+        stored = {f: values[f"listed_{i}"] for i, f in enumerate(fields) if values[f"listed_{i}"] is not None}
     opened = sealing.open_answers(sealing.session_ring(ctx.session), row.id, stored)
     data = ctx.policy.filter_data(ctx.actor, row.record_type, hold, opened)
     return {f: data[f] for f in fields if f in data}

@@ -4,6 +4,7 @@ with the page size or the record's history (issue 16). Statements are counted wi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -201,6 +202,15 @@ def test_a_list_page_reads_only_the_answers_it_lists(srv: Server) -> None:
     for x in listing:
         columns = x.split(" FROM ")[0]
         assert "records.data" not in columns.replace("records.data ->", "").replace("JSON_EXTRACT(records.data", ""), x
+    # and shows them (on PostgreSQL the listed answers come as one object per row); the name, sealed at
+    # rest, is masked until the user asks to see it, then opened
+    page = amina.get("/records/case").text
+    assert page.count(">Female</bdi>") == 25 and "GBV-0059" in page and "GBV-0035" in page and "GBV-0034" not in page
+    assert "Amal Haddad" not in page and page.count('class="masked"') == 25
+    shown = re.search(r'action="(/records/case/[0-9a-f-]{36}/reveal)"', page)
+    assert shown is not None
+    page = amina.post(shown.group(1), data={"back": "/records/case"}).text
+    assert page.count("Amal Haddad") == 1 and page.count('class="masked"') == 24
 
 
 def test_on_postgresql_a_list_is_planned_for_its_own_values(srv: Server, db_url: str) -> None:
