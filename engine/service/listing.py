@@ -99,36 +99,23 @@ def list_records(
     reach = ctx.policy.reach(ctx.actor)
     if not 1 <= page <= MAX_PAGE:
         raise BadRequest(_("'page' must be a whole number from 1 to %(max)s.", max=MAX_PAGE))
-    # the list's values, as its statements' parameters
-    values: dict[str, Any] = {**scope.parameters(reach), "take": page_size + 1}
+    # the list's own values, as its statements' parameters: which of them it has decides its form
+    own: dict[str, Any] = {}
     if stage:
-        values["stage"] = stage
+        own["stage"] = stage
     if owner:
-        values["owner"] = owner
+        own["owner"] = owner
     if created_from:
-        values["day_from"] = _day(created_from)
+        own["day_from"] = _day(created_from)
     if created_to:
-        values["day_to"] = _day(created_to) + timedelta(days=1)
+        own["day_to"] = _day(created_to) + timedelta(days=1)
     if after:
-        values["after_at"], values["after_id"] = _read_cursor(after, sort)
+        own["after_at"], own["after_id"] = _read_cursor(after, sort)
     skip = (page - 1) * page_size if not after else 0
     if skip:
-        values["skip"] = skip
-    values["part_take"] = skip + page_size + 1
-    form = _Form(
-        ctx.module.id,
-        record_type,
-        sort,
-        postgres,
-        scope.shape_of(reach),
-        bool(stage),
-        bool(owner),
-        bool(created_from),
-        bool(created_to),
-        bool(after),
-        bool(skip),
-        fields,
-    )
+        own["skip"] = skip
+    form = _Form(ctx.module.id, record_type, sort, postgres, scope.shape_of(reach), frozenset(own), fields)
+    values = {**scope.parameters(reach), **own, "take": page_size + 1, "part_take": skip + page_size + 1}
     # answers a list may filter or search on: list fields this role may see (never hidden ones)
     role = ctx.actor.role
     searchable = [
@@ -219,12 +206,8 @@ class _Form:
     sort: str
     postgres: bool
     shape: scope.Shape
-    stage: bool
-    owner: bool
-    created_from: bool
-    created_to: bool
-    after: bool
-    skip: bool
+    #: the list's own values it has (`stage`, `owner`, `day_from`, `day_to`, `after_at`, `skip`, …)
+    given: frozenset[str]
     fields: tuple[str, ...]
 
 
@@ -244,15 +227,15 @@ def _statements(form: _Form, search: _Search | None) -> tuple[Select[Any], Selec
     key = Record.created_at if form.sort == "created" else Record.updated_at
     # the list's conditions but its scope and its answers', which depend on the part of the scope
     common: list[ColumnElement[bool]] = [Record.module == form.module, Record.record_type == form.record_type]
-    if form.stage:
+    if "stage" in form.given:
         common.append(Record.stage == bindparam("stage"))
-    if form.owner:
+    if "owner" in form.given:
         common.append(Record.owner_id.in_(select(User.id).where(User.username == bindparam("owner"))))
-    if form.created_from:
+    if "day_from" in form.given:
         common.append(Record.created_at >= bindparam("day_from"))
-    if form.created_to:
+    if "day_to" in form.given:
         common.append(Record.created_at < bindparam("day_to"))
-    if form.after:
+    if "after_at" in form.given:
         at: BindParameter[Any] = bindparam("after_at")
         last_id: BindParameter[Any] = bindparam("after_id")
         common.append(and_(key <= at, or_(key < at, Record.id > last_id)))
@@ -285,7 +268,7 @@ def _statements(form: _Form, search: _Search | None) -> tuple[Select[Any], Selec
         """The list order for part `n` of the scope: only the first part can be a whole agency."""
         return (key if walk and (n == 0 or form.postgres) else _unindexed(key.expression)).desc()
 
-    skip: BindParameter[Any] | None = bindparam("skip") if form.skip else None
+    skip: BindParameter[Any] | None = bindparam("skip") if "skip" in form.given else None
     if len(queries) == 1:
         ordered = queries[0].order_by(in_order(0), Record.id).offset(skip).limit(bindparam("take"))
         page_ids = ordered.with_only_columns(Record.id)

@@ -217,10 +217,11 @@ def records_in_reach(reach: Reach | Shape) -> ColumnElement[bool]:
 
 def _in_reach(reach: Reach | Shape, held: ColumnElement[bool]) -> ColumnElement[bool]:
     """`records_in_reach`, given `records_held(reach)` already made."""
-    if shape_of(reach).everything:
+    form = shape_of(reach)
+    if form.everything:
         return true()
     clauses = [held, records_referred(reach)]
-    if shape_of(reach).emergency:
+    if form.emergency:
         clauses.append(records_in_emergency(reach))
     return or_(*clauses)
 

@@ -325,20 +325,28 @@ def sign_in_as(context: Any, base: str, username: str, password: str) -> Any:
     return page
 
 
-def test_after_a_password_change_the_earlier_password_opens_the_device_once(site: dict[str, Any]) -> None:
+def kept_then_password_reset(site: dict[str, Any], username: str, new_password: str) -> tuple[Any, str]:
+    """A caseworker who keeps a case on her device, offline; then an administrator resets her
+    password (sanad users reset-password). Her browser context, and the case's id."""
     base, srv = site["base"], site["server"]
-    srv.add_user("rekeyed", "caseworker")
+    srv.add_user(username, "caseworker")
     context = site["browser"].new_context(base_url=base)
-    page = sign_in_as(context, base, "rekeyed", PASSWORD)
+    page = sign_in_as(context, base, username, PASSWORD)
     ready_offline(page)
     page.context.set_offline(True)
     rid = new_offline(page, base, "case")
     page.context.set_offline(False)
     page.close()
-    engine = db.make_engine(srv.url)  # an administrator resets the password (sanad users reset-password)
+    engine = db.make_engine(srv.url)
     with db.transaction(db.session_factory(engine)) as session:
-        accounts.reset_password(session, accounts.hasher(cheap=True), "rekeyed", "a brand new passphrase")
+        accounts.reset_password(session, accounts.hasher(cheap=True), username, new_password)
     engine.dispose()
+    return context, rid
+
+
+def test_after_a_password_change_the_earlier_password_opens_the_device_once(site: dict[str, Any]) -> None:
+    base = site["base"]
+    context, rid = kept_then_password_reset(site, "rekeyed", "a brand new passphrase")
     page = context.new_page()  # a mistyped password: the server refuses it, the device keeps nothing of it
     page.goto(base + "/login?locale=en")
     page.fill("#username", "rekeyed")
@@ -426,19 +434,8 @@ def test_a_password_change_is_kept_when_the_page_after_signing_in_is_left_at_onc
     """On a slow device the caseworker signs in with the new password and goes straight to the
     offline page: the device still learns that the new password was accepted, and the earlier
     password then moves the data to it."""
-    base, srv = site["base"], site["server"]
-    srv.add_user("hurried", "caseworker")
-    context = site["browser"].new_context(base_url=base)
-    page = sign_in_as(context, base, "hurried", PASSWORD)
-    ready_offline(page)
-    page.context.set_offline(True)
-    rid = new_offline(page, base, "case")
-    page.context.set_offline(False)
-    page.close()
-    engine = db.make_engine(srv.url)
-    with db.transaction(db.session_factory(engine)) as session:
-        accounts.reset_password(session, accounts.hasher(cheap=True), "hurried", "another new passphrase")
-    engine.dispose()
+    base = site["base"]
+    context, rid = kept_then_password_reset(site, "hurried", "another new passphrase")
     context.add_init_script(SLOW_AFTER_SIGN_IN)
     page = sign_in_as(context, base, "hurried", "another new passphrase")
     page.goto(base + "/offline")  # at once, before the page after signing in has stored anything
