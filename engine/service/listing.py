@@ -124,18 +124,30 @@ def list_records(
         if f is not None and role.may_read_form(f.form_id) and f.sensitivity in role.sensitivity
     ]
     needle = (q or "").strip()
-    answers = [_answer_is(ctx, record_type, f, needle) for f in searchable if q and searched(f)]
+    answers = [f for f in searchable if q and searched(f)]
     used_filters = {
         fid: value for fid, value in (filters or {}).items() if value and any(f.id == fid for f in searchable)
     }
     if q or used_filters:
         # the searched answers looked up first (see _answering) for users who hold records by owner,
         # team or assignment; an agency's or module's records are many, and found by the answers'
-        # indexes anyway. A search's statement depends on what it finds: built for this list only
-        look_up = postgres and not (reach.agency_wide or reach.everything)
-        kind = [Record.module == ctx.module.id, Record.record_type == record_type]
-        answered = _answering(ctx, answers, kind, look_up) if answers else None
-        page_rows, counting = _statements(form, _Search(needle, answered, tuple(used_filters.items())))
+        # indexes anyway. The search's values are parameters too: its statements are kept per form
+        compared = tuple((f.id, column_of(f)) for f in answers)
+        values |= {f"answer_{i}": _answer_value(ctx, record_type, f, needle) for i, f in enumerate(answers)}
+        looked_up = False
+        if compared and postgres and not (reach.agency_wide or reach.everything):
+            ids = _answering(ctx, record_type, compared, values)
+            if ids is not None:
+                looked_up, values["answered"] = True, ids
+        if needle or compared:
+            values["needle_upper"], values["needle_lower"] = _prefix(needle.upper()), _prefix(needle.lower())
+        filtered = []
+        for i, (fid, value) in enumerate(used_filters.items()):
+            also = _also_as_json(value) if postgres else None
+            filtered.append((fid, also is not None))
+            values |= _filter_values(i, fid, value, also, postgres)
+        search = _Search(bool(needle or compared), compared, looked_up, tuple(filtered))
+        page_rows, counting = _searched(form, search)
     else:
         page_rows, counting = _unsearched(form)
     items: list[Any] = list(ctx.session.execute(page_rows, values))
@@ -213,11 +225,22 @@ class _Form:
 
 @dataclass(frozen=True)
 class _Search:
-    """A list's search and filters, written into its statements (which are then not kept)."""
+    """What decides the form of a list's search and filters, their values aside (parameters):
+    whether it matches case numbers and ids by prefix (`needle_upper`, `needle_lower`); the answers
+    it searches, each with the column it compares (`answer_0`, `answer_1`, …), or, `looked_up`, the
+    ids of the records that have them (`answered`, see _answering); the answers it filters on, each
+    with whether its value also reads as a JSON number or true/false (`filter_0`, and `filter_0_n`)."""
 
-    needle: str
-    answered: ColumnElement[bool] | None
-    filters: tuple[tuple[str, str], ...]
+    text: bool
+    answers: tuple[tuple[str, str], ...]
+    looked_up: bool
+    filters: tuple[tuple[str, bool], ...]
+
+    def answered(self) -> ColumnElement[bool] | None:
+        if self.looked_up:
+            found: ColumnElement[bool] = Record.id == any_(bindparam("answered", type_=ARRAY(String)))
+            return found
+        return _answers_are(self.answers) if self.answers else None
 
 
 def _statements(form: _Form, search: _Search | None) -> tuple[Select[Any], Select[Any]]:
@@ -247,16 +270,17 @@ def _statements(form: _Form, search: _Search | None) -> tuple[Select[Any], Selec
         found = select(Record).where(*common, part)
         if search is None:
             return found
-        if search.needle or search.answered is not None:
+        if search.text:
+            answered = search.answered()
             found = found.where(
                 or_(
-                    Record.short_id.like(_prefix(search.needle.upper()), escape="\\"),
-                    Record.id.like(_prefix(search.needle.lower()), escape="\\"),
-                    *([and_(held, search.answered)] if search.answered is not None else []),
+                    Record.short_id.like(bindparam("needle_upper"), escape="\\"),
+                    Record.id.like(bindparam("needle_lower"), escape="\\"),
+                    *([and_(held, answered)] if answered is not None else []),
                 )
             )
-        for fid, value in search.filters:
-            found = found.where(held, _data_is(fid, value, form.postgres))
+        for i, (fid, also) in enumerate(search.filters):
+            found = found.where(held, _data_is(i, fid, also, form.postgres))
         return found
 
     queries = [part_of_scope(part, held) for part, held in scope.reach_parts(form.shape)]
@@ -313,6 +337,10 @@ def _statements(form: _Form, search: _Search | None) -> tuple[Select[Any], Selec
 #: of CPU to build and for SQLAlchemy to key, on every page). About 90 KB each, keyed and compiled:
 #: the 128 kept take up to 12 MB of a process; a deployment uses a few dozen forms
 _unsearched = functools.lru_cache(maxsize=128)(lambda form: _statements(form, None))
+#: a searched or filtered list's, built once for each form and search (its answers and filters, not
+#: their values): building and keying them was a third of a search's CPU. Kept apart, so searches
+#: never push the lists everyone opens out; up to 12 MB more
+_searched = functools.lru_cache(maxsize=128)(_statements)
 
 
 #: the settings a list runs with on PostgreSQL, for the rest of its transaction (one round trip)
@@ -379,44 +407,76 @@ def _prefix(text: str) -> str:
 
 
 def _answering(
-    ctx: Context, answers: list[ColumnElement[bool]], kind: list[ColumnElement[bool]], look_up: bool
-) -> ColumnElement[bool]:
-    """Records with one of the searched `answers`, among records of `kind` (module and type).
-
-    With `look_up` (PostgreSQL, a user who holds records by owner, team or assignment) the records
-    with those answers are looked up first, on their own, by the search indexes on exactly those
-    answers (`storage.search_indexes`), up to `LOOKED_UP` of them: when that is all of them, the list
-    keeps those of their ids the user holds. Written as one condition next to the scope, the planner
-    misjudged how many records a team holds and read every one of them to find one code (a
-    supervisor's team, 2,764 records at 500,000 cases: 87 ms; looked up: 0.2 ms). An answer shared by
-    more records (an age, 10,000 records) is searched next to the scope, among the records held: its
-    ids, looked up across the country and probed one by one, took 120 ms."""
-    matching = or_(*answers)
-    if not look_up:
-        return matching
-    ids = list(ctx.session.scalars(select(Record.id).where(*kind, matching).limit(LOOKED_UP + 1)))
-    if len(ids) > LOOKED_UP:
-        return matching
-    found: ColumnElement[bool] = Record.id == any_(bindparam("answered", ids, type_=ARRAY(String)))
-    return found
+    ctx: Context, record_type: str, answers: tuple[tuple[str, str], ...], values: dict[str, Any]
+) -> list[str] | None:
+    """The ids of the records of this type with one of the searched `answers` (their values in
+    `values`), looked up first, on their own, by the search indexes on exactly those answers
+    (`storage.search_indexes`): up to `LOOKED_UP` of them; None when there are more. For a user who
+    holds records by owner, team or assignment (on PostgreSQL), the list then keeps those of the ids
+    the user holds. Written as one condition next to the scope, the planner misjudged how many
+    records a team holds and read every one of them to find one code (a supervisor's team, 2,764
+    records at 500,000 cases: 87 ms; looked up: 0.2 ms). An answer shared by more records (an age,
+    10,000 records) is searched next to the scope, among the records held: its ids, looked up
+    across the country and probed one by one, took 120 ms."""
+    ids = list(ctx.session.scalars(_looking_up(ctx.module.id, record_type, answers), values))
+    return ids if len(ids) <= LOOKED_UP else None
 
 
-def _data_is(fid: str, value: str, postgres: bool) -> ColumnElement[bool]:
-    """The answer of `fid` read as text is `value`. On PostgreSQL: JSON containment, which the GIN
-    index on `data` serves; a text that reads as a JSON number or true/false also matches that answer
-    stored as a number or boolean, as `->>` compared as text does."""
+@functools.lru_cache(maxsize=64)
+def _looking_up(module: str, record_type: str, answers: tuple[tuple[str, str], ...]) -> Select[Any]:
+    """The look-up of `_answering`, built once for each module, type and searched answers."""
+    kind = [Record.module == module, Record.record_type == record_type]
+    return select(Record.id).where(*kind, _answers_are(answers)).limit(LOOKED_UP + 1)
+
+
+def _answers_are(answers: tuple[tuple[str, str], ...]) -> ColumnElement[bool]:
+    """One of the searched answers reads as its value (`answer_0`, `answer_1`, …): `data ->> 'field'`,
+    which a search index serves, or for a direct answer, which is sealed, its blind index."""
+    return or_(
+        *(
+            (Record.blind if column == "blind" else Record.data)[fid].as_string() == bindparam(f"answer_{i}")
+            for i, (fid, column) in enumerate(answers)
+        )
+    )
+
+
+def _answer_value(ctx: Context, record_type: str, f: Field, needle: str) -> str:
+    """What the answer of `f` is compared with for a search of `needle`: the needle, or for a sealed
+    answer the needle's blind index (case and spacing aside)."""
+    if column_of(f) != "blind":
+        return needle
+    ring = sealing.session_ring(ctx.session)
+    return ring.blind(sealing.blind_scope(ctx.module.id, record_type, f.id), needle)
+
+
+def _data_is(i: int, fid: str, also: bool, postgres: bool) -> ColumnElement[bool]:
+    """The answer of `fid` read as text is the value of filter `i` (`filter_i`). On PostgreSQL: JSON
+    containment of `{fid: value}`, which the GIN index on `data` serves; with `also`, of the value as a
+    JSON number or true/false as well (`filter_i_n`), as `->>` compared as text matches it."""
     if not postgres:
-        same: ColumnElement[bool] = Record.data[fid].as_string() == value
+        same: ColumnElement[bool] = Record.data[fid].as_string() == bindparam(f"filter_{i}")
         return same
     data = type_coerce(Record.data, JSONB)
-    found: list[ColumnElement[bool]] = [data.contains({fid: value})]
+    found: list[ColumnElement[bool]] = [data.contains(bindparam(f"filter_{i}", type_=JSONB))]
+    if also:
+        found.append(data.contains(bindparam(f"filter_{i}_n", type_=JSONB)))
+    return or_(*found)
+
+
+def _also_as_json(value: str) -> Any:
+    """`value` as the JSON number or true/false it reads as exactly, else None."""
     try:
         parsed = json.loads(value)
     except ValueError:
-        parsed = None
-    if isinstance(parsed, bool | int | float) and json.dumps(parsed) == value:
-        found.append(data.contains({fid: parsed}))
-    return or_(*found)
+        return None
+    return parsed if isinstance(parsed, bool | int | float) and json.dumps(parsed) == value else None
+
+
+def _filter_values(i: int, fid: str, value: str, also: Any, postgres: bool) -> dict[str, Any]:
+    """The parameters of filter `i` (see _data_is)."""
+    if not postgres:
+        return {f"filter_{i}": value}
+    return {f"filter_{i}": {fid: value}, **({f"filter_{i}_n": {fid: also}} if also is not None else {})}
 
 
 def _day(text: str) -> datetime:
@@ -455,15 +515,3 @@ def stage_counts(ctx: Context, record_type: str) -> list[tuple[str, int]]:
     )
     counts = {stage: n for stage, n in ctx.session.execute(q.group_by(Record.stage))}
     return [(s.label, counts.get(s.id, 0)) for s in wf.states.values()]
-
-
-def _answer_is(ctx: Context, record_type: str, f: Field, needle: str) -> ColumnElement[bool]:
-    """An answer that reads as `needle` (`data ->> 'field'`, which a search index serves). A direct
-    answer is sealed, so its blind index is compared instead (case and spacing aside)."""
-    if column_of(f) == "blind":
-        ring = sealing.session_ring(ctx.session)
-        digest = ring.blind(sealing.blind_scope(ctx.module.id, record_type, f.id), needle)
-        blind: ColumnElement[bool] = Record.blind[f.id].as_string() == digest
-        return blind
-    found: ColumnElement[bool] = Record.data[f.id].as_string() == needle
-    return found

@@ -141,3 +141,90 @@ def test_a_referral_inbox_is_each_users_own(world: World) -> None:
     max_ = {r["record_id"] for r in world.inbox("max")}  # agency B's manager decides for the agency
     mona = {r["record_id"] for r in world.inbox("mona")}  # agency A's
     assert max_ == {to_agency["id"]} and mona == set()
+
+
+def test_a_kept_search_does_not_run_without_its_own_values(world: World) -> None:
+    """A search's and a filter's values are required parameters too: a kept statement run without
+    the case number, the answers, the ids looked up or the filter's value fails, never matching what
+    the user it was built for searched."""
+    database = world.srv.app.state.sanad.database
+    postgres = database.engine.dialect.name == "postgresql"
+    shape = scope.Shape(True, True, False, False, False, False)  # a caseworker's: agency and team
+    form = listing._Form("protection", "case", "updated", postgres, shape, frozenset(), ())
+    searches = [
+        listing._Search(True, (("code", "data"), ("name", "blind")), False, (("sex", False),)),
+        *([listing._Search(True, (("code", "data"),), True, (("sex", True),))] if postgres else []),
+    ]
+    look_up = listing._looking_up("protection", "case", (("code", "data"), ("name", "blind")))
+    with database.transaction() as session:
+        with pytest.raises(StatementError, match="A value is required for bind parameter 'answer_0'"):
+            session.execute(look_up, {"answer_1": "x"}).all()
+    for search in searches:
+        page, count = listing._statements(form, search)
+        given = {
+            "scope_user": 1,
+            "scope_agency": 1,
+            "scope_groups": [1],
+            "take": 2,
+            "part_take": 2,
+            "needle_upper": "X%",
+            "needle_lower": "x%",
+            "answer_0": "x",
+            "answer_1": "x",
+            "answered": [],
+            "filter_0": {"sex": "x"} if postgres else "x",
+            "filter_0_n": {"sex": 1},
+        }
+        needed = [k for k in given if k.startswith(("needle", "answer", "filter"))]
+        needed = [k for k in needed if k != "answered" or search.looked_up]
+        # ids looked up stand for the answers (compared by the look-up, `_looking_up`)
+        needed = [k for k in needed if not k.startswith("answer_") or not search.looked_up]
+        needed = [k for k in needed if k != "filter_0_n" or search.filters[0][1]]
+        with database.transaction() as session:
+            session.execute(page, given).all()  # with every value it runs
+            for name in needed:
+                for statement in (page, count):
+                    required = f"A value is required for bind parameter '{name}'"
+                    with pytest.raises(StatementError, match=required):
+                        with session.begin_nested():
+                            session.execute(statement, {k: v for k, v in given.items() if k != name}).all()
+
+
+def test_a_search_is_each_users_own(world: World) -> None:
+    """Users of one shape search with one kept statement (`listing._searched`), each finding their own
+    records and only those: by case number, by an answer in clear (the code), by a sealed answer (the
+    name, by its blind index), and by a filter on an answer."""
+    mine = world.case(code="GBV-1111", name="Amal Haddad")
+    theirs = world.case(owner="adil", code="GBV-2222", name="Nour Saleh", sex="male")
+    listing._searched.cache_clear()
+
+    def found(who: str, q: str) -> set[str]:
+        r = world.client(who).get("/api/v1/records/case", params={"q": q})
+        assert r.status_code == 200, r.text
+        return {i["id"] for i in r.json()["items"]}
+
+    for who, own, other in (("amina", mine, theirs), ("adil", theirs, mine)):
+        own_name, other_name = ("Amal Haddad", "Nour Saleh") if own is mine else ("Nour Saleh", "Amal Haddad")
+        own_code, other_code = ("GBV-1111", "GBV-2222") if own is mine else ("GBV-2222", "GBV-1111")
+        for q in (own["short_id"], own_code, own_name):
+            assert found(who, q) == {own["id"]}, (who, q)
+        for q in (other["short_id"], other_code, other_name):
+            assert found(who, q) == set(), (who, q)
+    # bea, a caseworker of another agency (the same shape), finds neither
+    for q in (mine["short_id"], "GBV-1111", "Amal Haddad", theirs["short_id"], "GBV-2222", "Nour Saleh"):
+        assert found("bea", q) == set(), q
+    # one statement for every search of these caseworkers, built for the first and kept
+    assert listing._searched.cache_info().currsize == 1
+    # a filter on an answer, on the list page: each caseworker's own cases with that answer
+    kept = listing._searched.cache_info()
+    for who, sex, shown, hidden in (
+        ("amina", "female", mine, theirs),
+        ("adil", "male", theirs, mine),
+        ("adil", "female", None, mine),
+        ("bea", "female", None, mine),
+    ):
+        page = world.client(who).get("/records/case", params={"f_sex": sex}).text
+        assert hidden["short_id"] not in page, (who, sex)
+        if shown is not None:
+            assert shown["short_id"] in page, (who, sex)
+    assert listing._searched.cache_info().currsize == kept.currsize + 1
