@@ -374,18 +374,29 @@ def history(
 
 
 def history_page(
-    ctx: Context, record_type: str, record_id: str, *, limit: int | None = None, before: int | None = None
+    ctx: Context,
+    record_type: str,
+    record_id: str,
+    *,
+    limit: int | None = None,
+    before: int | None = None,
+    values: bool = True,
 ) -> tuple[list[dict[str, Any]], int]:
-    """`history`, and how many entries the record's history holds in all."""
+    """`history`, and how many entries the record's history holds in all. Without `values`, each
+    change names the answer changed and gives neither its old nor its new value (a workflow step
+    still gives its stages): the record's page shows which answers changed, never what they were,
+    and their sealed values are then not opened (a case's first entry holds every answer given)."""
     rec, hold = load(ctx, record_type, record_id)
-    q = select(RecordHistory).where(RecordHistory.record_id == rec.id)
+    # without values: the columns, not the ORM entity, whose load opens every sealed value
+    q = (select(RecordHistory) if values else select(*_HISTORY_COLUMNS)).where(RecordHistory.record_id == rec.id)
     if before is not None:
         q = q.where(RecordHistory.version < before)
+    read = ctx.session.scalars if values else ctx.session.execute
     if limit is None:
-        rows = list(ctx.session.scalars(q.order_by(RecordHistory.id)))
+        rows: list[Any] = list(read(q.order_by(RecordHistory.id)))
         total = len(rows) if before is None else _history_total(ctx, rec.id)
     else:
-        rows = list(ctx.session.scalars(q.order_by(RecordHistory.id.desc()).limit(limit)))[::-1]
+        rows = list(read(q.order_by(RecordHistory.id.desc()).limit(limit)))[::-1]
         # a first page that is the whole history is its own count
         total = len(rows) if before is None and len(rows) < limit else _history_total(ctx, rec.id)
     names = usernames(ctx.session, {r.user_id for r in rows})
@@ -393,7 +404,8 @@ def history_page(
     audit.record(ctx.session, "record.history", user=ctx.user, ip=ctx.ip, record_id=rec.id)
     out = []
     for h in rows:
-        changes = ctx.policy.filter_changes(ctx.actor, record_type, hold, h.changes)
+        given = h.changes if values else [_named(c) for c in h.changes]
+        changes = ctx.policy.filter_changes(ctx.actor, record_type, hold, given)
         entry: dict[str, Any] = {
             "version": h.version,
             "at": audit.iso(h.at),
@@ -408,6 +420,21 @@ def history_page(
             entry["step"] = step  # the step taken, with its comment (for those in the workflow)
         out.append(entry)
     return out, total
+
+
+#: what a history entry holds, read as columns (see history_page)
+_HISTORY_COLUMNS = (
+    RecordHistory.version,
+    RecordHistory.user_id,
+    RecordHistory.at,
+    RecordHistory.action,
+    RecordHistory.changes,
+)
+
+
+def _named(change: dict[str, Any]) -> dict[str, Any]:
+    """A change without its values, unless it is a workflow step (its stages disclose no answer)."""
+    return change if change.get("field") == "(stage)" else {"field": change.get("field")}
 
 
 def _history_total(ctx: Context, record_id: str) -> int:
@@ -432,8 +459,9 @@ class Opened:
 
 
 def open_record(ctx: Context, record_type: str, record_id: str, *, form: str | None = None) -> Opened:
-    """Open a record the user may read; with `form`, the read of that form is audited."""
-    rec, hold = load(ctx, record_type, record_id)
+    """Open a record the user may read; with `form`, the read of that form is audited. Who holds it
+    is known as far as the user's access (`load` without `who_holds`): the form pages show no one."""
+    rec, hold = load(ctx, record_type, record_id, who_holds=False)
     if form is not None:
         audit.record(ctx.session, "record.read", user=ctx.user, ip=ctx.ip, record_id=rec.id, form=form)
     return Opened(rec.id, rec.short_id, rec.record_type, rec.version, dict(rec.data), hold, rec.stage)

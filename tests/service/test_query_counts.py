@@ -91,6 +91,27 @@ def test_a_list_of_records_held_by_owner_team_or_agency_reads_no_holders(srv: Se
         assert holders == [], holders
 
 
+@pytest.mark.parametrize("who", ["amina", "sara", "mona"])
+def test_a_form_page_of_a_record_held_by_owner_team_or_agency_reads_no_holders(srv: Server, who: str) -> None:
+    """A form page shows no one who holds the record: for a user who holds it as owner, by team or
+    by agency, its assignments, referrals and emergency grants are not read (`context.load` without
+    `who_holds`). A referral's recipient, who holds it by none of those, still has them read, and
+    sees only the forms shared."""
+    rid = srv.client("amina").get("/api/v1/records/case?page_size=1").json()["items"][0]["id"]
+    sent = _sql(srv, srv.client(who), f"/records/case/{rid}/forms/registration")
+    holders = [x for x in sent if "FROM assignments" in x and "FROM referrals" in x]
+    assert holders == [], holders
+    amina = srv.client("amina")
+    r = amina.post(
+        f"/api/v1/records/case/{rid}/referrals", json={"transition": "refer", "forms": ["consent"], "to": "bea"}
+    )
+    assert r.status_code == 201, r.text
+    bea = srv.client("bea")
+    sent = _sql(srv, bea, f"/records/case/{rid}/forms/consent")
+    assert [x for x in sent if "FROM assignments" in x and "FROM referrals" in x], sent
+    assert bea.get(f"/records/case/{rid}/forms/registration").status_code == 404
+
+
 def test_a_record_page_sends_as_many_statements_with_a_long_history(srv: Server) -> None:
     amina = srv.client("amina")
     short, long = (amina.get("/api/v1/records/case?page_size=2").json()["items"][i]["id"] for i in (0, 1))
@@ -104,6 +125,43 @@ def test_a_record_page_sends_as_many_statements_with_a_long_history(srv: Server)
     one = _statements(srv, amina, f"/records/case/{short}")
     many = _statements(srv, amina, f"/records/case/{long}")
     assert one == many, f"{one} statements for a record with one change, {many} with eleven"
+
+
+def test_a_record_page_opens_no_sealed_value_of_its_history(srv: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's history names the answers changed, never their values: the sealed values its
+    entries hold (a name's old and new) are not opened to show it, however many there are. The
+    history's API still gives them, opened, to those who may see them."""
+    from engine.storage.keys import Keyring
+
+    amina = srv.client("amina")
+    short, long = (amina.get("/api/v1/records/case?page_size=2").json()["items"][i]["id"] for i in (0, 1))
+    rec = amina.get(f"/api/v1/records/case/{long}").json()
+    for n in range(6):
+        rec = amina.patch(
+            f"/api/v1/records/case/{long}",
+            json={"version": rec["version"], "data": {"name": f"Name {n}"}, "form": "registration"},
+        ).json()
+        assert "version" in rec, rec
+    opened: list[str] = []
+    real = Keyring.open
+
+    def counting(self: Keyring, token: Any, place: str) -> Any:
+        opened.append(place)
+        return real(self, token, place)
+
+    monkeypatch.setattr(Keyring, "open", counting)
+    pages = {}
+    for rid in (short, long):
+        amina.get(f"/records/case/{rid}")
+        opened.clear()
+        page = amina.get(f"/records/case/{rid}").text
+        pages[rid] = (len(opened), page)
+    assert pages[long][0] == pages[short][0], (
+        f"{pages[short][0]} values opened, {pages[long][0]} with a name changed 6 times"
+    )
+    assert "Name 4" not in pages[long][1] and "changed" in pages[long][1]
+    history = amina.get(f"/api/v1/records/case/{long}/history").json()["history"]
+    assert {"field": "name", "old": "Name 4", "new": "Name 5"}.items() <= history[-1]["changes"][0].items()
 
 
 def test_past_the_cap_a_list_says_more_and_pages_by_cursor(srv: Server, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -185,11 +185,13 @@ def _history(
     before = int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < MAX_ID else None
     base = f"/records/{record_type}/{record_id}"
     if before is None:
-        entries, total = records.history_page(ctx, record_type, record_id, limit=HISTORY_PAGE)
+        entries, total = records.history_page(ctx, record_type, record_id, limit=HISTORY_PAGE, values=False)
         newer: tuple[str, str] | None = None
     else:
         # the entry at `before` too: when the page ends (emergency accesses after it are on the newer page)
-        entries, total = records.history_page(ctx, record_type, record_id, limit=HISTORY_PAGE + 1, before=before + 1)
+        entries, total = records.history_page(
+            ctx, record_type, record_id, limit=HISTORY_PAGE + 1, before=before + 1, values=False
+        )
         top = entries.pop() if entries and entries[-1]["version"] == before else None
         newer = (base + "#hist-h", top["at"] or "" if top else "\uffff")
     older = bool(entries) and entries[0]["version"] > 1 and len(entries) >= HISTORY_PAGE
