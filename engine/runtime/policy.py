@@ -112,7 +112,12 @@ class Reach:
         after these in `relation`), and every one of those gives the role's own capabilities
         (`Policy.access`), so deciding access needs nothing more (`service.context.access_holdings`).
         Asked of `relation` itself, with a holding of those columns only: the clauses stay written once."""
-        return self.relation(Holding(owner_id, agency_id, group_id)) is not None
+        return self.held(owner_id, agency_id, group_id) is not None
+
+    def held(self, owner_id: int, agency_id: int | None, group_id: int | None) -> Holding | None:
+        """The holding of those columns alone when the user `holds` the record by them, else None."""
+        found = Holding(owner_id, agency_id, group_id)
+        return found if self.relation(found) is not None else None
 
     def grant(self, holding: Holding) -> Grant:
         """What the referrals that reach the user share with them."""
@@ -159,6 +164,10 @@ class Policy:
         # it reads and writes, whether it may assign or refer): the same for every record, so worked
         # out once per (role, record type, relation), not for each row of a list (see `_own`)
         self._capabilities: dict[tuple[int, str, str], tuple[Role, Access]] = {}
+        # the last actor's reach: a list's or an export's rows each ask what their user may do, and
+        # their user's reach was built anew for every row. An actor is immutable, and kept here, so
+        # the same object is the same reach (two threads at once at worst build it again in turns)
+        self._last_reach: tuple[Actor, Reach] | None = None
 
     # -- record types and scope --------------------------------------------------------------
     def may(self, actor: Actor, permission: str) -> bool:
@@ -176,6 +185,14 @@ class Policy:
 
     def reach(self, actor: Actor) -> Reach:
         """Which records the actor reaches, as data (the one scope rule: see `Reach`)."""
+        last = self._last_reach
+        if last is not None and last[0] is actor:
+            return last[1]
+        found = self._reach(actor)
+        self._last_reach = (actor, found)
+        return found
+
+    def _reach(self, actor: Actor) -> Reach:
         scope = actor.role.scope
         wide = scope in ("agency", "all")
         return Reach(

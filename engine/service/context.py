@@ -145,12 +145,14 @@ def access_holdings(session: Session, recs: list[Record], reach: Reach) -> dict[
     are read (`holdings`), in one query, only when there are any. Not for showing who holds a record
     (its assignees): `holdings` or `holding`. A team's or an agency's list page, and each chunk of an
     export, is then no query at all."""
-    held = {
-        r.id: Holding(r.owner_id, r.agency_id, r.group_id)
-        for r in recs
-        if reach.holds(r.owner_id, r.agency_id, r.group_id)
-    }
-    others = [r for r in recs if r.id not in held]
+    held: dict[str, Holding] = {}
+    others = []
+    for r in recs:
+        found = reach.held(r.owner_id, r.agency_id, r.group_id)
+        if found is None:
+            others.append(r)
+        else:
+            held[r.id] = found
     if others:
         held.update(holdings(session, others))
     return held

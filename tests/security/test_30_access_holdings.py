@@ -87,3 +87,16 @@ def test_a_record_reached_any_other_way_is_not_held_by_its_columns(actor: Actor,
     relation = reach.relation(full)
     if relation in (None, "referral", "emergency"):
         assert not reach.holds(full.owner_id, full.agency_id, full.group_id), relation
+
+
+@settings(max_examples=500, deadline=None)
+@given(people=st.lists(actors(), min_size=2, max_size=6), order=st.lists(st.integers(0, 5), max_size=20))
+def test_a_kept_reach_is_only_ever_its_own_actors(people: list[Actor], order: list[int]) -> None:
+    """`Policy.reach` keeps the last actor's reach, for the rows of one list. Users asked in any
+    order, each one an object of its own (two sign-ins of one user included), each get the reach
+    built from them alone: never the one kept for someone else."""
+    for i in order:
+        actor = people[i % len(people)]
+        assert POLICY.reach(actor) == POLICY._reach(actor)
+        other = dataclasses.replace(actor, user_id=actor.user_id + 100, group_ids=frozenset({9}))
+        assert POLICY.reach(other) == POLICY._reach(other) != POLICY.reach(actor)
