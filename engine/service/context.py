@@ -243,10 +243,9 @@ def load(ctx: Context, record_type: str, record_id: str, *, who_holds: bool = Tr
     # held for the rest of the unit of work: the session's identity map holds records weakly, and a
     # page that opens a record several times (its view, history, referrals) would read it again
     ctx.session.info.setdefault(_KEPT, {})[rec.id] = rec
-    if who_holds or not ctx.policy.reach(ctx.actor).holds(rec.owner_id, rec.agency_id, rec.group_id):
-        hold = holding(ctx.session, rec)
-    else:
-        hold = Holding(rec.owner_id, rec.agency_id, rec.group_id)  # not kept as who holds it
+    # (a holding of its columns alone is not kept as who holds it)
+    columns = None if who_holds else ctx.policy.reach(ctx.actor).held(rec.owner_id, rec.agency_id, rec.group_id)
+    hold = holding(ctx.session, rec) if columns is None else columns
     found = ctx.policy.access(ctx.actor, record_type, hold)
     if found is None:
         raise NotFound("no such record")
