@@ -85,6 +85,12 @@ def check_transition(
     return TransitionCheck(t, tuple(reasons), tuple(needs_reason), tuple(overridden))
 
 
+def offered(wf: Workflow, stage: str, role: Role) -> list[Transition]:
+    """The transitions open from `stage` to `role`: those a record's page offers (each then checked,
+    `check_transition`, for what else may block it)."""
+    return [t for t in wf.transitions.values() if stage in t.from_states and role.id in t.roles]
+
+
 def check_transitions(
     wf: Workflow,
     ev: Evaluation,

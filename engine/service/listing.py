@@ -40,7 +40,7 @@ from sqlalchemy.sql.elements import BindParameter, UnaryExpression
 
 from engine.i18n import _
 from engine.language.model import Field
-from engine.runtime.policy import Holding
+from engine.runtime.policy import Holding, Reach
 from engine.service import audit
 from engine.service.context import Context, access_holdings, audit_emergency_read, find_type, usernames
 from engine.service.errors import BadRequest, Forbidden
@@ -129,24 +129,8 @@ def list_records(
         fid: value for fid, value in (filters or {}).items() if value and any(f.id == fid for f in searchable)
     }
     if q or used_filters:
-        # the searched answers looked up first (see _answering) for users who hold records by owner,
-        # team or assignment; an agency's or module's records are many, and found by the answers'
-        # indexes anyway. The search's values are parameters too: its statements are kept per form
-        compared = tuple((f.id, column_of(f)) for f in answers)
-        values |= {f"answer_{i}": _answer_value(ctx, record_type, f, needle) for i, f in enumerate(answers)}
-        looked_up = False
-        if compared and postgres and not (reach.agency_wide or reach.everything):
-            ids = _answering(ctx, record_type, compared, values)
-            if ids is not None:
-                looked_up, values["answered"] = True, ids
-        if needle or compared:
-            values["needle_upper"], values["needle_lower"] = _prefix(needle.upper()), _prefix(needle.lower())
-        filtered = []
-        for i, (fid, value) in enumerate(used_filters.items()):
-            also = _also_as_json(value) if postgres else None
-            filtered.append((fid, also is not None))
-            values |= _filter_values(i, fid, value, also, postgres)
-        search = _Search(bool(needle or compared), compared, looked_up, tuple(filtered))
+        search, searched_values = _search(ctx, record_type, reach, postgres, needle, answers, used_filters)
+        values |= searched_values
         page_rows, counting = _searched(form, search)
     else:
         page_rows, counting = _unsearched(form)
@@ -240,6 +224,35 @@ class _Search:
             found: ColumnElement[bool] = Record.id == any_(bindparam("answered", type_=ARRAY(String)))
             return found
         return _answers_are(self.answers) if self.answers else None
+
+
+def _search(
+    ctx: Context,
+    record_type: str,
+    reach: Reach,
+    postgres: bool,
+    needle: str,
+    answers: list[Field],
+    filters: dict[str, str],
+) -> tuple[_Search, dict[str, Any]]:
+    """The form of a list's search of `needle` in `answers` and its `filters`, and its values. The
+    searched answers are looked up first (see _answering) for users who hold records by owner, team
+    or assignment; an agency's or module's records are many, and found by the answers' indexes anyway."""
+    compared = tuple((f.id, column_of(f)) for f in answers)
+    values: dict[str, Any] = {f"answer_{i}": _answer_value(ctx, record_type, f, needle) for i, f in enumerate(answers)}
+    looked_up = False
+    if compared and postgres and not (reach.agency_wide or reach.everything):
+        ids = _answering(ctx, record_type, compared, values)
+        if ids is not None:
+            looked_up, values["answered"] = True, ids
+    if needle or compared:
+        values["needle_upper"], values["needle_lower"] = _prefix(needle.upper()), _prefix(needle.lower())
+    filtered = []
+    for i, (fid, value) in enumerate(filters.items()):
+        also, given = _filter_values(i, fid, value, postgres)
+        filtered.append((fid, also))
+        values |= given
+    return _Search(bool(needle or compared), compared, looked_up, tuple(filtered)), values
 
 
 def _statements(form: _Form, search: _Search | None) -> tuple[Select[Any], Select[Any]]:
@@ -462,20 +475,18 @@ def _data_is(i: int, fid: str, also: bool, postgres: bool) -> ColumnElement[bool
     return or_(*found)
 
 
-def _also_as_json(value: str) -> Any:
-    """`value` as the JSON number or true/false it reads as exactly, else None."""
+def _filter_values(i: int, fid: str, value: str, postgres: bool) -> tuple[bool, dict[str, Any]]:
+    """The parameters of filter `i` (see _data_is), and whether the value also reads as a JSON number
+    or true/false exactly (on PostgreSQL, where it is then matched as that too: `filter_i_n`)."""
+    if not postgres:
+        return False, {f"filter_{i}": value}
     try:
         parsed = json.loads(value)
     except ValueError:
-        return None
-    return parsed if isinstance(parsed, bool | int | float) and json.dumps(parsed) == value else None
-
-
-def _filter_values(i: int, fid: str, value: str, also: Any, postgres: bool) -> dict[str, Any]:
-    """The parameters of filter `i` (see _data_is)."""
-    if not postgres:
-        return {f"filter_{i}": value}
-    return {f"filter_{i}": {fid: value}, **({f"filter_{i}_n": {fid: also}} if also is not None else {})}
+        parsed = None
+    if isinstance(parsed, bool | int | float) and json.dumps(parsed) == value:
+        return True, {f"filter_{i}": {fid: value}, f"filter_{i}_n": {fid: parsed}}
+    return False, {f"filter_{i}": {fid: value}}
 
 
 def _day(text: str) -> datetime:

@@ -11,7 +11,7 @@ from engine.i18n import current
 from engine.language.model import RecordType
 from engine.runtime.evaluation import Evaluation
 from engine.runtime.policy import Holding
-from engine.runtime.workflow import TransitionCheck, check_transition, locked_forms, transition_label
+from engine.runtime.workflow import TransitionCheck, check_transition, locked_forms, offered, transition_label
 from engine.service import audit, decisions, emergency
 from engine.service.context import Context, access, access_holdings, requested_by, usernames
 from engine.service.evaluations import evaluated
@@ -27,9 +27,9 @@ def transition_checks(ctx: Context, rec: Record, rt: RecordType, ev: Evaluation)
     role = ctx.actor.role
     if wf is None or rec.stage is None:
         return []
-    offered = [t for t in wf.transitions.values() if rec.stage in t.from_states and role.id in t.roles]
-    mine = any(t.approval for t in offered) and requested_by(ctx.session, rec) == ctx.user.id
-    return [check_transition(wf, t, ev, role, rec.stage, requested_by_user=mine and t.approval) for t in offered]
+    steps = offered(wf, rec.stage, role)
+    mine = any(t.approval for t in steps) and requested_by(ctx.session, rec) == ctx.user.id
+    return [check_transition(wf, t, ev, role, rec.stage, requested_by_user=mine and t.approval) for t in steps]
 
 
 def started_forms(rt: RecordType, data: dict[str, Any]) -> set[str]:

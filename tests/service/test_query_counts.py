@@ -5,7 +5,7 @@ with the page size or the record's history (issue 16). Statements are counted wi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -112,16 +112,22 @@ def test_a_form_page_of_a_record_held_by_owner_team_or_agency_reads_no_holders(s
     assert bea.get(f"/records/case/{rid}/forms/registration").status_code == 404
 
 
-def test_a_record_page_sends_as_many_statements_with_a_long_history(srv: Server) -> None:
-    amina = srv.client("amina")
-    short, long = (amina.get("/api/v1/records/case?page_size=2").json()["items"][i]["id"] for i in (0, 1))
-    rec = amina.get(f"/api/v1/records/case/{long}").json()
-    for n in range(10):
-        rec = amina.patch(
-            f"/api/v1/records/case/{long}",
-            json={"version": rec["version"], "data": {"goal": f"Goal {n}"}, "form": "plan"},
+def _short_and_long(client: Any, changes: int, form: str, answers: Callable[[int], dict[str, Any]]) -> tuple[str, str]:
+    """Two of the client's cases: the first as created, the second saved `changes` more times, the
+    n-th time with `answers(n)` on `form` (a history of 1 entry, and one of 1 + `changes`)."""
+    short, long = (client.get("/api/v1/records/case?page_size=2").json()["items"][i]["id"] for i in (0, 1))
+    rec = client.get(f"/api/v1/records/case/{long}").json()
+    for n in range(changes):
+        rec = client.patch(
+            f"/api/v1/records/case/{long}", json={"version": rec["version"], "data": answers(n), "form": form}
         ).json()
         assert "version" in rec, rec
+    return short, long
+
+
+def test_a_record_page_sends_as_many_statements_with_a_long_history(srv: Server) -> None:
+    amina = srv.client("amina")
+    short, long = _short_and_long(amina, 10, "plan", lambda n: {"goal": f"Goal {n}"})
     one = _statements(srv, amina, f"/records/case/{short}")
     many = _statements(srv, amina, f"/records/case/{long}")
     assert one == many, f"{one} statements for a record with one change, {many} with eleven"
@@ -134,14 +140,7 @@ def test_a_record_page_opens_no_sealed_value_of_its_history(srv: Server, monkeyp
     from engine.storage.keys import Keyring
 
     amina = srv.client("amina")
-    short, long = (amina.get("/api/v1/records/case?page_size=2").json()["items"][i]["id"] for i in (0, 1))
-    rec = amina.get(f"/api/v1/records/case/{long}").json()
-    for n in range(6):
-        rec = amina.patch(
-            f"/api/v1/records/case/{long}",
-            json={"version": rec["version"], "data": {"name": f"Name {n}"}, "form": "registration"},
-        ).json()
-        assert "version" in rec, rec
+    short, long = _short_and_long(amina, 6, "registration", lambda n: {"name": f"Name {n}"})
     opened: list[str] = []
     real = Keyring.open
 
