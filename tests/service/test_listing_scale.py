@@ -292,7 +292,8 @@ def test_lists_and_searches_are_unchanged_at_5000_records(
 
 
 def _plans(big: Database, registry: Registry, username: str, **kw: Any) -> dict[str, str]:
-    """EXPLAIN of the statements on `records` a list sends: its "page" and its "count". At 5,000
+    """EXPLAIN of the statements on `records` a list sends: its "page" (on PostgreSQL with its count)
+    and its search's "lookup". At 5,000
     records reading the whole table is the cheapest plan for some of them; with that plan priced out
     the question is whether indexes can answer, as they must at 500,000 (without one, PostgreSQL
     still scans, and the plan says so)."""
@@ -316,7 +317,7 @@ def _plans(big: Database, registry: Registry, username: str, **kw: Any) -> dict[
         for statement, parameters in sent:
             cursor = raw.cursor()
             cursor.execute("EXPLAIN " + statement, parameters)
-            kind = "count" if "count(*)" in statement else "page" if "ORDER BY" in statement else "lookup"
+            kind = "page" if "ORDER BY" in statement else "count" if "count(*)" in statement else "lookup"
             plans[kind] = "\n".join(row[0] for row in cursor.fetchall())
         return plans
 
