@@ -126,30 +126,18 @@ def list_records(
         statements = _searched(form, search)
     else:
         statements = _unsearched(form)
-    total: int | None = None
-    # The count comes with the page, in one round trip, where it will be needed: after the first page,
-    # and on the first page of a team's, agency's or module's unsearched list, which rarely fits on
-    # one page. A search's or a caseworker's first page is most often the whole list, its own count:
-    # counting it anyway doubled what PostgreSQL plans and runs (a caseworker's search: 1.6 -> 2.0x
-    # hand SQL at 500,000 cases)
-    many = form.shape.groups or form.shape.agency_wide or form.shape.everything
     first = page == 1 and not after
-    if counted and statements.counted_page is not None and (not first or (many and not (q or used_filters))):
-        # one row with no record when the page is empty
+    total: int | None = None
+    if counted and statements.counted_page is not None and _counted_with_page(form, first, bool(q or used_filters)):
         rows = list(ctx.session.execute(statements.counted_page, values))
         total = int(rows[0].total_counted) if rows else 0
-        items: list[Any] = [r for r in rows if r.id is not None]
+        items: list[Any] = [r for r in rows if r.id is not None]  # an empty page is one row, no record
     else:
         items = list(ctx.session.execute(statements.page, values))
     more = len(items) > page_size
     items = items[:page_size]
-    # a first page that is the whole list is its own count
-    if not counted or total is not None:
-        pass
-    elif page == 1 and not after and not more:
-        total = len(items)
-    else:
-        total = ctx.session.scalar(statements.counting, values) or 0
+    if counted and total is None:  # a first page that is the whole list is its own count
+        total = len(items) if first and not more else (ctx.session.scalar(statements.counting, values) or 0)
     # only what a list shows, and who holds each record when answers are shown or a role may break the
     # glass: the answers come as stored, and only the listed ones are opened (a sealed answer costs a
     # decryption), never every answer of every record on the page
@@ -259,6 +247,16 @@ def _search(
         filtered.append((fid, also))
         values |= given
     return _Search(bool(needle or compared), compared, looked_up, tuple(filtered)), values
+
+
+def _counted_with_page(form: _Form, first: bool, searched: bool) -> bool:
+    """Whether a list's count comes with its page, in one statement (PostgreSQL): where it will be
+    needed, after the first page, and on the first page of a team's, agency's or module's unsearched
+    list, which rarely fits on one page. A search's or a caseworker's first page is most often the
+    whole list and its own count: counting it anyway doubled what PostgreSQL planned and ran (a
+    caseworker's search at 500,000 cases: 1.6 -> 2.0x hand-written SQL)."""
+    many = form.shape.groups or form.shape.agency_wide or form.shape.everything
+    return not first or (many and not searched)
 
 
 class _Statements(NamedTuple):
