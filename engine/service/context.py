@@ -63,9 +63,9 @@ def find_type(ctx: Context, record_type: str) -> RecordType:
 
 
 @functools.cache
-def _holders_query(dialect: str) -> Any:
+def _holders_query() -> Any:
     """Active assignments, open referrals and live emergency grants of the records `:ids` at `:now`,
-    as one statement built once per database kind (a request only binds its parameters)."""
+    as one statement built once (a request only binds its parameters)."""
     forms_type, nothing = Referral.forms.type, null()
     return union_all(
         select(
@@ -76,7 +76,7 @@ def _holders_query(dialect: str) -> Any:
             Referral.status,
             Referral.forms,
             Referral.write_forms,
-        ).where(among(dialect, Referral.record_id), Referral.status.in_(OPEN_REFERRAL)),
+        ).where(among(Referral.record_id), Referral.status.in_(OPEN_REFERRAL)),
         select(
             literal("assignment"),
             Assignment.record_id,
@@ -85,7 +85,7 @@ def _holders_query(dialect: str) -> Any:
             cast(nothing, String),
             cast(nothing, forms_type),
             cast(nothing, forms_type),
-        ).where(among(dialect, Assignment.record_id), Assignment.active.is_(True)),
+        ).where(among(Assignment.record_id), Assignment.active.is_(True)),
         select(
             literal("emergency"),
             EmergencyGrant.record_id,
@@ -94,7 +94,7 @@ def _holders_query(dialect: str) -> Any:
             cast(nothing, String),
             cast(nothing, forms_type),
             cast(nothing, forms_type),
-        ).where(among(dialect, EmergencyGrant.record_id), live_grant(bindparam("now", type_=DateTime(timezone=True)))),
+        ).where(among(EmergencyGrant.record_id), live_grant(bindparam("now", type_=DateTime(timezone=True)))),
     )
 
 
@@ -107,7 +107,7 @@ def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
     referrals: dict[str, dict[int, Grant]] = {i: {} for i in ids}
     agencies: dict[str, dict[int, Grant]] = {i: {} for i in ids}
     if ids:
-        query = _holders_query(session.get_bind().dialect.name)
+        query = _holders_query()
         for kind, rid, uid, agency_id, status, forms, write_forms in session.execute(
             query, {"ids": ids, "now": datetime.now(UTC)}
         ):
@@ -308,7 +308,7 @@ def load_any(ctx: Context, record_id: str) -> Record | None:
     return None
 
 
-_NAMES = select(User.id, User.username).where(User.id.in_(bindparam("ids", expanding=True)))
+_NAMES = select(User.id, User.username).where(among(User.id, "ids", Integer()))
 
 
 def usernames(session: Session, ids: set[int]) -> dict[int, str]:

@@ -22,9 +22,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     ColumnElement,
     Select,
-    String,
     and_,
-    any_,
     bindparam,
     func,
     literal,
@@ -34,7 +32,7 @@ from sqlalchemy import (
     type_coerce,
     union,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BindParameter, UnaryExpression
 
@@ -215,8 +213,7 @@ class _Search:
 
     def answered(self) -> ColumnElement[bool] | None:
         if self.looked_up:
-            found: ColumnElement[bool] = Record.id == any_(bindparam("answered", type_=ARRAY(String)))
-            return found
+            return scope.among(Record.id, "answered")
         return _answers_are(self.answers) if self.answers else None
 
 

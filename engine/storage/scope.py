@@ -67,44 +67,41 @@ def _in_select(element: _InSelect, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 @compiles(_InSelect, "postgresql")
-def _any_array(element: _InSelect, compiler: SQLCompiler, **kw: Any) -> str:
+def _any_selected(element: _InSelect, compiler: SQLCompiler, **kw: Any) -> str:
     column, query = element.clauses
     return f"{compiler.process(column, **kw)} = ANY(ARRAY{compiler.process(query, **kw)})"
 
 
-class _InGroups(FunctionElement[bool]):
-    """`column` is one of the group ids of the parameter `scope_groups` (see `_in_groups`)."""
+class _AnyOf(FunctionElement[bool]):
+    """`column` is one of the values of a list parameter (see `among`)."""
 
     type = Boolean()
     inherit_cache = True
-    name = "in_groups"
+    name = "any_of"
     _is_implicitly_boolean = True
 
 
-@compiles(_InGroups)
-def _in_groups(element: _InGroups, compiler: SQLCompiler, **kw: Any) -> str:
-    (column,) = element.clauses
-    return str(compiler.process(column.in_(bindparam("scope_groups", expanding=True)), **kw))
+@compiles(_AnyOf)
+def _in_list(element: _AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = element.clauses
+    item = values.type.item_type if isinstance(values.type, ARRAY) else None
+    listed = bindparam(values.key, expanding=True, type_=item)
+    return str(compiler.process(column.in_(listed), **kw))
 
 
-@compiles(_InGroups, "postgresql")
-def _any_group(element: _InGroups, compiler: SQLCompiler, **kw: Any) -> str:
-    """One array parameter: an expanding `IN` is written out again for each execution, its statement's
-    text rendered anew (a supervisor's list spent a tenth of a millisecond on it)."""
-    (column,) = element.clauses
-    return str(compiler.process(column == any_(bindparam("scope_groups", type_=ARRAY(Integer))), **kw))
+@compiles(_AnyOf, "postgresql")
+def _any_array(element: _AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = element.clauses
+    return str(compiler.process(column == any_(values), **kw))
 
 
-def among(dialect: str, column: Any, name: str = "ids") -> ColumnElement[bool]:
-    """`column` is one of the record ids given as the parameter `name`. On PostgreSQL one array
-    parameter, `column = ANY(%(ids)s)`: the statement's text is the same for any number of ids, so
-    it is parsed and planned once, where `IN (…)` with 50 parameters is a new, long text that the
-    driver parses again on every page. Elsewhere an expanding `IN`."""
-    if dialect == "postgresql":
-        found: ColumnElement[bool] = column == any_(bindparam(name, type_=ARRAY(String)))
-        return found
-    inside: ColumnElement[bool] = column.in_(bindparam(name, expanding=True))
-    return inside
+def among(column: Any, name: str = "ids", item: TypeEngine[Any] | None = None) -> ColumnElement[bool]:
+    """`column` is one of the values (record ids unless `item` says otherwise) given as the list
+    parameter `name`. On PostgreSQL one array parameter, `column = ANY(%(ids)s)`: the statement's
+    text is the same for any number of values, so it is parsed and planned once, where `IN (…)` with
+    50 parameters is a new, long text that is rendered and parsed again on every run (a supervisor's
+    list spent a tenth of a millisecond rendering its groups). Elsewhere an expanding `IN`."""
+    return _AnyOf(column, bindparam(name, type_=ARRAY(item if item is not None else String())))
 
 
 def id_in(query: Select[Any]) -> ColumnElement[bool]:
@@ -154,7 +151,6 @@ def parameters(reach: Reach) -> dict[str, Any]:
 _PARAMETERS: dict[str, TypeEngine[Any]] = {
     "scope_user": Integer(),
     "scope_agency": Integer(),
-    "scope_groups": Integer(),  # a list of group ids
     "scope_inbox": Integer(),
     "scope_now": DateTime(timezone=True),
 }
@@ -164,7 +160,7 @@ def _terms(reach: Reach | Shape) -> dict[str, Any]:
     """What a condition is written with: a reach's own values, or a shape's parameters, without a
     value (a statement run without its reach's parameters fails)."""
     if isinstance(reach, Shape):
-        return {name: bindparam(name, type_=t) for name, t in _PARAMETERS.items() if name != "scope_groups"}
+        return {name: bindparam(name, type_=t) for name, t in _PARAMETERS.items()}
     return parameters(reach)
 
 
@@ -182,7 +178,11 @@ def records_held(reach: Reach | Shape) -> ColumnElement[bool]:
         )
         clauses.append(and_(mine, assigned))
         if form.groups:
-            groups = Record.group_id.in_(v["scope_groups"]) if isinstance(reach, Reach) else _InGroups(Record.group_id)
+            groups = (
+                Record.group_id.in_(v["scope_groups"])
+                if isinstance(reach, Reach)
+                else among(Record.group_id, "scope_groups", Integer())
+            )
             clauses.append(and_(mine, groups))
         if form.agency_wide:
             clauses.append(mine)
