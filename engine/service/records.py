@@ -26,6 +26,7 @@ from engine.service.context import (
     Context,
     access,
     add_history,
+    created,
     diff,
     find_type,
     holding,
@@ -36,7 +37,7 @@ from engine.service.context import (
     usernames,
 )
 from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
-from engine.service.views import started_forms, view
+from engine.service.views import shown_link, started_forms, view
 from engine.storage.models import Record, RecordHistory, RecordLink
 
 _SHORT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -240,7 +241,8 @@ def create(
         linked_to=parent.id if parent else None,
     )
     ctx.session.flush()
-    return view(ctx, rec, holding(ctx.session, rec), ev), True
+    linked = [] if parent is None else [shown_link(parent)]  # the user may read it: load_any found it
+    return view(ctx, rec, created(ctx.session, rec, linked), ev), True
 
 
 def read(ctx: Context, record_type: str, record_id: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from engine.runtime.evaluation import Evaluation
 from engine.runtime.policy import Holding
 from engine.runtime.workflow import TransitionCheck, check_transition, locked_forms, offered, transition_label
 from engine.service import audit, decisions, emergency
-from engine.service.context import Context, access, access_holdings, requested_by, usernames
+from engine.service.context import Context, access, access_holdings, memo, requested_by, usernames
 from engine.service.evaluations import evaluated
 from engine.storage.models import Record, RecordLink
 
@@ -116,18 +116,26 @@ def view(ctx: Context, rec: Record, hold: Holding, ev: Evaluation | None = None)
 
 
 def links(ctx: Context, rec: Record) -> list[dict[str, Any]]:
-    """Records linked to this one (either direction) that the user may read. Only the columns shown
-    and those deciding access are read: loading each linked record whole read its answers (a large
-    value, stored apart) and opened its sealed ones, for a link that shows a number and a stage."""
+    """Records linked to this one (either direction) that the user may read, read once per unit of
+    work (a new record's are known: `context.created`). Only the columns shown and those deciding
+    access are read: loading each linked record whole read its answers (a large value, stored apart)
+    and opened its sealed ones, for a link that shows a number and a stage."""
+    kept = memo(ctx.session, "links")
+    if rec.id in kept:
+        return [dict(x) for x in kept[rec.id]]
     out = []
     others: list[Any] = list(ctx.session.execute(_LINKED_TO, {"record_id": rec.id}))
     held = access_holdings(ctx.session, others, ctx.policy.reach(ctx.actor))
     for other in others:
         if ctx.policy.can_read(ctx.actor, other.record_type, held[other.id]):
-            out.append(
-                {"id": other.id, "short_id": other.short_id, "record_type": other.record_type, "stage": other.stage}
-            )
-    return out
+            out.append(shown_link(other))
+    kept[rec.id] = out
+    return [dict(x) for x in out]
+
+
+def shown_link(other: Any) -> dict[str, Any]:
+    """A link to `other` (a record, or a row of its `_LINKED` columns) as a record's view shows it."""
+    return {"id": other.id, "short_id": other.short_id, "record_type": other.record_type, "stage": other.stage}
 
 
 #: what a link shows of a linked record, and what decides whether the user may read it
