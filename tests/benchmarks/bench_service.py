@@ -17,7 +17,8 @@ Rows (each printed with Sanad's figure, the baseline's, the ratio and the goal):
   same page (scope, filter, order, 50 rows, a total capped at 1,000): <= 1.5x and p95 < 100 ms;
 - the server's CPU per request of each kind alone (home, list, case page, form page, API read,
   save), one worker, 10 users (for information: which kind costs what at this scale; `--skip cpu`);
-- a case page, a form save, a transition: p95 at the small (1,000 cases) and the large scale, flat;
+- a case page, a form save, a transition, and creating a case (what an offline device's sync does for
+  each new record): p95 at the small (1,000 cases) and the large scale, flat;
 - SQLite, 10 users, the same mixed load: no "database is locked", p95 < 500 ms;
 - the ISP monthly set against hand-written GROUP BYs and an export's peak memory (`bench_reports`,
   run as a subprocess);
@@ -595,6 +596,13 @@ class Sim:
                 self.learn(json.loads(r.body))
         return "save", _err(a)
 
+    async def create(self, rng: random.Random) -> tuple[str, str | None]:
+        """A new case as a device that was offline sends it: its own id, a first answer."""
+        self.n += 1
+        body = {"id": str(uuid.uuid4()), "data": {"nickname": f"n{self.n}"}}
+        a = await self.conn.request("POST", "/api/v1/records/case", self.h(JSON_HEADERS), json.dumps(body).encode())
+        return "create", None if a.status == 201 else _err(a)
+
     async def transition(self, rng: random.Random) -> tuple[str, str | None]:
         ready = [(cid, ts) for cid, ts in self.steps.items() if ts]
         if not ready:
@@ -1004,7 +1012,8 @@ async def go_on(crowd: Crowd, port: int, count: int) -> Outcome:
 
 
 def flat_measure(data: Data, crowd: Crowd, run: Run) -> dict[str, Outcome]:
-    """One user at a time: n case pages, n saves, n transitions (closed loop, after a short warm-up)."""
+    """One user at a time: n case pages, n saves, n transitions, n creates (closed loop, after a short
+    warm-up)."""
     out: dict[str, Outcome] = {}
     vacuum_hot_tables(data.url, run)
     with sanad_server(data.url, run.workers, run.env, run.workdir) as srv:
@@ -1031,6 +1040,7 @@ def flat_measure(data: Data, crowd: Crowd, run: Run) -> dict[str, Outcome]:
                 out["case page"] = await _load.run_load([page], 0.5, requests=run.scale.flat_n)
                 out["save"] = await _load.run_load([s.save], 0.5, requests=run.scale.flat_n)
                 out["transition"] = await _load.run_load([step], 0, requests=run.scale.flat_n)
+                out["create"] = await _load.run_load([s.create], 0.5, requests=run.scale.flat_n)
             finally:
                 await crowd.close()
 
@@ -1039,7 +1049,7 @@ def flat_measure(data: Data, crowd: Crowd, run: Run) -> dict[str, Outcome]:
 
 
 def flat_rows(run: Run, small: dict[str, Outcome], large: dict[str, Outcome], n_small: int, n_large: int) -> None:
-    for kind in ("case page", "save", "transition"):
+    for kind in ("case page", "save", "transition", "create"):
         s, b = large[kind], small[kind]
         p_large, p_small = s.pct(0.95, kind), b.pct(0.95, kind)
         ratio = p_large / p_small if p_small == p_small and p_small else None
