@@ -7,9 +7,10 @@ import functools
 import threading
 import uuid
 import weakref
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import DateTime, Integer, String, bindparam, cast, event, literal, null, select, union_all
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
@@ -25,6 +26,7 @@ from engine.storage.models import (
     EmergencyGrant,
     Record,
     RecordHistory,
+    RecordLink,
     Referral,
     TransitionLog,
     User,
@@ -98,7 +100,20 @@ def _holders_query() -> Any:
     )
 
 
-def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
+class Held(Protocol):
+    """What decides who holds a record, whatever it was read as (a `Record`, a row of its columns)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def owner_id(self) -> int: ...
+    @property
+    def agency_id(self) -> int | None: ...
+    @property
+    def group_id(self) -> int | None: ...
+
+
+def holdings(session: Session, recs: Sequence[Held]) -> dict[str, Holding]:
     """Who holds each record (owner, agency, group, active assignees, open referrals, live
     emergency grants), in one query for all."""
     ids = [r.id for r in recs]
@@ -138,7 +153,7 @@ def holdings(session: Session, recs: list[Record]) -> dict[str, Holding]:
     }
 
 
-def access_holdings(session: Session, recs: list[Record], reach: Reach) -> dict[str, Holding]:
+def access_holdings(session: Session, recs: Sequence[Held], reach: Reach) -> dict[str, Holding]:
     """Who holds each record, as far as deciding what the user of `reach` may do with it: a record
     they hold as owner, by group, by agency or by module (`Reach.holds`) needs only its own columns,
     since its assignments, referrals and grants change nothing of that user's access; the others'
@@ -188,31 +203,101 @@ def holding(session: Session, rec: Record) -> Holding:
     return found
 
 
-def created(session: Session, rec: Record, linked: list[dict[str, Any]]) -> Holding:
+def created(session: Session, rec: Record, linked: Record | None) -> Holding:
     """Who holds `rec`, a record this unit of work has just created and flushed, and what else its
     view reads, known without asking: its owner, agency and group hold it and nobody else (an
     assignment, a referral or an emergency grant names a record that exists, and this one is not
-    committed yet), it has taken no workflow step, and `linked` are its links (the record it was
-    created from, if any, which the user may read). Kept as the unit of work's memo, until its next
-    write: the view of a new record read the three from the database, three round trips of eleven."""
+    committed yet), it has taken no workflow step, and it is linked to `linked` alone (the record it
+    was created from, if any). Kept as the unit of work's memo, until its next write: the view of a
+    new record read them from the database, three round trips of eleven."""
     hold = Holding(rec.owner_id, rec.agency_id, rec.group_id)
     memo(session, "holdings")[rec.id] = hold
-    memo(session, "steps")[rec.id] = []
-    memo(session, "links")[rec.id] = linked
+    memo(session, "parts")[rec.id] = ([], [] if linked is None else [Linked.of(linked)])
     return hold
 
 
-_STEPS = select(TransitionLog).where(TransitionLog.record_id == bindparam("rid")).order_by(TransitionLog.id)
+@dataclass(frozen=True)
+class Step:
+    """A workflow step taken on a record, read as plain columns (its sealed texts opened)."""
+
+    transition: str
+    from_stage: str | None
+    to_stage: str | None
+    user_id: int
+    at: datetime
+    comment: str | None
+    override_reason: str | None
 
 
-def steps_of(session: Session, rec: Record) -> list[TransitionLog]:
-    """Every workflow step taken on `rec`, oldest first, read once per unit of work (the page of a
-    record asks for its request, its latest decision and every step's comment)."""
-    steps = memo(session, "steps")
-    found = steps.get(rec.id)
+@dataclass(frozen=True)
+class Linked:
+    """A record linked to another: what a link shows of it, and what decides who may read it."""
+
+    id: str
+    short_id: str
+    record_type: str
+    stage: str | None
+    owner_id: int
+    agency_id: int | None
+    group_id: int | None
+
+    @classmethod
+    def of(cls, rec: Any) -> Linked:
+        return cls(rec.id, rec.short_id, rec.record_type, rec.stage, rec.owner_id, rec.agency_id, rec.group_id)
+
+
+_STEP_PART = [
+    TransitionLog.id.label("step_id"),
+    *(getattr(TransitionLog, f.name) for f in fields(Step)),
+]
+_LINK_PART = [getattr(Record, f.name).label(f"linked_{f.name}") for f in fields(Linked)]
+
+
+def _nothing(columns: list[Any]) -> list[Any]:
+    """NULLs of the columns' types, under their names: another part's columns in a part's rows."""
+    return [cast(null(), c.type).label(c.name) for c in columns]
+
+
+#: a record's workflow steps and the records linked to it (one part for each direction of a link: one
+#: join on `from = id OR to = id` made PostgreSQL weigh every index of `records` for both sides of the
+#: `OR`), in one statement: the view of a record shows both, and they were a round trip each
+_PARTS = union_all(
+    select(*_STEP_PART, *_nothing(_LINK_PART)).where(TransitionLog.record_id == bindparam("rid")),
+    select(*_nothing(_STEP_PART), *_LINK_PART)
+    .join(RecordLink, Record.id == RecordLink.to_id)
+    .where(RecordLink.from_id == bindparam("rid")),
+    select(*_nothing(_STEP_PART), *_LINK_PART)
+    .join(RecordLink, Record.id == RecordLink.from_id)
+    .where(RecordLink.to_id == bindparam("rid")),
+)
+
+
+def parts_of(session: Session, rec: Record) -> tuple[list[Step], list[Linked]]:
+    """Every workflow step taken on `rec`, oldest first, and every record linked to it (either
+    direction; who may read each is the caller's to decide), read together once per unit of work (the
+    page of a record asks for its request, its latest decision, every step's comment and its links)."""
+    kept = memo(session, "parts")
+    found = kept.get(rec.id)
     if found is None:
-        found = steps[rec.id] = list(session.scalars(_STEPS, {"rid": rec.id}))
-    return list(found)
+        steps: list[tuple[int, Step]] = []
+        linked: list[Linked] = []
+        for row in session.execute(_PARTS, {"rid": rec.id}):
+            if row.step_id is not None:
+                texts = {
+                    c: sealing.opened_text(session, TransitionLog, c, rec.id, getattr(row, c))
+                    for c in sealing.TEXT_COLUMNS[TransitionLog]
+                }
+                step = Step(**{f.name: getattr(row, f.name) for f in fields(Step)} | texts)
+                steps.append((row.step_id, step))
+            else:
+                linked.append(Linked(*(getattr(row, f"linked_{f.name}") for f in fields(Linked))))
+        found = kept[rec.id] = ([step for _, step in sorted(steps, key=lambda x: x[0])], linked)
+    return list(found[0]), list(found[1])
+
+
+def steps_of(session: Session, rec: Record) -> list[Step]:
+    """Every workflow step taken on `rec`, oldest first (`parts_of`)."""
+    return parts_of(session, rec)[0]
 
 
 @event.listens_for(Session, "after_flush")

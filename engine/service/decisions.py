@@ -8,8 +8,7 @@ referral never sees them (their access has no `workflow` capability)."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import Executable, Select, and_, bindparam, func, or_, select
@@ -18,7 +17,7 @@ from engine.language.model import Transition, Workflow
 from engine.runtime.policy import Holding
 from engine.runtime.workflow import state_label, transition_label
 from engine.service import audit
-from engine.service.context import Context, access, steps_of, usernames
+from engine.service.context import Context, Step, access, steps_of, usernames
 from engine.service.errors import BadRequest
 from engine.storage import scope, sealing
 from engine.storage.models import Assignment, Record, TransitionLog
@@ -188,19 +187,6 @@ def steps_by_time(ctx: Context, rec: Record, hold: Holding) -> dict[str, dict[st
     logs = steps_of(ctx.session, rec)
     names = usernames(ctx.session, {log.user_id for log in logs})
     return {audit.iso(log.at) or "": step_view(ctx, wf, log, names) for log in logs}
-
-
-@dataclass(frozen=True)
-class Step:
-    """A step read as plain columns: what `step_view` shows of a TransitionLog."""
-
-    transition: str
-    from_stage: str | None
-    to_stage: str | None
-    user_id: int
-    at: datetime
-    comment: str | None
-    override_reason: str | None
 
 
 #: a Step's fields, and its columns named apart from the record's in the same row

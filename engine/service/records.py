@@ -37,7 +37,7 @@ from engine.service.context import (
     usernames,
 )
 from engine.service.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
-from engine.service.views import shown_link, started_forms, view
+from engine.service.views import started_forms, view
 from engine.storage.models import Record, RecordHistory, RecordLink
 
 _SHORT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -241,8 +241,7 @@ def create(
         linked_to=parent.id if parent else None,
     )
     ctx.session.flush()
-    linked = [] if parent is None else [shown_link(parent)]  # the user may read it: load_any found it
-    return view(ctx, rec, created(ctx.session, rec, linked), ev), True
+    return view(ctx, rec, created(ctx.session, rec, parent), ev), True
 
 
 def read(ctx: Context, record_type: str, record_id: str) -> dict[str, Any]:

@@ -196,7 +196,8 @@ def _sql(s: Server, client: Any, url: str) -> list[str]:
 
 def test_a_record_page_reads_the_record_its_holders_and_its_steps_once(srv: Server) -> None:
     """The page of a record asks for it, who holds it and its workflow steps from several places (its
-    view, history, referrals, emergency accesses, latest decision): each is read once per request."""
+    view, history, referrals, emergency accesses, latest decision): each is read once per request,
+    and its steps with its links."""
     amina = srv.client("amina")
     rid = amina.get("/api/v1/records/case?page_size=1").json()["items"][0]["id"]
     sent = _sql(srv, amina, f"/records/case/{rid}")
@@ -204,6 +205,8 @@ def test_a_record_page_reads_the_record_its_holders_and_its_steps_once(srv: Serv
     assert len(by_id) == 1, by_id
     steps = [x for x in sent if x.startswith("SELECT transitions.id")]
     assert len(steps) == 1, steps
+    # its links come in the same statement (context.parts_of): one round trip, not two
+    assert "record_links" in steps[0] and len([x for x in sent if "record_links" in x]) == 1, sent
     holders = [x for x in sent if "FROM assignments" in x and "FROM referrals" in x]
     assert len(holders) == 1, sent  # assignments, referrals and emergency grants in one statement
     assert not [x for x in sent if x.startswith(("SELECT assignments.", "SELECT emergency_grants.record_id"))]
