@@ -157,6 +157,22 @@ def test_an_answer_lost_on_the_way_back_is_applied_once(site: dict[str, Any]) ->
     assert len(found) == 1 and found[0]["version"] == 1
 
 
+def test_the_queue_asked_as_the_page_opens_waits_for_the_store(site: dict[str, Any]) -> None:
+    """The device's queue (`SanadOffline.queued()`), asked while a page that has just loaded still
+    resumes its store's key, waits for the store instead of failing with "locked" (a test that asked
+    right after a page opened failed that way once in CI)."""
+    base = site["base"]
+    page = sign_in(site, "caseworker")
+    ready_offline(page)
+    # the key's import made slow, so the page is still resuming its store when it is asked
+    page.add_init_script(
+        "(() => { const importKey = crypto.subtle.importKey.bind(crypto.subtle);"
+        " crypto.subtle.importKey = (...a) => new Promise(ok => setTimeout(ok, 800)).then(() => importKey(...a)); })()"
+    )
+    page.goto(base + "/offline")
+    assert page.evaluate("async () => (await window.SanadOffline.queued()).length") == 0
+
+
 def _shared_case(site: dict[str, Any]) -> str:
     """A case of caseworker assigned to caseworker2 too: both hold it, both may keep it offline."""
     owner = sign_in(site, "caseworker")
