@@ -242,15 +242,27 @@ class Linked:
     group_id: int | None
 
     @classmethod
-    def of(cls, rec: Any) -> Linked:
-        return cls(rec.id, rec.short_id, rec.record_type, rec.stage, rec.owner_id, rec.agency_id, rec.group_id)
+    def of(cls, rec: Any, prefix: str = "") -> Linked:
+        """The link to a record, or to a row holding its columns (each named `prefix` + a field)."""
+        return cls(*(getattr(rec, prefix + name) for name in _LINKED_FIELDS))
 
 
-_STEP_PART = [
-    TransitionLog.id.label("step_id"),
-    *(getattr(TransitionLog, f.name) for f in fields(Step)),
-]
-_LINK_PART = [getattr(Record, f.name).label(f"linked_{f.name}") for f in fields(Linked)]
+#: a Step's and a Linked's fields, which name their columns when they are read as columns
+STEP_FIELDS = tuple(f.name for f in fields(Step))
+_LINKED_FIELDS = tuple(f.name for f in fields(Linked))
+
+
+def step_of_row(session: Session, record_id: str, row: Any, prefix: str = "") -> Step:
+    """The step of a row that holds its columns (each named `prefix` + a Step's field), its sealed
+    texts (comment, reason) opened for the record `record_id`."""
+    found = {name: getattr(row, prefix + name) for name in STEP_FIELDS}
+    for column in sealing.TEXT_COLUMNS[TransitionLog]:
+        found[column] = sealing.opened_text(session, TransitionLog, column, record_id, found[column])
+    return Step(**found)
+
+
+_STEP_PART = [TransitionLog.id.label("step_id"), *(getattr(TransitionLog, name) for name in STEP_FIELDS)]
+_LINK_PART = [getattr(Record, name).label(f"linked_{name}") for name in _LINKED_FIELDS]
 
 
 def _nothing(columns: list[Any]) -> list[Any]:
@@ -283,14 +295,9 @@ def parts_of(session: Session, rec: Record) -> tuple[list[Step], list[Linked]]:
         linked: list[Linked] = []
         for row in session.execute(_PARTS, {"rid": rec.id}):
             if row.step_id is not None:
-                texts = {
-                    c: sealing.opened_text(session, TransitionLog, c, rec.id, getattr(row, c))
-                    for c in sealing.TEXT_COLUMNS[TransitionLog]
-                }
-                step = Step(**{f.name: getattr(row, f.name) for f in fields(Step)} | texts)
-                steps.append((row.step_id, step))
+                steps.append((row.step_id, step_of_row(session, rec.id, row)))
             else:
-                linked.append(Linked(*(getattr(row, f"linked_{f.name}") for f in fields(Linked))))
+                linked.append(Linked.of(row, "linked_"))
         found = kept[rec.id] = ([step for _, step in sorted(steps, key=lambda x: x[0])], linked)
     return list(found[0]), list(found[1])
 

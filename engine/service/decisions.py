@@ -8,7 +8,6 @@ referral never sees them (their access has no `workflow` capability)."""
 from __future__ import annotations
 
 import functools
-from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import Executable, Select, and_, bindparam, func, or_, select
@@ -17,9 +16,9 @@ from engine.language.model import Transition, Workflow
 from engine.runtime.policy import Holding
 from engine.runtime.workflow import state_label, transition_label
 from engine.service import audit
-from engine.service.context import Context, Step, access, steps_of, usernames
+from engine.service.context import STEP_FIELDS, Context, Step, access, step_of_row, steps_of, usernames
 from engine.service.errors import BadRequest
-from engine.storage import scope, sealing
+from engine.storage import scope
 from engine.storage.models import Assignment, Record, TransitionLog
 
 QUEUE_PAGE = 25
@@ -189,17 +188,8 @@ def steps_by_time(ctx: Context, rec: Record, hold: Holding) -> dict[str, dict[st
     return {audit.iso(log.at) or "": step_view(ctx, wf, log, names) for log in logs}
 
 
-#: a Step's fields, and its columns named apart from the record's in the same row
-_STEP_FIELDS = tuple(f.name for f in fields(Step))
-_STEP_COLUMNS = [getattr(TransitionLog, name).label(f"step_{name}") for name in _STEP_FIELDS]
-
-
-def _step_of(ctx: Context, row: Any) -> Step:
-    """The step of a returned record's row, its sealed texts (comment, reason) opened."""
-    found = {name: getattr(row, f"step_{name}") for name in _STEP_FIELDS}
-    for column in sealing.TEXT_COLUMNS[TransitionLog]:
-        found[column] = sealing.opened_text(ctx.session, TransitionLog, column, row.id, found[column])
-    return Step(**found)
+#: a step's columns, named apart from the record's in the same row
+_STEP_COLUMNS = [getattr(TransitionLog, name).label(f"step_{name}") for name in STEP_FIELDS]
 
 
 def _returned_keys(returns: dict[str, list[Transition]]) -> set[str]:
@@ -275,7 +265,7 @@ def returned_to_me(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
     rows = ctx.session.execute(query, {"me": ctx.user.id, **scope.parameters(reach)})
     # the steps as plain columns, their comments opened here: loading up to 50 steps as ORM objects
     # was most of a caseworker's home page at national scale
-    pairs = [(row, _step_of(ctx, row)) for row in rows]
+    pairs = [(row, step_of_row(ctx.session, row.id, row, "step_")) for row in rows]
     names = usernames(ctx.session, {log.user_id for _rec, log in pairs} | {rec.owner_id for rec, _log in pairs})
     out = []
     for rec, log in pairs:
