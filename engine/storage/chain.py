@@ -7,7 +7,8 @@ chain for the whole database, in the order entries are committed.
 An entry is chained when its transaction commits, last: the transaction locks the chain's end (one
 row of `audit_chain`), appends its entries after it and moves the end. Taking that lock last, after
 every other write of the transaction, means two transactions can never wait for each other in a
-circle.
+circle. Every request locks that row, so the time it is held bounds the requests per second of all
+processes together: on PostgreSQL the entries go to the database with the COMMIT, in one round trip.
 
 What verification finds (`verify`): an entry changed (its hash does not match its content), an entry
 deleted (a gap in `seq`, or the next entry's previous hash does not match), an entry inserted (no
@@ -25,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Update, bindparam, event, func, insert, inspect, select, text, union_all, update
+from sqlalchemy import Connection, Update, bindparam, event, func, insert, inspect, select, text, union_all, update
+from sqlalchemy.engine import Compiled
 from sqlalchemy.orm import Session
 
 from engine.storage import sealing
@@ -121,15 +123,83 @@ def _chain_pending(session: Session) -> None:
         # the entries and the chain's new end in one statement: the lock taken above is held for one
         # round trip less (PostgreSQL runs a data-modifying WITH whether or not the query reads it).
         # Nearly every transaction writes at most _MOST_AT_ONCE entries, so one statement; more go in
-        # batches, each moving the chain's end to its own last entry
-        for start in range(0, len(rows), _MOST_AT_ONCE):
-            batch = rows[start : start + _MOST_AT_ONCE]
+        # batches, each moving the chain's end to its own last entry. The COMMIT goes with them
+        # (_committing_connection)
+        batches = [rows[i : i + _MOST_AT_ONCE] for i in range(0, len(rows), _MOST_AT_ONCE)]
+        committing = _committing_connection(session, connection)
+        for n, batch in enumerate(batches):
             values = {f"{c}_{i}": v for i, row in enumerate(batch) for c, v in row.items()}
             ends = {"end_seq": batch[-1]["seq"], "end_hash": batch[-1]["hash"]}
-            connection.execute(_appending(len(batch)), values | ends)
+            if committing is None or n < len(batches) - 1:
+                connection.execute(_appending(len(batch)), values | ends)
+            else:
+                _append_and_commit(connection, committing, len(batch), values | ends)
     else:
         connection.execute(insert(AuditEntry), rows)
         connection.execute(update(AuditChain).where(AuditChain.id == 1).values(seq=seq, hash=prev))
+
+
+#: `session.info[OWN_TRANSACTION] = True`: the session's transaction is its connection's own, begun and
+#: committed by the session (`db.transaction`, every request's unit of work), not joined to a
+#: transaction of its caller's
+OWN_TRANSACTION = "sanad_own_transaction"
+
+
+def _committing_connection(session: Session, connection: Connection) -> Any:
+    """PostgreSQL through psycopg 3, a session that commits its own transaction: the driver's
+    connection, on which the last entries and the COMMIT go in one message; else None.
+
+    The chain's end stays locked from the moment it is read until the transaction commits. Sent one
+    after the other, the entries and the COMMIT held it for two round trips, and between them the
+    thread had to wait for its turn to run Python again (psycopg lets other threads run while it
+    waits for the database): on a busy server that wait, not the database's work, was most of the
+    time the lock was held, and every other request waited for it. Sent in one message, the database
+    commits as soon as it has written the entries, and the thread waits for it once, not twice.
+    psycopg's own commit that follows (SQLAlchemy's) finds no transaction open and sends nothing."""
+    if (
+        connection.dialect.driver != "psycopg"
+        or not session.info.get(OWN_TRANSACTION)
+        or session.in_nested_transaction()
+    ):
+        return None
+    import psycopg
+
+    raw = connection.connection.driver_connection
+    return raw if isinstance(raw, psycopg.Connection) else None
+
+
+def _append_and_commit(connection: Connection, raw: Any, count: int, values: dict[str, Any]) -> None:
+    """`count` entries, the chain's new end and the COMMIT, as one message of two statements.
+
+    A message of several statements is PostgreSQL's simple protocol, whose values are written into
+    the text: psycopg's client-side cursor does that, quoting each value as the server would. The
+    statement goes through SQLAlchemy (its events see it, its errors are SQLAlchemy's: a conflict or a
+    lost connection is told apart as for any other statement), with each value first made what
+    SQLAlchemy's own statement would have sent (the details as JSONB)."""
+    import psycopg
+
+    sql, compiled, processors = _appending_text(count, connection.dialect)
+    params = compiled.construct_params(values) or {}
+    sent = {k: processors[k](v) if k in processors else v for k, v in params.items()}
+    factory = raw.cursor_factory
+    raw.cursor_factory = psycopg.ClientCursor
+    try:
+        connection.exec_driver_sql(sql, sent)
+    finally:
+        raw.cursor_factory = factory
+
+
+@functools.cache
+def _appending_text(count: int, dialect: Any) -> tuple[str, Compiled, dict[str, Callable[[Any], Any]]]:
+    """`_appending(count)` as the dialect's text followed by `; COMMIT`, compiled (its values'
+    names and defaults), and the values' processors."""
+    compiled = _appending(count).compile(dialect=dialect)
+    processors: dict[str, Callable[[Any], Any]] = {
+        name: processor
+        for name, bind in compiled.binds.items()
+        if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    }
+    return f"{compiled.string}; COMMIT", compiled, processors
 
 
 _COLUMNS = [c.key for c in inspect(AuditEntry).columns if c.key != "id"]

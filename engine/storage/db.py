@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.storage import chain, keys, sealing  # noqa: F401 - chain and sealing register their events
+from engine.storage import chain, keys, sealing  # chain and sealing also register their events
 
 ENV_URL = "SANAD_DATABASE_URL"
 
@@ -224,6 +224,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
+        session.info[chain.OWN_TRANSACTION] = True
         yield session
 
 

@@ -5,12 +5,14 @@ and the whole log verifies, on SQLite and PostgreSQL, also when many transaction
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
 
 from engine.service import audit
-from engine.service.database import Database
+from engine.service.database import Database, Unavailable
+from engine.service.errors import Conflict
 from engine.storage import chain, sealing
 from engine.storage.models import AuditEntry
 
@@ -121,5 +123,94 @@ def test_many_transactions_at_once_make_one_chain(db_url: str) -> None:
                 mine = [a for a in actions if a.startswith(f"test.t{n}_{i}_")]
                 start = actions.index(mine[0])
                 assert actions[start : start + len(mine)] == sorted(mine)
+    finally:
+        database.dispose()
+
+
+def _postgresql_only(db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the entries sent with the COMMIT are PostgreSQL's (SQLite has one writer at a time)")
+
+
+def test_on_postgresql_the_entries_and_the_commit_are_sent_together(db_url: str) -> None:
+    """The chain's end is locked from the moment a transaction reads it until it commits. The entries
+    and the COMMIT go in one message, so by the time SQLAlchemy's own commit reaches the driver the
+    database has already committed: the lock was not held while this thread waited for its turn
+    between them."""
+    _postgresql_only(db_url)
+    database = Database.open(db_url)
+    seen: list[str] = []
+    do_commit = database.engine.dialect.do_commit
+
+    def watching(dbapi_connection: Any) -> None:
+        seen.append(dbapi_connection.driver_connection.info.transaction_status.name)
+        do_commit(dbapi_connection)
+
+    try:
+        database.engine.dialect.do_commit = watching  # type: ignore[method-assign]
+        _write(database, "test.read")
+        _write(database, *(f"test.step_{i}" for i in range(chain._MOST_AT_ONCE + 2)))
+        # a session of its caller's transaction (here: a savepoint) keeps the ordinary commit
+        with database.transaction() as s:
+            with s.begin_nested():
+                audit.record(s, "test.in_savepoint", username="nobody")
+            audit.record(s, "test.after_savepoint", username="nobody")
+        assert seen == ["IDLE", "IDLE", "IDLE"]
+        database.engine.dialect.do_commit = do_commit  # type: ignore[method-assign]
+        assert _actions(database) == [
+            "test.read",
+            *(f"test.step_{i}" for i in range(chain._MOST_AT_ONCE + 2)),
+            "test.in_savepoint",
+            "test.after_savepoint",
+        ]
+    finally:
+        database.dispose()
+
+
+def test_on_postgresql_a_commit_refused_with_the_entries_is_refused_as_any_other(db_url: str) -> None:
+    """An error the database raises on the entries sent with the COMMIT reaches the caller as
+    SQLAlchemy's error of the same kind (a request answers 409 or 503 by it, not 500), and nothing of
+    the transaction stays."""
+    _postgresql_only(db_url)
+    database = Database.open(db_url)
+    try:
+        _write(database, "test.first")
+        with database.engine.begin() as conn:  # the chain's end may not move past 1: the next append fails
+            conn.execute(text("ALTER TABLE audit_chain ADD CONSTRAINT test_stop CHECK (seq < 2)"))
+        with pytest.raises(Conflict):
+            database.run(lambda s: audit.record(s, "test.refused", username="nobody"))
+        with database.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE audit_chain DROP CONSTRAINT test_stop"))
+        _write(database, "test.after")  # the pool's connection is still good
+        assert _actions(database) == ["test.first", "test.after"]
+    finally:
+        database.dispose()
+
+
+def test_on_postgresql_a_connection_lost_before_the_entries_is_an_outage(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database's connection is cut just before the entries and the COMMIT are sent: the caller
+    gets `Unavailable` (503, try again), the pool drops the dead connection, and the next transaction
+    is written."""
+    _postgresql_only(db_url)
+    database = Database.open(db_url)
+    committing = chain._committing_connection
+
+    def cut(session: Any, connection: Any) -> Any:
+        raw = committing(session, connection)
+        pid = raw.info.backend_pid
+        with database.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        return raw
+
+    try:
+        _write(database, "test.first")
+        monkeypatch.setattr(chain, "_committing_connection", cut)
+        with pytest.raises(Unavailable):
+            database.run(lambda s: audit.record(s, "test.lost", username="nobody"))
+        monkeypatch.undo()
+        _write(database, "test.after")
+        assert _actions(database) == ["test.first", "test.after"]
     finally:
         database.dispose()
